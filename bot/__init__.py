@@ -1,0 +1,1 @@
+"""clusterbot: a Telegram assistant for the members of Romanian business clusters."""

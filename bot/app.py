@@ -1,0 +1,132 @@
+"""App factory: the Bot, the Dispatcher with its middlewares and routers, and the running bot's lifetime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.i18n import SUPPORTED_LOCALES, build_i18n
+from bot.middlewares import LocaleMiddleware, OversizedInputMiddleware, PersonMiddleware, TransactionMiddleware
+from handlers import setup_routers
+from storage.db import create_engine, create_session_factory, migrate
+
+log = logging.getLogger(__name__)
+
+
+def create_bot(settings: Settings, *, token: str | None = None, api_url: str | None = None) -> Bot:
+    secret = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
+    if not secret:
+        raise ValueError("BOT_TOKEN is not set")
+    base = api_url or settings.telegram_api_url
+    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    return Bot(secret, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_storage(settings: Settings) -> BaseStorage:
+    """Conversation state: in memory for one process, in Redis when replicas must share it."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
+def build_dispatcher(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    storage = storage or create_storage(settings)
+    # Redis isolation serialises one person's updates across replicas; in memory a lock per chat does it.
+    isolation = storage.create_isolation() if hasattr(storage, "create_isolation") else SimpleEventIsolation()
+    dispatcher = Dispatcher(
+        storage=storage,
+        events_isolation=isolation,
+        settings=settings,
+        session_factory=session_factory,
+        i18n=i18n,
+    )
+    dispatcher.update.outer_middleware(TransactionMiddleware(session_factory))
+    dispatcher.update.outer_middleware(PersonMiddleware(settings))
+    dispatcher.update.outer_middleware(LocaleMiddleware(i18n, settings.default_locale))
+    dispatcher.message.middleware(OversizedInputMiddleware(settings.max_text_length))
+    dispatcher.include_router(setup_routers(settings))
+    return dispatcher
+
+
+async def publish_commands(bot: Bot, i18n: I18n) -> None:
+    """The command list Telegram shows in the chat menu, in each language."""
+    names = ("start", "menu", "profile", "language", "join", "help")
+    for locale in SUPPORTED_LOCALES:
+        with i18n.context(), i18n.use_locale(locale):
+            commands = [BotCommand(command=name, description=command_description(name)) for name in names]
+        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=locale)
+    with i18n.context(), i18n.use_locale("en"):
+        commands = [BotCommand(command=name, description=command_description(name)) for name in names]
+    await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
+
+
+def command_description(name: str) -> str:
+    from aiogram.utils.i18n import gettext as _
+
+    return {
+        "start": _("Welcome and main menu"),
+        "menu": _("Main menu"),
+        "profile": _("Your organisation, role and language"),
+        "language": _("Choose Romanian or English"),
+        "join": _("Ask to join the cluster"),
+        "help": _("What I can do"),
+    }[name]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    dispatcher: Dispatcher
+
+
+@asynccontextmanager
+async def runtime(
+    settings: Settings, *, storage: BaseStorage | None = None, upgrade: bool = True
+) -> AsyncIterator[Runtime]:
+    """Everything a running bot needs except the Bot itself; the database is migrated to head first."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        if upgrade:
+            await migrate(engine)
+        session_factory = create_session_factory(engine)
+        i18n = build_i18n(settings.default_locale)
+        dispatcher = build_dispatcher(settings, session_factory, i18n, storage)
+        yield Runtime(settings, engine, session_factory, i18n, dispatcher)
+        await dispatcher.storage.close()
+    finally:
+        await engine.dispose()
+
+
+async def run_polling(settings: Settings) -> None:
+    async with runtime(settings) as rt:
+        bot = create_bot(settings)
+        try:
+            await publish_commands(bot, rt.i18n)
+            await bot.delete_webhook(drop_pending_updates=False)
+            await rt.dispatcher.start_polling(bot, handle_signals=True, close_bot_session=True)
+        finally:
+            await bot.session.close()

@@ -1,0 +1,277 @@
+"""The `clusterbot` command: run the bot, open the sandbox, migrate the database, manage members."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.logs import setup_logging
+
+log = logging.getLogger("clusterbot")
+
+NO_TOKEN = (
+    "BOT_TOKEN is not set, so there is no Telegram bot to run.\n"
+    "  - To try the bot without Telegram: clusterbot sandbox\n"
+    "  - To run it for real: get a token from @BotFather and put BOT_TOKEN=... in .env (see .env.example)."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clusterbot",
+        description="Telegram assistant for the members of a business cluster. "
+        "Without a subcommand: `run` when BOT_TOKEN is set, else `sandbox`.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("run", help="run the bot against Telegram (long polling); needs BOT_TOKEN")
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="try the bot with no Telegram account and no network",
+        description="Runs the real bot against a local Bot API server. Interactive by default; "
+        "with --script, runs a JSON Lines scenario and prints its transcript.",
+    )
+    sandbox.add_argument("--script", type=Path, help="a scenario file (JSON Lines); exit 0 only if every step passed")
+    sandbox.add_argument("--json", action="store_true", help="print the transcript as JSON Lines")
+    sandbox.add_argument(
+        "--db",
+        type=Path,
+        help="SQLite file to use (default: a fresh one for a scenario, data/sandbox.sqlite3 for the console)",
+    )
+    sandbox.add_argument("--as", dest="as_name", help="console: the person to chat as first")
+
+    db = sub.add_parser("db", help="database migrations")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
+    down = db_sub.add_parser("downgrade", help="migrate down to a revision")
+    down.add_argument("revision", help="an Alembic revision, or 'base'")
+    db_sub.add_parser("current", help="print the database's schema revision")
+
+    members = sub.add_parser("members", help="organisations, representatives, roles and invite codes")
+    m_sub = members.add_subparsers(dest="members_command", metavar="ACTION", required=True)
+    m_list = m_sub.add_parser("list", help="list people with their organisation and role")
+    m_list.add_argument("--role", choices=["guest", "member", "manager", "admin"])
+    m_add = m_sub.add_parser("add", help="add or update a person by Telegram id")
+    m_add.add_argument("--telegram-id", type=int, required=True)
+    m_add.add_argument("--name", required=True, help="first name (and last name)")
+    m_add.add_argument("--organisation", help="organisation name; created if missing")
+    m_add.add_argument("--cui", help="the organisation's fiscal code")
+    m_add.add_argument("--position", help="their role in the organisation")
+    m_add.add_argument("--role", choices=["guest", "member", "manager"], default="member")
+    m_sub.add_parser("requests", help="list join requests waiting for a decision")
+    m_approve = m_sub.add_parser("approve", help="approve a join request (or --reject it)")
+    m_approve.add_argument("request_id", type=int)
+    m_approve.add_argument("--reject", action="store_true")
+    m_mgr = m_sub.add_parser("make-manager", help="give a person the manager role")
+    m_mgr.add_argument("telegram_id", type=int)
+    m_inv = m_sub.add_parser("invite", help="create an invite link for an organisation (name or CUI)")
+    m_inv.add_argument("organisation")
+    m_inv.add_argument("--uses", type=int, help="how many people may use it (default: unlimited)")
+    m_sub.add_parser("invites", help="list invite codes")
+    m_imp = m_sub.add_parser(
+        "import",
+        help="import a member list (CSV) and write invite links for those not yet on Telegram",
+        description="CSV columns (header required): organisation, cui, sector, first_name, last_name, "
+        "telegram_id, position, role. People with a telegram_id are added at once; for the others an "
+        "invite link is written to --out, because a bot can only message people who have started it.",
+    )
+    m_imp.add_argument("file", type=Path)
+    m_imp.add_argument("--out", type=Path, default=Path("invites.csv"), help="where to write the invite links")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    setup_logging(settings)
+    command = args.command or ("run" if settings.bot_token else "sandbox")
+    if command == "run":
+        if not settings.bot_token:
+            print(NO_TOKEN, file=sys.stderr)
+            return 2
+        from bot.app import run_polling
+
+        asyncio.run(run_polling(settings))
+        return 0
+    if command == "sandbox":
+        return sandbox_command(args, settings)
+    if command == "db":
+        return asyncio.run(db_command(args, settings))
+    if command == "members":
+        return asyncio.run(members_command(args, settings))
+    return 2
+
+
+def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "script", None):
+        from bot.sandbox.scenario import run_scenario_file
+
+        return asyncio.run(run_scenario_file(args.script, settings, db=args.db, as_json=args.json))
+    from bot.sandbox.console import run_console
+
+    return asyncio.run(run_console(settings, db=getattr(args, "db", None), as_name=getattr(args, "as_name", None)))
+
+
+async def db_command(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import create_engine, current_revision, migrate
+
+    engine = create_engine(settings.effective_database_url)
+    try:
+        if args.db_command == "upgrade":
+            await migrate(engine)
+            print(f"database at revision {await current_revision(engine)}")
+        elif args.db_command == "downgrade":
+            await migrate(engine, args.revision, downgrade=True)
+            print(f"database at revision {await current_revision(engine)}")
+        else:
+            print(await current_revision(engine) or "empty (run: clusterbot db upgrade)")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _with_repos(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+    from storage.repositories import Repositories
+
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await migrate(engine)
+        async with unit_of_work(create_session_factory(engine)) as session:
+            return await work(Repositories(session))
+    finally:
+        await engine.dispose()
+
+
+async def _bot_username(settings: Settings) -> str:
+    if settings.bot_username:
+        return settings.bot_username
+    if settings.bot_token:
+        from bot.app import create_bot
+
+        bot = create_bot(settings)
+        try:
+            me = await bot.me()
+            return me.username or ""
+        finally:
+            await bot.session.close()
+    return "<your_bot>"
+
+
+async def members_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import members
+    from bot.services.members import MembershipError
+    from storage.models import Role
+
+    action = args.members_command
+
+    async def work(repos: Any) -> int:
+        if action == "list":
+            people = await members.list_people(repos, Role(args.role) if args.role else None)
+            writer = csv.writer(sys.stdout)
+            writer.writerow(["telegram_id", "name", "role", "organisation", "position", "language"])
+            for p in people:
+                writer.writerow(
+                    [
+                        p.telegram_id,
+                        p.full_name,
+                        p.role.value,
+                        p.organisation_name or "",
+                        p.position or "",
+                        p.language or "",
+                    ]
+                )
+            return 0
+        if action == "add":
+            first, _, last = args.name.partition(" ")
+            person = await members.provision(
+                repos,
+                telegram_id=args.telegram_id,
+                first_name=first,
+                last_name=last or None,
+                role=Role(args.role),
+                organisation=args.organisation,
+                cui=args.cui,
+                position=args.position,
+            )
+            print(f"{person.full_name} ({person.telegram_id}): {person.role.value}, {person.organisation_name or '-'}")
+            return 0
+        if action == "requests":
+            pending = await repos.join_requests.pending()
+            if not pending:
+                print("no join requests are waiting")
+            for request, person in pending:
+                print(
+                    f"#{request.id} {person.first_name} ({person.telegram_id}): {request.organisation_name}, "
+                    f"CUI {request.cui}, {request.position}"
+                )
+            return 0
+        if action == "approve":
+            decision = await members.decide_join_request(
+                repos, args.request_id, None, approve=not args.reject, actor_label="cli"
+            )
+            verdict = "approved" if decision.approved else "rejected"
+            print(f"request #{args.request_id} {verdict}; {decision.applicant.full_name} will see it in /profile")
+            return 0
+        if action == "make-manager":
+            person = await members.set_role(repos, args.telegram_id, Role.MANAGER)
+            print(f"{person.full_name} ({person.telegram_id}) is now a manager")
+            return 0
+        if action == "invite":
+            organisation = await members.find_organisation(repos, args.organisation)
+            if organisation is None:
+                print(f"no organisation called {args.organisation!r}", file=sys.stderr)
+                return 1
+            invite = await members.create_invite(repos, organisation.id, max_uses=args.uses, actor_label="cli")
+            print(f"https://t.me/{await _bot_username(settings)}?start={invite.code}")
+            return 0
+        if action == "invites":
+            username = await _bot_username(settings)
+            for invite in await members.list_invites(repos):
+                limit = "unlimited" if invite.max_uses is None else str(invite.max_uses)
+                state = "revoked" if invite.revoked else f"used {invite.uses}/{limit}"
+                print(
+                    f"{invite.organisation_name}\t{invite.label or ''}\t{state}\thttps://t.me/{username}?start={invite.code}"
+                )
+            return 0
+        if action == "import":
+            rows, errors = members.parse_member_csv(args.file.read_text(encoding="utf-8-sig"))
+            if errors:
+                for error in errors:
+                    print(f"{args.file}: {error}", file=sys.stderr)
+                print("nothing was imported", file=sys.stderr)
+                return 1
+            report = await members.import_members(repos, rows)
+            username = await _bot_username(settings)
+            with args.out.open("w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                writer.writerow(["organisation", "name", "position", "invite_link"])
+                for invite in report.invites or []:
+                    writer.writerow(
+                        [
+                            invite.organisation,
+                            invite.name,
+                            invite.position or "",
+                            f"https://t.me/{username}?start={invite.code}",
+                        ]
+                    )
+            print(
+                f"{report.organisations} new organisation(s), {report.people} person(s) added, "
+                f"{len(report.invites or [])} invite link(s) written to {args.out}"
+            )
+            return 0
+        return 2
+
+    try:
+        return await _with_repos(settings, work)
+    except MembershipError as error:
+        print(f"refused: {error.reason.value.replace('_', ' ')}", file=sys.stderr)
+        return 1

@@ -1,0 +1,59 @@
+"""Languages: compiled gettext catalogues, the choice of a person's language, Babel formatting."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import I18n
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from bot.config import PROJECT_ROOT
+
+LOCALES_DIR = PROJECT_ROOT / "locales"
+DOMAIN = "messages"
+SUPPORTED_LOCALES = ("ro", "en")
+
+log = logging.getLogger(__name__)
+
+
+def compile_catalogues(path: Path = LOCALES_DIR) -> list[Path]:
+    """Compile every `.po` whose `.mo` is missing or older, so a fresh clone starts without a build step."""
+    compiled = []
+    for po_path in sorted(path.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=po_path.parent.parent.name)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+        compiled.append(mo_path)
+        log.info("compiled catalogue %s", mo_path.relative_to(path))
+    return compiled
+
+
+def build_i18n(default_locale: str = "ro", path: Path = LOCALES_DIR) -> I18n:
+    compile_catalogues(path)
+    return I18n(path=path, default_locale=default_locale, domain=DOMAIN)
+
+
+def resolve_locale(chosen: str | None, telegram_language: str | None, default: str = "ro") -> str:
+    """The person's saved choice; else Telegram's `ro*` means Romanian and any other language English.
+
+    Only when Telegram tells nothing at all does the deployment's default apply.
+    """
+    if chosen in SUPPORTED_LOCALES:
+        return chosen
+    if not telegram_language:
+        return default
+    return "ro" if telegram_language.lower().startswith("ro") else "en"
+
+
+def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
+    """A date and time the way the reader's language writes it, in the cluster's time zone."""
+    return format_datetime(moment.astimezone(tz), format="medium", locale=locale, tzinfo=tz)

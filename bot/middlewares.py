@@ -1,0 +1,137 @@
+"""Outer middlewares: one transaction per update, the person behind it, their language, notices after commit.
+
+What they put into the handler's data (a handler names these in its signature):
+- `repos`: `storage.repositories.Repositories` on this update's transaction;
+- `person`: `bot.services.members.PersonView` of the sender (absent for updates without a user);
+- `locale`: "ro" or "en", the language the reply is written in;
+- `notices`: `Notices`, messages to other people sent only once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.types import InlineKeyboardMarkup, TelegramObject, User
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.i18n import resolve_locale
+from bot.services import members
+from storage.db import unit_of_work
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass
+class Notice:
+    chat_id: int
+    text: str
+    reply_markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass
+class Notices:
+    """Messages for other people (managers, an applicant) caused by this update.
+
+    They go out only after the transaction commits, so nobody hears of a change that was rolled back.
+    Bulk sending moves to the outbox with the delivery engine; these are a handful per update.
+    """
+
+    items: list[Notice] = field(default_factory=list)
+
+    def add(self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        self.items.append(Notice(chat_id, text, reply_markup))
+
+    async def send(self, bot: Bot) -> None:
+        for notice in self.items:
+            try:
+                await bot.send_message(notice.chat_id, notice.text, reply_markup=notice.reply_markup)
+            except TelegramForbiddenError:
+                log.info("notice not delivered: recipient blocked the bot")
+            except TelegramAPIError as exc:
+                log.warning("notice not delivered: %s", type(exc).__name__)
+
+
+class TransactionMiddleware(BaseMiddleware):
+    """Opens the update's unit of work; commits when the handler returns, rolls back when it raises."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        notices = Notices()
+        data["notices"] = notices
+        async with unit_of_work(self.session_factory) as session:
+            data["repos"] = Repositories(session)
+            result = await handler(event, data)
+        bot: Bot | None = data.get("bot")
+        if notices.items and bot is not None:
+            await notices.send(bot)
+        return result
+
+
+class PersonMiddleware(BaseMiddleware):
+    """Loads (or creates, as a guest) the person who sent the update; admins come from ADMIN_IDS."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is not None and not user.is_bot:
+            data["person"] = await members.touch_person(
+                data["repos"],
+                telegram_id=user.id,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                username=user.username,
+                language_code=user.language_code,
+                admin_ids=self.settings.admin_ids,
+            )
+        return await handler(event, data)
+
+
+class LocaleMiddleware(I18nMiddleware):
+    """The reply language: the person's choice, else Telegram's language (ro* -> ro, other -> en)."""
+
+    def __init__(self, i18n: I18n, default_locale: str) -> None:
+        super().__init__(i18n=i18n)
+        self.default = default_locale
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        person: members.PersonView | None = data.get("person")
+        if person is not None:
+            locale = resolve_locale(person.language, person.telegram_language, self.default)
+        else:
+            user: User | None = data.get("event_from_user")
+            locale = resolve_locale(None, user.language_code if user else None, self.default)
+        data["locale"] = locale
+        return locale
+
+
+class OversizedInputMiddleware(BaseMiddleware):
+    """Refuses texts longer than any answer the bot asks for, before a handler sees them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        text = getattr(event, "text", None) or getattr(event, "caption", None)
+        if text is not None and len(text) > self.limit and getattr(event, "chat", None) is not None:
+            chat_type = event.chat.type  # type: ignore[attr-defined]
+            if chat_type == "private":
+                await event.answer(  # type: ignore[attr-defined]
+                    _("That message is too long for me: at most {limit} characters, please.").format(limit=self.limit)
+                )
+            return None
+        return await handler(event, data)

@@ -1,0 +1,1 @@
+"""Domain services: the cluster's rules, no aiogram imports."""

@@ -1,0 +1,308 @@
+"""Start, menu, help, profile and language; group chats; what the bot says to anything it does not expect."""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, ErrorEvent, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.i18n import resolve_locale
+from bot.services import members
+from bot.services.members import MembershipError, PersonView, Refusal
+from handlers.keyboards import (
+    LANGUAGE_NAMES,
+    LanguageCb,
+    MenuCb,
+    back_to_menu,
+    language_keyboard,
+    main_menu,
+    open_private_chat,
+)
+from storage.models import Role
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+router = Router(name=__name__)
+private = Router(name=f"{__name__}.private")
+private.message.filter(F.chat.type == "private")
+group = Router(name=f"{__name__}.group")
+group.message.filter(F.chat.type.in_({"group", "supergroup"}))
+fallback = Router(name=f"{__name__}.fallback")
+router.include_routers(group, private)
+
+
+def explain(error: MembershipError) -> str:
+    """The refusal in the reader's words."""
+    messages = {
+        Refusal.NOT_ALLOWED: _("Sorry, only the cluster's managers can do that."),
+        Refusal.ALREADY_MEMBER: _("You already represent {organisation} in the cluster.").format(
+            organisation=f"<b>{escape(str(error.context.get('organisation', '')))}</b>"
+        ),
+        Refusal.REQUEST_PENDING: _("Your request to join is already with the managers. You will hear from me here."),
+        Refusal.INVALID_CUI: _(
+            "That fiscal code (CUI) is not valid: its check digit does not match. "
+            "Please check it and send it again, for example RO 14399840."
+        ),
+        Refusal.TEXT_TOO_LONG: _("That is too long: at most {limit} characters, please.").format(
+            limit=error.context.get("limit", "")
+        ),
+        Refusal.TEXT_EMPTY: _("Please send it as text."),
+        Refusal.REQUEST_NOT_FOUND: _("This request no longer exists."),
+        Refusal.REQUEST_DECIDED: _("This request has already been decided."),
+        Refusal.INVITE_INVALID: _(
+            "This invite code is not valid any more: it may have been used up or withdrawn. "
+            "Ask the cluster team for a new one, or ask to join."
+        ),
+        Refusal.INVITE_OTHER_ORGANISATION: _(
+            "You already represent {organisation}. To move to another organisation, please write to the cluster team."
+        ).format(organisation=f"<b>{escape(str(error.context.get('organisation', '')))}</b>"),
+        Refusal.ORGANISATION_NOT_FOUND: _("I do not know that organisation."),
+        Refusal.PERSON_NOT_FOUND: _("I do not know that person."),
+    }
+    return messages[error.reason]
+
+
+def role_name(role: Role) -> str:
+    return {
+        Role.GUEST: _("guest"),
+        Role.MEMBER: _("member"),
+        Role.MANAGER: _("manager"),
+        Role.ADMIN: _("administrator"),
+    }[role]
+
+
+def status_line(person: PersonView) -> str:
+    if person.organisation_name:
+        line = _("You represent {organisation} in the cluster.").format(
+            organisation=f"<b>{escape(person.organisation_name)}</b>"
+        )
+    elif person.is_member:
+        line = _("You are a member of the cluster.")
+    else:
+        line = _("You are visiting as a guest. To take part, join the cluster for your organisation.")
+    if person.is_manager:
+        line += "\n" + _("You are a {role} of the cluster.").format(role=role_name(person.role))
+    return line
+
+
+def menu_text(person: PersonView) -> str:
+    return _("What would you like to do?") + "\n\n" + status_line(person)
+
+
+def welcome_text(person: PersonView) -> str:
+    return "\n\n".join(
+        (
+            _("👋 Hello, {name}!").format(name=escape(person.first_name)),
+            _(
+                "I am the assistant of the cluster. Organisations join through me, "
+                "and their representatives follow the cluster's services, working groups, "
+                "projects and tender alerts."
+            ),
+            status_line(person),
+            _(
+                "🔒 Privacy: I keep your Telegram name and id, your language and what you tell me about "
+                "your organisation, only to run the cluster's services. The cluster team can export or "
+                "delete your data whenever you ask."
+            ),
+        )
+    )
+
+
+def help_text(person: PersonView) -> str:
+    lines = [
+        _("Here is what I understand:"),
+        "",
+        _("/start: welcome and main menu"),
+        _("/menu: main menu"),
+        _("/profile: your organisation, role and language"),
+        _("/language: choose Romanian or English"),
+        _("/join: ask to join the cluster for your organisation"),
+        _("/cancel: stop what you are doing"),
+        _("/help: this message"),
+    ]
+    if person.is_manager:
+        lines += [
+            "",
+            _("For managers:"),
+            _("/requests: join requests waiting for a decision"),
+            _("/invite ORGANISATION: an invite link for an organisation (its name or CUI)"),
+        ]
+    return "\n".join(lines)
+
+
+async def profile_text(repos: Repositories, person: PersonView, locale: str) -> str:
+    lines = [
+        _("👤 <b>Your profile</b>"),
+        "",
+        _("Name: {name}").format(name=escape(person.full_name)),
+        _("Organisation: {organisation}").format(
+            organisation=escape(person.organisation_name) if person.organisation_name else _("none yet")
+        ),
+    ]
+    if person.position:
+        lines.append(_("Your role in the organisation: {position}").format(position=escape(person.position)))
+    lines.append(_("Role in the cluster: {role}").format(role=role_name(person.role)))
+    lines.append(_("Language: {language}").format(language=LANGUAGE_NAMES[locale]))
+    pending = await members.pending_request_of(repos, person.id)
+    if pending is not None:
+        lines += [
+            "",
+            _("Your request to join for {organisation} is waiting for a manager's decision.").format(
+                organisation=f"<b>{escape(pending.organisation_name)}</b>"
+            ),
+        ]
+    return "\n".join(lines)
+
+
+# --- private chat ---------------------------------------------------------------------------------------------
+
+
+@private.message(CommandStart(deep_link=False, ignore_case=True))
+async def start(message: Message, person: PersonView, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(welcome_text(person), reply_markup=main_menu(person, with_languages=person.language is None))
+
+
+@private.message(Command("menu", ignore_case=True))
+async def show_menu(message: Message, person: PersonView, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(menu_text(person), reply_markup=main_menu(person))
+
+
+@private.message(Command("help", ignore_case=True))
+async def show_help(message: Message, person: PersonView) -> None:
+    await message.answer(help_text(person), reply_markup=back_to_menu())
+
+
+@private.message(Command("profile", ignore_case=True))
+async def show_profile(message: Message, person: PersonView, repos: Repositories, locale: str) -> None:
+    await message.answer(await profile_text(repos, person, locale), reply_markup=back_to_menu())
+
+
+@private.message(Command("language", ignore_case=True))
+async def ask_language(message: Message) -> None:
+    await message.answer(_("Choose your language:"), reply_markup=language_keyboard())
+
+
+@private.message(Command("cancel", ignore_case=True))
+async def cancel(message: Message, person: PersonView, state: FSMContext) -> None:
+    had_state = await state.get_state() is not None
+    await state.clear()
+    text = _("Stopped. Nothing was sent.") if had_state else _("There is nothing to stop.")
+    await message.answer(text + "\n\n" + menu_text(person), reply_markup=main_menu(person))
+
+
+@router.callback_query(MenuCb.filter(F.action == "home"))
+async def menu_button(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(menu_text(person), reply_markup=main_menu(person))
+
+
+@router.callback_query(MenuCb.filter(F.action == "help"))
+async def help_button(query: CallbackQuery, person: PersonView) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(help_text(person), reply_markup=back_to_menu())
+
+
+@router.callback_query(MenuCb.filter(F.action == "profile"))
+async def profile_button(query: CallbackQuery, person: PersonView, repos: Repositories, locale: str) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(await profile_text(repos, person, locale), reply_markup=back_to_menu())
+
+
+@router.callback_query(MenuCb.filter(F.action == "language"))
+async def language_button(query: CallbackQuery) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Choose your language:"), reply_markup=language_keyboard())
+
+
+@router.callback_query(LanguageCb.filter())
+async def choose_language(
+    query: CallbackQuery, callback_data: LanguageCb, person: PersonView, repos: Repositories, i18n: I18n
+) -> None:
+    if callback_data.code not in LANGUAGE_NAMES:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    updated = await members.set_language(repos, person.id, callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        await query.answer(_("Language: {language}").format(language=LANGUAGE_NAMES[callback_data.code]))
+        if isinstance(query.message, Message):
+            await query.message.answer(
+                _("From now on I will write to you in English.") + "\n\n" + menu_text(updated),
+                reply_markup=main_menu(updated),
+            )
+
+
+# --- group chats ----------------------------------------------------------------------------------------------
+
+
+@group.message(Command("start", "help", "menu", "profile", "language", "join", ignore_case=True))
+async def group_command(message: Message, bot: Bot) -> None:
+    me = await bot.me()
+    await message.reply(
+        _("I work in a private chat, so that what you tell me stays between us. Write to me there."),
+        reply_markup=open_private_chat(me.username or ""),
+    )
+
+
+# --- anything else ----------------------------------------------------------------------------------------------
+
+
+@fallback.message(F.chat.type == "private", StateFilter(None))
+async def unexpected(message: Message, person: PersonView) -> None:
+    if message.text and message.text.startswith("/"):
+        hint = _("I do not know that command.")
+    else:
+        hint = _("I did not understand that.")
+    await message.answer(hint + " " + _("Choose from the menu, or see /help."), reply_markup=main_menu(person))
+
+
+@fallback.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    # Buttons from old messages, or callback data nobody here produced: refuse politely.
+    await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
+
+
+async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, **data: object) -> bool:
+    """The bot never crashes on an update: log what failed (no token, no personal data), say try again."""
+    update = event.update
+    log.error(
+        "update %s failed: %s",
+        update.update_id,
+        type(event.exception).__name__,
+        exc_info=(type(event.exception), event.exception, event.exception.__traceback__),
+    )
+    user = None
+    chat_id = None
+    if update.message is not None:
+        user, chat_id = update.message.from_user, update.message.chat.id
+    elif update.callback_query is not None:
+        user = update.callback_query.from_user
+        if update.callback_query.message is not None:
+            chat_id = update.callback_query.message.chat.id
+    locale = data.get("locale")
+    if not isinstance(locale, str):
+        locale = resolve_locale(None, user.language_code if user else None, settings.default_locale)
+    with i18n.context(), i18n.use_locale(locale):
+        text = _("Something went wrong on my side and nothing was saved. Please try again in a moment.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        elif chat_id is not None:
+            await bot.send_message(chat_id, text)
+    except Exception as exc:
+        log.warning("could not tell the person about the failure: %s", type(exc).__name__)
+    return True

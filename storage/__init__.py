@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, repositories, engine and Alembic migrations."""
