@@ -18,7 +18,7 @@ Locale = Literal["ro", "en"]
 class Settings(BaseSettings):
     """Everything a deployment configures; see `.env.example` for each variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     bot_token: SecretStr | None = None
     database_url: str = ""

@@ -57,3 +57,31 @@ def resolve_locale(chosen: str | None, telegram_language: str | None, default: s
 def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     """A date and time the way the reader's language writes it, in the cluster's time zone."""
     return format_datetime(moment.astimezone(tz), format="medium", locale=locale, tzinfo=tz)
+
+
+def fill_source_language(po_path: Path) -> int:
+    """English is the source language: its catalogue's empty entries take their msgid (plurals too)."""
+    from babel.messages.pofile import write_po
+
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale="en")
+    filled = 0
+    for message in catalog:
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple | list):
+            if not all(message.string):
+                message.string = (message.id[0], message.id[1])
+                filled += 1
+        elif not message.string:
+            message.string = message.id
+            filled += 1
+        message.flags.discard("fuzzy")
+    with po_path.open("wb") as po_file:
+        write_po(po_file, catalog, width=0)
+    return filled
+
+
+if __name__ == "__main__":
+    count = fill_source_language(LOCALES_DIR / "en" / "LC_MESSAGES" / f"{DOMAIN}.po")
+    print(f"filled {count} English entries")

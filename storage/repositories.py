@@ -60,6 +60,17 @@ class PersonRepository:
     async def by_telegram_id(self, telegram_id: int) -> Person | None:
         return await self.session.scalar(select(Person).where(Person.telegram_id == telegram_id))
 
+    async def with_organisation(self, telegram_id: int) -> tuple[Person, Organisation | None] | None:
+        """The person and their organisation in one round trip: this runs for every update."""
+        row = (
+            await self.session.execute(
+                select(Person, Organisation)
+                .outerjoin(Organisation, Person.organisation_id == Organisation.id)
+                .where(Person.telegram_id == telegram_id)
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
     async def add(self, **fields: Any) -> Person:
         person = Person(**fields)
         self.session.add(person)

@@ -165,6 +165,10 @@ def new_invite_code() -> str:
 
 async def _view(repos: Repositories, person: Person) -> PersonView:
     organisation = await repos.organisations.get(person.organisation_id) if person.organisation_id else None
+    return _view_of(person, organisation)
+
+
+def _view_of(person: Person, organisation: Organisation | None) -> PersonView:
     return PersonView(
         id=person.id,
         telegram_id=person.telegram_id,
@@ -235,10 +239,10 @@ async def touch_person(
     admin_ids: Collection[int],
 ) -> PersonView:
     """The person behind an update, created as a guest on first contact and kept up to date."""
-    person = await repos.people.by_telegram_id(telegram_id)
+    found = await repos.people.with_organisation(telegram_id)
     first_name = (first_name or "").strip()[:NAME_MAX] or str(telegram_id)
     last_name = last_name[:NAME_MAX] if last_name else None
-    if person is None:
+    if found is None:
         person = await repos.people.add(
             telegram_id=telegram_id,
             first_name=first_name,
@@ -248,6 +252,7 @@ async def touch_person(
             role=(Role.ADMIN if telegram_id in admin_ids else Role.GUEST).value,
         )
         return await _view(repos, person)
+    person, organisation = found
     role = _role_from_config(Role(person.role), telegram_id, admin_ids, person.organisation_id is not None)
     changes = {
         "first_name": first_name,
@@ -261,7 +266,7 @@ async def touch_person(
     for field, value in changes.items():
         if getattr(person, field) != value:
             setattr(person, field, value)
-    return await _view(repos, person)
+    return _view_of(person, organisation)
 
 
 async def set_language(repos: Repositories, person_id: int, language: str) -> PersonView:

@@ -1,0 +1,346 @@
+"""Shared fixtures: empty and migrated databases on SQLite and PostgreSQL, and a private Redis database.
+
+Fixtures (names are a contract with the other test modules):
+
+* ``db_backend``      -- "sqlite" / "postgresql" (ids ``sqlite`` / ``pg``); parametrises every test that uses it.
+* ``db_url``          -- URL of a fresh, EMPTY (unmigrated) database on ``db_backend``; removed afterwards.
+* ``pg_url``          -- URL of a fresh, empty PostgreSQL database (not parametrised).
+* ``engine``          -- AsyncEngine on a fresh database of ``db_backend`` already migrated to head.
+* ``sqlite_engine``   -- the same on SQLite only (not parametrised).
+* ``session_factory`` -- ``storage.db.create_session_factory(engine)``.
+* ``redis_url``       -- ``redis://127.0.0.1:6379/<n>`` on a Redis database that this test alone uses, flushed
+  before and after.
+
+Services that are down make the tests needing them skip, except with ``CI=true`` where they fail.
+Migrated databases are cloned from a template migrated once per session (``CREATE DATABASE ... TEMPLATE``
+on PostgreSQL, a file copy on SQLite), so a test pays for a copy, not for the migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import shutil
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage.db import create_engine, create_session_factory, migrate
+
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
+PG_USER = "postgres"
+PG_ADMIN_DATABASES = ("postgres", "test")
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = 6379
+PROBE_TIMEOUT = 1.5
+
+T = TypeVar("T")
+
+# Per-process, filled on first use: service name -> None when reachable, else why it is not.
+_service_problems: dict[str, str | None] = {}
+# The PostgreSQL database the fixtures connect to for CREATE/DROP DATABASE (found by the probe).
+_pg_admin: dict[str, str] = {}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a private event loop in a helper thread.
+
+    Usable from sync fixtures and from inside a running loop alike, without touching the test's loop.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(coro)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="conftest-helper", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+async def _pg_connect(database: str, connect_timeout: float = 5.0) -> asyncpg.Connection:
+    return await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=database, timeout=connect_timeout)
+
+
+async def _probe_postgresql() -> str | None:
+    errors = []
+    for database in PG_ADMIN_DATABASES:
+        try:
+            conn = await asyncio.wait_for(_pg_connect(database, PROBE_TIMEOUT), PROBE_TIMEOUT + 0.5)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            errors.append(f"{database}: {type(exc).__name__}: {exc}")
+            continue
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await conn.close()
+        _pg_admin["database"] = database
+        return None
+    return f"PostgreSQL is not reachable at {PG_USER}@{PG_HOST}:{PG_PORT} ({'; '.join(errors)})"
+
+
+async def _probe_redis() -> str | None:
+    # No retries: redis-py would otherwise back off and retry a refused connection for seconds.
+    client = aioredis.Redis(
+        host=REDIS_HOST,
+        port=REDIS_PORT,
+        socket_connect_timeout=PROBE_TIMEOUT,
+        socket_timeout=PROBE_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as exc:
+        return f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT} ({type(exc).__name__}: {exc})"
+    finally:
+        await client.aclose()
+    return None
+
+
+_PROBES = {"postgresql": _probe_postgresql, "redis": _probe_redis}
+
+
+def _require(service: str) -> None:
+    """Skip (locally) or fail (CI=true) the current test when `service` cannot be reached; probed once."""
+    if service not in _service_problems:
+        _service_problems[service] = _run_blocking(_PROBES[service]())
+    problem = _service_problems[service]
+    if problem is None:
+        return
+    if _in_ci():
+        pytest.fail(f"{problem}; CI=true, so this is a failure, not a skip", pytrace=False)
+    pytest.skip(problem)
+
+
+def _pg_url(database: str) -> str:
+    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+async def _create_pg_database(prefix: str, template: str | None = None) -> str:
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    conn = await _pg_connect(_pg_admin["database"])
+    try:
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{suffix}')
+    finally:
+        await conn.close()
+    return name
+
+
+async def _drop_pg_database(name: str) -> None:
+    conn = await _pg_connect(_pg_admin["database"])
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def _fresh_pg_database(template: str | None = None) -> AsyncIterator[str]:
+    _require("postgresql")
+    name = await _create_pg_database("cb_test", template)
+    try:
+        yield _pg_url(name)
+    finally:
+        await _drop_pg_database(name)
+
+
+async def _migrate_new_pg_template() -> str:
+    name = await _create_pg_database("cb_tmpl")
+    try:
+        engine = create_engine(_pg_url(name))
+        try:
+            await migrate(engine)
+        finally:
+            # A template must have no open connections when it is copied.
+            await engine.dispose()
+    except BaseException:
+        await _drop_pg_database(name)
+        raise
+    return name
+
+
+async def _migrate_sqlite_file(path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        await migrate(engine)
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        await engine.dispose()
+
+
+class _Templates:
+    """Session-wide registry of the migrated templates, created on first need and dropped at the end."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.sqlite: Path | None = None
+        self.postgresql: str | None = None
+
+    def sqlite_template(self) -> Path:
+        if self.sqlite is None:
+            path = self.directory / "template.sqlite3"
+            _run_blocking(_migrate_sqlite_file(path))
+            self.sqlite = path
+        return self.sqlite
+
+    def postgresql_template(self) -> str:
+        _require("postgresql")
+        if self.postgresql is None:
+            self.postgresql = _run_blocking(_migrate_new_pg_template())
+        return self.postgresql
+
+    def close(self) -> None:
+        if self.postgresql is not None:
+            name, self.postgresql = self.postgresql, None
+            _run_blocking(_drop_pg_database(name))
+
+
+@pytest.fixture(scope="session")
+def _clusterbot_db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
+    templates = _Templates(tmp_path_factory.mktemp("db-templates"))
+    yield templates
+    templates.close()
+
+
+def _copy_sqlite(template: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, target)
+    wal = template.with_name(template.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, target.with_name(target.name + "-wal"))
+
+
+@asynccontextmanager
+async def _migrated_engine(backend: str, templates: _Templates, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if backend == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        _copy_sqlite(templates.sqlite_template(), path)
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+        return
+    template = templates.postgresql_template()
+    async with _fresh_pg_database(template) as url:
+        engine = create_engine(url)
+        try:
+            yield engine
+        finally:
+            # Dispose before the database is dropped (DROP ... WITH (FORCE) would cope, but stay tidy).
+            await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "pg"])
+def db_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    if backend == "postgresql":
+        _require("postgresql")
+    return backend
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    async with _fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def db_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    if db_backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    async with _fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(db_backend: str, tmp_path: Path, _clusterbot_db_templates: _Templates) -> AsyncIterator[AsyncEngine]:
+    async with _migrated_engine(db_backend, _clusterbot_db_templates, tmp_path) as created:
+        yield created
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path, _clusterbot_db_templates: _Templates) -> AsyncIterator[AsyncEngine]:
+    async with _migrated_engine("sqlite", _clusterbot_db_templates, tmp_path) as created:
+        yield created
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_session_factory(engine)
+
+
+# Redis: database 0 is left alone (a developer's bot may use it); tests claim one of the others with a
+# short-lived key in database 0, so concurrent pytest runs on one machine never flush each other's data.
+_REDIS_CLAIM_PREFIX = "clusterbot-tests:claimed-db:"
+_REDIS_CLAIM_TTL = 600
+_REDIS_CLAIM_WAIT = 15.0
+
+
+async def _claim_redis_db(control: aioredis.Redis, token: str) -> int:
+    try:
+        raw = await control.config_get("databases")
+        count = int(raw.get("databases", 16))
+    except (aioredis.ResponseError, ValueError):
+        count = 16
+    candidates = list(range(1, count))
+    if not candidates:
+        pytest.fail("Redis has a single database; the tests need at least two", pytrace=False)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _REDIS_CLAIM_WAIT
+    while True:
+        random.shuffle(candidates)
+        for number in candidates:
+            if await control.set(f"{_REDIS_CLAIM_PREFIX}{number}", token, nx=True, ex=_REDIS_CLAIM_TTL):
+                return number
+        if loop.time() > deadline:
+            pytest.fail(f"every Redis database 1..{count - 1} is claimed by other test runs", pytrace=False)
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    _require("redis")
+    token = secrets.token_hex(8)
+    control = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=0, socket_connect_timeout=5)
+    try:
+        number = await _claim_redis_db(control, token)
+        url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{number}"
+        client = aioredis.Redis.from_url(url)
+        try:
+            await client.flushdb()
+            try:
+                yield url
+            finally:
+                await client.flushdb()
+        finally:
+            await client.aclose()
+            key = f"{_REDIS_CLAIM_PREFIX}{number}"
+            if await control.get(key) == token.encode():
+                await control.delete(key)
+    finally:
+        await control.aclose()
