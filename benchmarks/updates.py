@@ -43,9 +43,7 @@ class InstantTelegram(BaseSession):
         self.message_id = 0
         self.calls = 0
 
-    async def make_request(
-        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
-    ) -> Any:
+    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
         self.calls += 1
         # Serialise the request the way aiogram's HTTP session does before it posts the form.
         payload: dict[str, Any] = {}

@@ -9,8 +9,10 @@ from handlers import common, onboarding
 
 
 def setup_routers(settings: Settings) -> Router:
-    """The bot's whole routing tree; order matters: features first, the catch-all fallback last."""
+    """A fresh routing tree for one Dispatcher; order matters: deep links, features, the catch-all last."""
     root = Router(name="root")
-    root.include_routers(onboarding.deep_links, common.router, onboarding.router, common.fallback)
+    deep_links, joining = onboarding.build_routers()
+    features, fallback = common.build_routers()
+    root.include_routers(deep_links, features, joining, fallback)
     root.errors.register(common.on_error)
     return root

@@ -6,7 +6,7 @@ import logging
 from html import escape
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.i18n import I18n
@@ -30,13 +30,8 @@ from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
-router = Router(name=__name__)
-private = Router(name=f"{__name__}.private")
-private.message.filter(F.chat.type == "private")
-group = Router(name=f"{__name__}.group")
-group.message.filter(F.chat.type.in_({"group", "supergroup"}))
-fallback = Router(name=f"{__name__}.fallback")
-router.include_routers(group, private)
+
+GROUP_COMMANDS = ("start", "help", "menu", "profile", "language", "join")
 
 
 def explain(error: MembershipError) -> str:
@@ -165,34 +160,28 @@ async def profile_text(repos: Repositories, person: PersonView, locale: str) -> 
 # --- private chat ---------------------------------------------------------------------------------------------
 
 
-@private.message(CommandStart(deep_link=False, ignore_case=True))
 async def start(message: Message, person: PersonView, state: FSMContext) -> None:
     await state.clear()
     await message.answer(welcome_text(person), reply_markup=main_menu(person, with_languages=person.language is None))
 
 
-@private.message(Command("menu", ignore_case=True))
 async def show_menu(message: Message, person: PersonView, state: FSMContext) -> None:
     await state.clear()
     await message.answer(menu_text(person), reply_markup=main_menu(person))
 
 
-@private.message(Command("help", ignore_case=True))
 async def show_help(message: Message, person: PersonView) -> None:
     await message.answer(help_text(person), reply_markup=back_to_menu())
 
 
-@private.message(Command("profile", ignore_case=True))
 async def show_profile(message: Message, person: PersonView, repos: Repositories, locale: str) -> None:
     await message.answer(await profile_text(repos, person, locale), reply_markup=back_to_menu())
 
 
-@private.message(Command("language", ignore_case=True))
 async def ask_language(message: Message) -> None:
     await message.answer(_("Choose your language:"), reply_markup=language_keyboard())
 
 
-@private.message(Command("cancel", ignore_case=True))
 async def cancel(message: Message, person: PersonView, state: FSMContext) -> None:
     had_state = await state.get_state() is not None
     await state.clear()
@@ -200,7 +189,6 @@ async def cancel(message: Message, person: PersonView, state: FSMContext) -> Non
     await message.answer(text + "\n\n" + menu_text(person), reply_markup=main_menu(person))
 
 
-@router.callback_query(MenuCb.filter(F.action == "home"))
 async def menu_button(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
     await state.clear()
     await query.answer()
@@ -208,28 +196,24 @@ async def menu_button(query: CallbackQuery, person: PersonView, state: FSMContex
         await query.message.answer(menu_text(person), reply_markup=main_menu(person))
 
 
-@router.callback_query(MenuCb.filter(F.action == "help"))
 async def help_button(query: CallbackQuery, person: PersonView) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(help_text(person), reply_markup=back_to_menu())
 
 
-@router.callback_query(MenuCb.filter(F.action == "profile"))
 async def profile_button(query: CallbackQuery, person: PersonView, repos: Repositories, locale: str) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(await profile_text(repos, person, locale), reply_markup=back_to_menu())
 
 
-@router.callback_query(MenuCb.filter(F.action == "language"))
 async def language_button(query: CallbackQuery) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(_("Choose your language:"), reply_markup=language_keyboard())
 
 
-@router.callback_query(LanguageCb.filter())
 async def choose_language(
     query: CallbackQuery, callback_data: LanguageCb, person: PersonView, repos: Repositories, i18n: I18n
 ) -> None:
@@ -249,7 +233,6 @@ async def choose_language(
 # --- group chats ----------------------------------------------------------------------------------------------
 
 
-@group.message(Command("start", "help", "menu", "profile", "language", "join", ignore_case=True))
 async def group_command(message: Message, bot: Bot) -> None:
     me = await bot.me()
     await message.reply(
@@ -261,16 +244,18 @@ async def group_command(message: Message, bot: Bot) -> None:
 # --- anything else ----------------------------------------------------------------------------------------------
 
 
-@fallback.message(F.chat.type == "private", StateFilter(None))
-async def unexpected(message: Message, person: PersonView) -> None:
+async def unexpected(message: Message, person: PersonView, state: FSMContext) -> None:
     if message.text and message.text.startswith("/"):
         hint = _("I do not know that command.")
     else:
         hint = _("I did not understand that.")
+    if await state.get_state() is not None:
+        # In the middle of a conversation: keep it, and say how to leave it.
+        await message.answer(hint + " " + _("Please answer the question above, or send /cancel to stop."))
+        return
     await message.answer(hint + " " + _("Choose from the menu, or see /help."), reply_markup=main_menu(person))
 
 
-@fallback.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
     # Buttons from old messages, or callback data nobody here produced: refuse politely.
     await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
@@ -306,3 +291,32 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, 
     except Exception as exc:
         log.warning("could not tell the person about the failure: %s", type(exc).__name__)
     return True
+
+
+def build_routers() -> tuple[Router, Router]:
+    """The feature router and the catch-all router (included last by handlers.setup_routers)."""
+    router = Router(name=__name__)
+    private = Router(name=f"{__name__}.private")
+    private.message.filter(F.chat.type == "private")
+    private.message.register(start, CommandStart(ignore_case=True))
+    private.message.register(show_menu, Command("menu", ignore_case=True))
+    private.message.register(show_help, Command("help", ignore_case=True))
+    private.message.register(show_profile, Command("profile", ignore_case=True))
+    private.message.register(ask_language, Command("language", ignore_case=True))
+    private.message.register(cancel, Command("cancel", ignore_case=True))
+
+    group = Router(name=f"{__name__}.group")
+    group.message.filter(F.chat.type.in_({"group", "supergroup"}))
+    group.message.register(group_command, Command(*GROUP_COMMANDS, ignore_case=True))
+
+    router.callback_query.register(menu_button, MenuCb.filter(F.action == "home"))
+    router.callback_query.register(help_button, MenuCb.filter(F.action == "help"))
+    router.callback_query.register(profile_button, MenuCb.filter(F.action == "profile"))
+    router.callback_query.register(language_button, MenuCb.filter(F.action == "language"))
+    router.callback_query.register(choose_language, LanguageCb.filter())
+    router.include_routers(group, private)
+
+    fallback = Router(name=f"{__name__}.fallback")
+    fallback.message.register(unexpected, F.chat.type == "private")
+    fallback.callback_query.register(stale_button)
+    return router, fallback

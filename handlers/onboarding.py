@@ -6,7 +6,7 @@ import re
 from html import escape
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -30,10 +30,6 @@ from handlers.keyboards import (
 )
 from storage.models import utcnow
 from storage.repositories import Repositories
-
-router = Router(name=__name__)
-# `/start CODE` must be seen before the plain /start of handlers.common.
-deep_links = Router(name=f"{__name__}.deep_links")
 
 _START_LINK = re.compile(r"start=([A-Za-z0-9_-]{1,64})")
 
@@ -96,19 +92,16 @@ async def begin_join(message: Message, person: PersonView, repos: Repositories, 
     )
 
 
-@router.message(Command("join", ignore_case=True), F.chat.type == "private")
 async def join_command(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
     await begin_join(message, person, repos, state)
 
 
-@router.callback_query(MenuCb.filter(F.action == "join"))
 async def join_button(query: CallbackQuery, person: PersonView, repos: Repositories, state: FSMContext) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await begin_join(query.message, person, repos, state)
 
 
-@router.message(JoinForm.organisation, F.text)
 async def got_organisation(message: Message, state: FSMContext) -> None:
     try:
         name = members.clean_text(message.text, members.ORGANISATION_NAME_MAX)
@@ -122,7 +115,6 @@ async def got_organisation(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(JoinForm.cui, F.text)
 async def got_cui(message: Message, state: FSMContext) -> None:
     cui = members.normalise_cui(message.text or "")
     if cui is None:
@@ -136,7 +128,6 @@ async def got_cui(message: Message, state: FSMContext) -> None:
     )
 
 
-@router.message(JoinForm.position, F.text)
 async def got_position(message: Message, state: FSMContext) -> None:
     try:
         position = members.clean_text(message.text, members.POSITION_MAX)
@@ -157,20 +148,14 @@ async def got_position(message: Message, state: FSMContext) -> None:
     await message.answer(summary, reply_markup=join_form_confirm())
 
 
-@router.message(JoinForm.confirm)
 async def confirm_with_buttons(message: Message) -> None:
     await message.answer(_("Please use the buttons: send the request, or cancel."), reply_markup=join_form_confirm())
 
 
-@router.message(JoinForm.organisation)
-@router.message(JoinForm.cui)
-@router.message(JoinForm.position)
-@router.message(InviteForm.code)
 async def form_needs_text(message: Message) -> None:
     await message.answer(_("Please send it as text."), reply_markup=join_form_cancel())
 
 
-@router.callback_query(JoinFormCb.filter(F.action == "cancel"))
 async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
     await state.clear()
     await query.answer()
@@ -181,7 +166,6 @@ async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContex
         )
 
 
-@router.callback_query(JoinForm.confirm, JoinFormCb.filter(F.action == "send"))
 async def send_request(
     query: CallbackQuery,
     person: PersonView,
@@ -232,7 +216,6 @@ async def use_invite(message: Message, person: PersonView, repos: Repositories, 
     )
 
 
-@deep_links.message(CommandStart(deep_link=True, ignore_case=True), F.chat.type == "private")
 async def start_with_code(
     message: Message, command: CommandObject, person: PersonView, repos: Repositories, state: FSMContext
 ) -> None:
@@ -240,7 +223,6 @@ async def start_with_code(
     await use_invite(message, person, repos, (command.args or "").strip())
 
 
-@router.callback_query(MenuCb.filter(F.action == "invite_code"))
 async def invite_code_button(query: CallbackQuery, state: FSMContext) -> None:
     await query.answer()
     await state.set_state(InviteForm.code)
@@ -250,7 +232,6 @@ async def invite_code_button(query: CallbackQuery, state: FSMContext) -> None:
         )
 
 
-@router.message(InviteForm.code, F.text)
 async def got_invite_code(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
     text = (message.text or "").strip()
     link = _START_LINK.search(text)
@@ -261,7 +242,6 @@ async def got_invite_code(message: Message, person: PersonView, repos: Repositor
 # --- managers -----------------------------------------------------------------------------------------------------
 
 
-@router.callback_query(JoinDecisionCb.filter())
 async def decide(
     query: CallbackQuery,
     callback_data: JoinDecisionCb,
@@ -321,12 +301,10 @@ async def list_requests(message: Message, person: PersonView, repos: Repositorie
         await message.answer(request_card(request, applicant), reply_markup=join_decision(request.id))
 
 
-@router.message(Command("requests", ignore_case=True), F.chat.type == "private")
 async def requests_command(message: Message, person: PersonView, repos: Repositories) -> None:
     await list_requests(message, person, repos)
 
 
-@router.callback_query(MenuCb.filter(F.action == "requests"))
 async def requests_button(query: CallbackQuery, person: PersonView, repos: Repositories) -> None:
     if not person.is_manager:
         await query.answer(_("Sorry, only the cluster's managers can do that."), show_alert=True)
@@ -336,7 +314,6 @@ async def requests_button(query: CallbackQuery, person: PersonView, repos: Repos
         await list_requests(query.message, person, repos)
 
 
-@router.message(Command("invite", ignore_case=True), F.chat.type == "private")
 async def invite_command(
     message: Message, command: CommandObject, person: PersonView, repos: Repositories, bot: Bot
 ) -> None:
@@ -368,3 +345,34 @@ async def invite_command(
             link=f"https://t.me/{me.username}?start={invite.code}",
         )
     )
+
+
+def build_routers() -> tuple[Router, Router]:
+    """Deep links (which must come before the plain /start) and the rest of joining."""
+    deep_links = Router(name=f"{__name__}.deep_links")
+    deep_links.message.register(
+        start_with_code, CommandStart(deep_link=True, ignore_case=True), F.chat.type == "private"
+    )
+
+    router = Router(name=__name__)
+    private = F.chat.type == "private"
+    answer = F.text & ~F.text.startswith("/")
+    router.message.register(join_command, Command("join", ignore_case=True), private)
+    router.message.register(requests_command, Command("requests", ignore_case=True), private)
+    router.message.register(invite_command, Command("invite", ignore_case=True), private)
+    router.message.register(got_organisation, JoinForm.organisation, answer)
+    router.message.register(got_cui, JoinForm.cui, answer)
+    router.message.register(got_position, JoinForm.position, answer)
+    router.message.register(got_invite_code, InviteForm.code, answer)
+    router.message.register(confirm_with_buttons, JoinForm.confirm, ~F.text.startswith("/"))
+    router.message.register(
+        form_needs_text, StateFilter(JoinForm.organisation, JoinForm.cui, JoinForm.position, InviteForm.code), ~F.text
+    )
+
+    router.callback_query.register(join_button, MenuCb.filter(F.action == "join"))
+    router.callback_query.register(invite_code_button, MenuCb.filter(F.action == "invite_code"))
+    router.callback_query.register(requests_button, MenuCb.filter(F.action == "requests"))
+    router.callback_query.register(cancel_form, JoinFormCb.filter(F.action == "cancel"))
+    router.callback_query.register(send_request, JoinForm.confirm, JoinFormCb.filter(F.action == "send"))
+    router.callback_query.register(decide, JoinDecisionCb.filter())
+    return deep_links, router

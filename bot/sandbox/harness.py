@@ -1,0 +1,120 @@
+"""The real bot (dispatcher, database, languages) polling a local SandboxServer: what tests, the console
+and scenarios drive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+
+from aiogram import Bot
+
+from bot.app import Runtime, create_bot, publish_commands, runtime
+from bot.config import Settings
+from bot.sandbox.client import SandboxUser
+from bot.sandbox.server import SandboxServer
+from bot.services import members
+from storage.db import unit_of_work
+from storage.models import Role
+from storage.repositories import Repositories
+
+# Telegram tokens are `<bot id>:<secret>`; the sandbox accepts any of that shape.
+SANDBOX_TOKEN = "7000000001:sandbox-not-a-secret"
+SANDBOX_BOT_USERNAME = "clusterbot_sandbox_bot"
+
+
+class SandboxBot:
+    """Starts the sandbox server (unless given one) and the bot polling it; people are provisioned by name.
+
+    Polling runs with `handle_as_tasks=False`, so the sandbox knows when each update has been handled
+    (the next getUpdates confirms it) and a test's `await ana.send(...)` returns with every reply in place.
+    """
+
+    def __init__(self, settings: Settings, *, server: SandboxServer | None = None) -> None:
+        self.settings = settings
+        self.server = server or SandboxServer(bot_username=SANDBOX_BOT_USERNAME)
+        self._own_server = server is None
+        self.people: dict[str, SandboxUser] = {}
+        self.rt: Runtime | None = None
+        self.bot: Bot | None = None
+        self._runtime_cm: contextlib.AbstractAsyncContextManager[Runtime] | None = None
+        self._polling: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> SandboxBot:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self._own_server:
+            await self.server.start()
+        self._runtime_cm = runtime(self.settings)
+        self.rt = await self._runtime_cm.__aenter__()
+        self.bot = create_bot(self.settings, token=SANDBOX_TOKEN, api_url=self.server.base_url)
+        await publish_commands(self.bot, self.rt.i18n)
+        self._polling = asyncio.create_task(
+            self.rt.dispatcher.start_polling(
+                self.bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False, polling_timeout=10
+            )
+        )
+        await self.server.wait_for_bot()
+
+    async def stop(self) -> None:
+        if self.rt is not None and self._polling is not None:
+            with contextlib.suppress(RuntimeError):
+                await self.rt.dispatcher.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
+        if self.bot is not None:
+            await self.bot.session.close()
+        if self._runtime_cm is not None:
+            await self._runtime_cm.__aexit__(None, None, None)
+        if self._own_server:
+            await self.server.stop()
+
+    async def person(
+        self,
+        name: str,
+        telegram_id: int,
+        first_name: str | None = None,
+        *,
+        language_code: str | None = "en",
+        role: Role | str = Role.GUEST,
+        organisation: str | None = None,
+        last_name: str | None = None,
+        username: str | None = None,
+    ) -> SandboxUser:
+        """A Telegram user in the sandbox, provisioned in the database as an operator would."""
+        role = Role(role)
+        if role is Role.ADMIN:
+            # Admins are configured by Telegram id, as in production.
+            self.settings.admin_ids = self.settings.admin_ids | {telegram_id}
+        user = SandboxUser(
+            self.server,
+            telegram_id,
+            first_name or name,
+            last_name=last_name,
+            username=username,
+            language_code=language_code,
+        )
+        assert self.rt is not None
+        if role is not Role.GUEST or organisation:
+            async with unit_of_work(self.rt.session_factory) as session:
+                await members.provision(
+                    Repositories(session),
+                    telegram_id=telegram_id,
+                    first_name=first_name or name,
+                    last_name=last_name,
+                    username=username,
+                    language_code=language_code,
+                    # Admins come from ADMIN_IDS; provisioning one makes them a manager in the database.
+                    role=Role.MANAGER if role is Role.ADMIN else role,
+                    organisation=organisation,
+                    actor_label="sandbox",
+                )
+        self.people[name] = user
+        return user
