@@ -160,13 +160,21 @@ async def profile_text(repos: Repositories, person: PersonView, locale: str) -> 
 # --- private chat ---------------------------------------------------------------------------------------------
 
 
-async def start(message: Message, person: PersonView, state: FSMContext) -> None:
+async def leave_conversation(state: FSMContext) -> bool:
+    """Forget a half-finished conversation; True when there was one."""
+    if await state.get_state() is None:
+        return False
     await state.clear()
+    return True
+
+
+async def start(message: Message, person: PersonView, state: FSMContext) -> None:
+    await leave_conversation(state)
     await message.answer(welcome_text(person), reply_markup=main_menu(person, with_languages=person.language is None))
 
 
 async def show_menu(message: Message, person: PersonView, state: FSMContext) -> None:
-    await state.clear()
+    await leave_conversation(state)
     await message.answer(menu_text(person), reply_markup=main_menu(person))
 
 
@@ -183,14 +191,13 @@ async def ask_language(message: Message) -> None:
 
 
 async def cancel(message: Message, person: PersonView, state: FSMContext) -> None:
-    had_state = await state.get_state() is not None
-    await state.clear()
+    had_state = await leave_conversation(state)
     text = _("Stopped. Nothing was sent.") if had_state else _("There is nothing to stop.")
     await message.answer(text + "\n\n" + menu_text(person), reply_markup=main_menu(person))
 
 
 async def menu_button(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
-    await state.clear()
+    await leave_conversation(state)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(menu_text(person), reply_markup=main_menu(person))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -47,6 +50,14 @@ def language_keyboard() -> InlineKeyboardMarkup:
 
 
 def main_menu(person: PersonView | None, *, with_languages: bool = False) -> InlineKeyboardMarkup:
+    is_member = person is not None and person.is_member
+    is_manager = person is not None and person.is_manager
+    return _main_menu(get_i18n().current_locale, is_member, is_manager, with_languages)
+
+
+@lru_cache(maxsize=64)
+def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: bool) -> InlineKeyboardMarkup:
+    # Built once per language and kind of person: it is on most answers, and building costs more than sending.
     builder = InlineKeyboardBuilder()
     if with_languages:
         builder.row(
@@ -55,12 +66,12 @@ def main_menu(person: PersonView | None, *, with_languages: bool = False) -> Inl
                 for code, label in LANGUAGE_NAMES.items()
             )
         )
-    if person is None or not person.is_member:
+    if not is_member:
         builder.row(InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action="join").pack()))
         builder.row(
             InlineKeyboardButton(text=_("🎟 I have an invite code"), callback_data=MenuCb(action="invite_code").pack())
         )
-    if person is not None and person.is_manager:
+    if is_manager:
         builder.row(InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action="requests").pack()))
     builder.row(
         InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action="profile").pack()),

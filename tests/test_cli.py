@@ -1,0 +1,108 @@
+"""The operator's command line: help, no token, migrations, members, invites and the member list import."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A deployment of its own: an SQLite file in a temporary folder, no token, a known bot username."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.setenv("BOT_USERNAME", "cluster_test_bot")
+    for name in ("BOT_TOKEN", "REDIS_URL", "ADMIN_IDS"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_every_subcommand_has_help() -> None:
+    for args in (
+        [],
+        ["run"],
+        ["sandbox"],
+        ["db"],
+        ["db", "upgrade"],
+        ["members"],
+        ["members", "import"],
+        ["members", "add"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *args, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert "usage: clusterbot" in done.stdout
+
+
+def test_run_without_token_points_to_the_sandbox(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2
+    assert "clusterbot sandbox" in capsys.readouterr().err
+
+
+def test_migrations_and_people_from_the_command_line(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "current"]) == 0
+    assert "empty" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert "revision 0001" in capsys.readouterr().out
+
+    assert main(["members", "add", "--telegram-id", "501", "--name", "Ana Pop", "--organisation", "EcoTech SRL"]) == 0
+    assert "Ana Pop (501): member, EcoTech SRL" in capsys.readouterr().out
+    assert main(["members", "make-manager", "501"]) == 0
+    assert "is now a manager" in capsys.readouterr().out
+    assert main(["members", "make-manager", "999"]) == 1
+    assert "person not found" in capsys.readouterr().err
+
+    assert main(["members", "list", "--role", "manager"]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert rows[1][:4] == ["501", "Ana Pop", "manager", "EcoTech SRL"]
+
+    assert main(["members", "invite", "ecotech s.r.l.", "--uses", "3"]) == 0
+    link = capsys.readouterr().out.strip()
+    assert link.startswith("https://t.me/cluster_test_bot?start=")
+    assert main(["members", "invites"]) == 0
+    assert "used 0/3" in capsys.readouterr().out
+    assert main(["members", "invite", "Nobody SA"]) == 1
+
+
+def test_member_list_import_reports_bad_lines_and_writes_invite_links(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = operator_env / "bad.csv"
+    bad.write_text("organisation,cui,first_name\nEcoTech SRL,123,Ana\n,,\n Bio SRL,,Dan\n", encoding="utf-8")
+    assert main(["members", "import", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2: CUI '123' has a wrong check digit" in err
+    assert "nothing was imported" in err
+
+    good = operator_env / "members.csv"
+    good.write_text(
+        "organisation,cui,sector,first_name,last_name,telegram_id,position,role\n"
+        "EcoTech SRL,RO14399840,environment,Ana,Pop,501,director,manager\n"
+        "EcoTech SRL,,,Dan,Ionescu,,engineer,\n"
+        "Clinica Verde,,health,Elena,Marin,,doctor,\n",
+        encoding="utf-8",
+    )
+    out = operator_env / "invites.csv"
+    assert main(["members", "import", str(good), "--out", str(out)]) == 0
+    assert "2 new organisation(s), 1 person(s) added, 2 invite link(s)" in capsys.readouterr().out
+    with out.open(encoding="utf-8") as handle:
+        invites = list(csv.DictReader(handle))
+    assert [(row["organisation"], row["name"]) for row in invites] == [
+        ("EcoTech SRL", "Dan Ionescu"),
+        ("Clinica Verde", "Elena Marin"),
+    ]
+    assert all(row["invite_link"].startswith("https://t.me/cluster_test_bot?start=") for row in invites)
+
+    assert main(["members", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "Ana Pop,manager,EcoTech SRL,director" in listing
