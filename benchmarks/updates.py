@@ -5,7 +5,10 @@ both answer through the same in-process Bot API stand-in, which serialises each 
 Telegram-shaped JSON answer with aiogram's own code, so only what happens inside the process differs:
 middlewares, the database transaction (a real SQLite file), FSM, i18n, rendering.
 
-    python benchmarks/updates.py [--updates 4000] [--people 200]
+A second measurement runs both bots against the local Bot API sandbox over HTTP (long polling), the way a
+deployment runs against Telegram, timing each update from the user's action until the bot has handled it.
+
+    python benchmarks/updates.py [--updates 4000] [--people 200] [--rounds 3] [--http-updates 1000]
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import CallbackQuery, Message, Update
 
-from bot.app import build_dispatcher
+from bot.app import build_dispatcher, create_bot
 from bot.config import Settings
 from bot.i18n import build_i18n
 from bot.services import members
@@ -130,6 +133,7 @@ async def feed(dp: Dispatcher, bot: Bot, updates: list[Update]) -> tuple[float, 
 
 
 def report(name: str, elapsed: float, latencies: list[float]) -> float:
+    """Print and return updates per second; latencies are per update, in seconds."""
     ordered = sorted(latencies)
     rate = len(latencies) / elapsed
     p50 = statistics.median(ordered) * 1000
@@ -138,46 +142,114 @@ def report(name: str, elapsed: float, latencies: list[float]) -> float:
     return rate
 
 
-async def main(count: int, people: int) -> None:
-    updates = make_updates(count, people)
-    warmup = make_updates(min(200, count), people)
+async def provision_members(settings: Settings, people: int) -> None:
+    engine = create_engine(settings.effective_database_url)
+    await migrate(engine)
+    async with unit_of_work(create_session_factory(engine)) as session:
+        repos = Repositories(session)
+        for n in range(people):
+            await members.provision(
+                repos,
+                telegram_id=10_000 + n,
+                first_name=f"Member {10_000 + n}",
+                language_code="ro",
+                role=Role.MEMBER,
+                organisation=f"Organisation {n % 40}",
+            )
+    await engine.dispose()
 
-    echo_bot = Bot(f"{BOT_ID}:BENCH", session=InstantTelegram())
-    echo_dp = bare_echo_dispatcher()
-    await feed(echo_dp, echo_bot, warmup)
-    echo_elapsed, echo_latencies = await feed(echo_dp, echo_bot, updates)
 
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(database_url=f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}", bot_token=None)
-        engine = create_engine(settings.effective_database_url)
-        await migrate(engine)
-        factory = create_session_factory(engine)
-        async with unit_of_work(factory) as session:
-            repos = Repositories(session)
-            for n in range(people):
-                await members.provision(
-                    repos,
-                    telegram_id=10_000 + n,
-                    first_name=f"Member {10_000 + n}",
-                    language_code="ro",
-                    role=Role.MEMBER,
-                    organisation=f"Organisation {n % 40}",
+async def in_process(settings: Settings, updates: list[Update], warmup: list[Update], rounds: int) -> dict[str, list]:
+    """Both bots fed through Dispatcher.feed_update, answering through InstantTelegram; rounds interleaved."""
+    engine = create_engine(settings.effective_database_url)
+    factory = create_session_factory(engine)
+    bots = {
+        "echo": (bare_echo_dispatcher(), Bot(f"{BOT_ID}:BENCH", session=InstantTelegram())),
+        "full": (build_dispatcher(settings, factory, build_i18n()), Bot(f"{BOT_ID}:BENCH", session=InstantTelegram())),
+    }
+    results: dict[str, list] = {"echo": [0.0, []], "full": [0.0, []]}
+    for dp, bot in bots.values():
+        await feed(dp, bot, warmup)
+    for _ in range(rounds):
+        for name, (dp, bot) in bots.items():
+            elapsed, latencies = await feed(dp, bot, updates)
+            results[name][0] += elapsed
+            results[name][1].extend(latencies)
+    await engine.dispose()
+    return results
+
+
+async def over_http(settings: Settings, count: int, people: int) -> dict[str, list]:
+    """Both bots long-polling the local Bot API sandbox over HTTP; each update timed until it is handled."""
+    from bot.app import runtime
+    from bot.sandbox.client import SandboxUser
+    from bot.sandbox.harness import SANDBOX_TOKEN
+    from bot.sandbox.server import SandboxServer
+
+    results: dict[str, list] = {}
+    async with runtime(settings) as rt:
+        for name, dp in (("echo", bare_echo_dispatcher()), ("full", rt.dispatcher)):
+            async with SandboxServer() as server:
+                bot = create_bot(settings, token=SANDBOX_TOKEN, api_url=server.base_url)
+                polling = asyncio.create_task(
+                    dp.start_polling(bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False)
                 )
-        full_bot = Bot(f"{BOT_ID}:BENCH", session=InstantTelegram())
-        full_dp = build_dispatcher(settings, factory, build_i18n())
-        await feed(full_dp, full_bot, warmup)
-        full_elapsed, full_latencies = await feed(full_dp, full_bot, updates)
-        await engine.dispose()
+                await server.wait_for_bot()
+                users = [
+                    SandboxUser(server, 10_000 + n, f"Member {10_000 + n}", language_code="ro") for n in range(people)
+                ]
+                for user in users:
+                    await user.send("/start")
+                latencies = []
+                started = time.perf_counter()
+                for n in range(count):
+                    user = users[n % people]
+                    step = (n // people) % 4
+                    t0 = time.perf_counter()
+                    if step in (0, 3):
+                        await user.send("/start" if step == 0 else "/menu")
+                    else:
+                        data = "menu:profile" if step == 1 else "menu:help"
+                        target = user.messages[-1]
+                        update_id, _query = await server.user_taps(
+                            user.user_id, user.chat_id, target.message_id, data, forged=True
+                        )
+                        await server.wait_handled(update_id)
+                    latencies.append(time.perf_counter() - t0)
+                results[name] = [time.perf_counter() - started, latencies]
+                await dp.stop_polling()
+                await polling
+                await bot.session.close()
+    return results
 
-    print(f"{count} updates ({people} members: /start, Profile, Help, /menu), SQLite file, one process")
-    echo_rate = report("bare aiogram echo bot", echo_elapsed, echo_latencies)
-    full_rate = report("clusterbot full stack", full_elapsed, full_latencies)
-    print(f"ratio full stack / echo: {full_rate / echo_rate:.2f} (target >= 0.5)")
+
+async def main(count: int, people: int, rounds: int, http_updates: int) -> None:
+    updates = make_updates(count, people)
+    warmup = make_updates(min(400, count), people)
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}", bot_token=None, redis_url=None
+        )
+        await provision_members(settings, people)
+        print(f"{count} updates x {rounds} rounds ({people} members: /start, Profile, Help, /menu), SQLite file")
+        print("in process, Bot API answered at once by an in-process stand-in:")
+        results = await in_process(settings, updates, warmup, rounds)
+        echo_rate = report("  bare aiogram echo bot", *results["echo"])
+        full_rate = report("  clusterbot full stack", *results["full"])
+        print(f"  ratio full stack / echo: {full_rate / echo_rate:.2f}")
+        if http_updates:
+            print(f"over HTTP through the local Bot API sandbox (long polling), {http_updates} updates:")
+            results = await over_http(settings, http_updates, people)
+            echo_rate = report("  bare aiogram echo bot", *results["echo"])
+            full_rate = report("  clusterbot full stack", *results["full"])
+            print(f"  ratio full stack / echo: {full_rate / echo_rate:.2f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=4000)
     parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="in-process rounds, echo and full interleaved")
+    parser.add_argument("--http-updates", type=int, default=1000, help="0 skips the HTTP measurement")
     args = parser.parse_args()
-    asyncio.run(main(args.updates, args.people))
+    asyncio.run(main(args.updates, args.people, args.rounds, args.http_updates))

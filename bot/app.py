@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.i18n import SUPPORTED_LOCALES, build_i18n
-from bot.middlewares import LocaleMiddleware, OversizedInputMiddleware, PersonMiddleware, TransactionMiddleware
+from bot.middlewares import (
+    LocaleMiddleware,
+    OversizedInputMiddleware,
+    PersonCache,
+    PersonMiddleware,
+    TransactionMiddleware,
+)
 from handlers import setup_routers
 from storage.db import create_engine, create_session_factory, migrate
 
@@ -61,8 +67,10 @@ def build_dispatcher(
         session_factory=session_factory,
         i18n=i18n,
     )
-    dispatcher.update.outer_middleware(TransactionMiddleware(session_factory))
-    dispatcher.update.outer_middleware(PersonMiddleware(settings))
+    # Several replicas cannot tell each other what changed: there every update reads the person afresh.
+    cache = PersonCache(0 if settings.redis_url else settings.person_cache_seconds)
+    dispatcher.update.outer_middleware(TransactionMiddleware(session_factory, cache))
+    dispatcher.update.outer_middleware(PersonMiddleware(settings, cache))
     dispatcher.update.outer_middleware(LocaleMiddleware(i18n, settings.default_locale))
     dispatcher.message.middleware(OversizedInputMiddleware(settings.max_text_length))
     dispatcher.include_router(setup_routers(settings))

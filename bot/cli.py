@@ -254,13 +254,13 @@ async def members_command(args: argparse.Namespace, settings: Settings) -> int:
             with args.out.open("w", newline="", encoding="utf-8") as out:
                 writer = csv.writer(out)
                 writer.writerow(["organisation", "name", "position", "invite_link"])
-                for invite in report.invites or []:
+                for imported in report.invites or []:
                     writer.writerow(
                         [
-                            invite.organisation,
-                            invite.name,
-                            invite.position or "",
-                            f"https://t.me/{username}?start={invite.code}",
+                            imported.organisation,
+                            imported.name,
+                            imported.position or "",
+                            f"https://t.me/{username}?start={imported.code}",
                         ]
                     )
             print(

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     log_level: str = "INFO"
     max_text_length: int = Field(default=1000, ge=50, le=4096)
+    # How long a person seen recently is remembered between their updates (0: read every time). With
+    # REDIS_URL set (several replicas) it is always 0.
+    person_cache_seconds: float = Field(default=30.0, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -10,6 +10,8 @@ What they put into the handler's data (a handler names these in its signature):
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.i18n import resolve_locale
 from bot.services import members
-from storage.db import unit_of_work
+from storage.db import changed_people
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
+
+# The person as read from the database by this update (not from the cache); see TransactionMiddleware.
+FRESH_PERSON = "fresh_person"
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -62,18 +67,72 @@ class Notices:
                 log.warning("notice not delivered: %s", type(exc).__name__)
 
 
+class PersonCache:
+    """Recently seen people, so that most updates need no database round trip to know who is writing.
+
+    Only what is committed goes in; whatever a transaction of this process changes about a person is dropped
+    at its commit; entries expire after `ttl` seconds, which bounds how long a change made elsewhere (the
+    command line, another replica) can go unseen. Nothing is decided on it alone: services that need a role
+    read it from the database (`members.require_manager`). `ttl=0` turns it off.
+    """
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[int, tuple[float, members.PersonView]] = OrderedDict()
+
+    def get(self, telegram_id: int) -> members.PersonView | None:
+        entry = self._entries.get(telegram_id)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            del self._entries[telegram_id]
+            return None
+        self._entries.move_to_end(telegram_id)
+        return entry[1]
+
+    def put(self, person: members.PersonView) -> None:
+        if self.ttl <= 0:
+            return
+        self._entries[person.telegram_id] = (time.monotonic() + self.ttl, person)
+        self._entries.move_to_end(person.telegram_id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def forget(self, telegram_ids: set[int]) -> None:
+        for telegram_id in telegram_ids:
+            self._entries.pop(telegram_id, None)
+
+
 class TransactionMiddleware(BaseMiddleware):
     """Opens the update's unit of work; commits when the handler returns, rolls back when it raises."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], cache: PersonCache) -> None:
         self.session_factory = session_factory
+        self.cache = cache
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         notices = Notices()
         data["notices"] = notices
-        async with unit_of_work(self.session_factory) as session:
-            data["repos"] = Repositories(session)
+        repos = Repositories.lazily(self.session_factory)
+        data["repos"] = repos
+        try:
             result = await handler(event, data)
+            if repos.opened is not None:
+                await repos.opened.commit()
+        except BaseException:
+            if repos.opened is not None:
+                await repos.opened.rollback()
+            raise
+        finally:
+            if repos.opened is not None:
+                await repos.opened.close()
+        # Committed: the person read fresh for this update may be cached, unless this update changed them.
+        fresh: members.PersonView | None = data.get(FRESH_PERSON)
+        if fresh is not None:
+            self.cache.put(fresh)
+        if repos.opened is not None:
+            self.cache.forget(changed_people(repos.opened))
         bot: Bot | None = data.get("bot")
         if notices.items and bot is not None:
             await notices.send(bot)
@@ -83,13 +142,19 @@ class TransactionMiddleware(BaseMiddleware):
 class PersonMiddleware(BaseMiddleware):
     """Loads (or creates, as a guest) the person who sent the update; admins come from ADMIN_IDS."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cache: PersonCache) -> None:
         self.settings = settings
+        self.cache = cache
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is not None and not user.is_bot:
-            data["person"] = await members.touch_person(
+        if user is None or user.is_bot:
+            return await handler(event, data)
+        cached = self.cache.get(user.id)
+        if cached is not None and members.still_matches(cached, user, self.settings.admin_ids):
+            data["person"] = cached
+        else:
+            data["person"] = data[FRESH_PERSON] = await members.touch_person(
                 data["repos"],
                 telegram_id=user.id,
                 first_name=user.first_name,

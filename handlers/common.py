@@ -146,7 +146,8 @@ async def profile_text(repos: Repositories, person: PersonView, locale: str) -> 
         lines.append(_("Your role in the organisation: {position}").format(position=escape(person.position)))
     lines.append(_("Role in the cluster: {role}").format(role=role_name(person.role)))
     lines.append(_("Language: {language}").format(language=LANGUAGE_NAMES[locale]))
-    pending = await members.pending_request_of(repos, person.id)
+    # Only someone not yet in an organisation can have a request waiting.
+    pending = None if person.organisation_id else await members.pending_request_of(repos, person.id)
     if pending is not None:
         lines += [
             "",

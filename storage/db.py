@@ -12,7 +12,12 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
+from storage.models import Person
+from storage.sqlite_inloop import in_loop_creator
+
+PEOPLE_CHANGED = "people_changed"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -38,11 +43,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, sqlite_in_loop: bool = True, **kwargs: Any) -> AsyncEngine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if sqlite_in_loop and not parsed.query:
+            kwargs.setdefault("async_creator", in_loop_creator(parsed.database))
     # Parameters are personal data (names, fiscal codes): keep them out of error messages and logs.
     kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
@@ -51,8 +58,26 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+class TrackedSession(Session):
+    """A session that notes whose person rows it changed (`changed_people`), for the person cache."""
+
+
+def _note_changed_people(session: Session, _flush_context: Any) -> None:
+    # The session still holds the pre-flush lists here: what this flush inserted, changed or deleted.
+    changed = {obj.telegram_id for obj in (*session.new, *session.dirty, *session.deleted) if isinstance(obj, Person)}
+    if changed:
+        session.info.setdefault(PEOPLE_CHANGED, set()).update(changed)
+
+
+def changed_people(session: AsyncSession) -> set[int]:
+    """Telegram ids of the people this session changed through the ORM (repositories change people that way)."""
+    return set(session.info.get(PEOPLE_CHANGED, ()))
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    if not event.contains(TrackedSession, "after_flush", _note_changed_people):
+        event.listen(TrackedSession, "after_flush", _note_changed_people)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, sync_session_class=TrackedSession)
 
 
 @asynccontextmanager

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import (
     AuditEntry,
@@ -218,12 +219,51 @@ class AuditRepository:
 
 
 class Repositories:
-    """All repositories on one session: what a unit of work hands to the services."""
+    """All repositories on one session: what a unit of work hands to the services.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.organisations = OrganisationRepository(session)
-        self.people = PersonRepository(session)
-        self.join_requests = JoinRequestRepository(session)
-        self.invites = InviteRepository(session)
-        self.audit = AuditRepository(session)
+    Built on a session, or on a factory (`Repositories.lazily`) whose session is opened only when a
+    repository is first used: most updates of a known person need no database at all.
+    """
+
+    def __init__(self, session: AsyncSession | None = None) -> None:
+        self._session = session
+        self._factory: async_sessionmaker[AsyncSession] | None = None
+
+    @classmethod
+    def lazily(cls, factory: async_sessionmaker[AsyncSession]) -> Repositories:
+        repos = cls()
+        repos._factory = factory
+        return repos
+
+    @property
+    def opened(self) -> AsyncSession | None:
+        """The session, if one was opened."""
+        return self._session
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            if self._factory is None:
+                raise RuntimeError("Repositories has neither a session nor a session factory")
+            self._session = self._factory()
+        return self._session
+
+    @cached_property
+    def organisations(self) -> OrganisationRepository:
+        return OrganisationRepository(self.session)
+
+    @cached_property
+    def people(self) -> PersonRepository:
+        return PersonRepository(self.session)
+
+    @cached_property
+    def join_requests(self) -> JoinRequestRepository:
+        return JoinRequestRepository(self.session)
+
+    @cached_property
+    def invites(self) -> InviteRepository:
+        return InviteRepository(self.session)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        return AuditRepository(self.session)

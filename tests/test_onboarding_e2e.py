@@ -290,3 +290,53 @@ def test_the_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> N
     RedactTokens((SANDBOX_TOKEN,)).filter(record)
     assert real_looking not in record.getMessage()
     assert "<token>" in record.getMessage()
+
+
+async def test_a_role_taken_away_elsewhere_is_enforced_at_once(sandbox: SandboxBot) -> None:
+    from sqlalchemy import update
+
+    maria = await sandbox.person("maria", 3001, "Maria", language_code="en", role="manager")
+    await maria.send("/start")
+    await maria.send("/menu")  # she is remembered between updates now
+    dan = await sandbox.person("dan", 1002, "Dan", language_code="en")
+    await dan.send("/join")
+    await dan.send("Green Biomass SRL")
+    await dan.send("14399840")
+    await dan.send("engineer")
+    await dan.tap("Send request")
+    card = maria.last_message
+    assert card is not None and "Green Biomass SRL" in card.content
+
+    # Another process (the command line, another replica) demotes her, bypassing this process entirely.
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        await session.execute(update(Person).where(Person.telegram_id == 3001).values(role=Role.MEMBER.value))
+    await maria.tap("Approve", message=card)
+    assert maria.last_callback_answer == ("Sorry, only the cluster's managers can do that.", True)
+    await dan.send("/profile")
+    assert "waiting for a manager's decision" in (dan.last_text or "")
+
+
+def test_person_cache_expires_and_forgets() -> None:
+    from bot.middlewares import PersonCache
+    from bot.services.members import PersonView
+
+    ana = PersonView(1, 1001, "Ana", None, None, None, "ro", Role.MEMBER, "active", 1, "Org", None)
+    cache = PersonCache(ttl=30)
+    cache.put(ana)
+    assert cache.get(1001) is ana
+    cache.forget({1001})
+    assert cache.get(1001) is None
+    off = PersonCache(ttl=0)
+    off.put(ana)
+    assert off.get(1001) is None
+    short = PersonCache(ttl=0.0001)
+    short.put(ana)
+    import time
+
+    time.sleep(0.01)
+    assert short.get(1001) is None
+    small = PersonCache(ttl=30, size=2)
+    for n in range(3):
+        small.put(PersonView(n, n, "x", None, None, None, None, Role.GUEST, "active", None, None, None))
+    assert small.get(0) is None and small.get(2) is not None

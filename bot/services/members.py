@@ -228,6 +228,27 @@ def _role_from_config(current: Role, telegram_id: int, admin_ids: Collection[int
     return current
 
 
+def still_matches(person: PersonView, user: object, admin_ids: Collection[int]) -> bool:
+    """Whether a remembered person still fits what Telegram says of them now (else read and update them)."""
+    first_name = (getattr(user, "first_name", "") or "").strip()[:NAME_MAX] or str(person.telegram_id)
+    last_name = getattr(user, "last_name", None)
+    return (
+        person.first_name == first_name
+        and person.last_name == (last_name[:NAME_MAX] if last_name else None)
+        and person.username == getattr(user, "username", None)
+        and person.telegram_language == getattr(user, "language_code", None)
+        and person.status == PersonStatus.ACTIVE.value
+        and (person.role is Role.ADMIN) == (person.telegram_id in admin_ids)
+    )
+
+
+async def require_manager(repos: Repositories, actor: PersonView) -> None:
+    """The actor's role as the database has it now: a remembered view may be seconds old."""
+    row = await repos.people.get(actor.id)
+    if row is None or not Role(row.role).at_least(Role.MANAGER):
+        raise MembershipError(Refusal.NOT_ALLOWED)
+
+
 async def touch_person(
     repos: Repositories,
     *,
@@ -336,8 +357,8 @@ async def decide_join_request(
 
     `manager` is None when an operator decides from the command line (`actor_label` says so).
     """
-    if manager is not None and not manager.is_manager:
-        raise MembershipError(Refusal.NOT_ALLOWED)
+    if manager is not None:
+        await require_manager(repos, manager)
     request = await repos.join_requests.get(request_id, for_update=True)
     if request is None:
         raise MembershipError(Refusal.REQUEST_NOT_FOUND)
@@ -384,8 +405,7 @@ async def decide_join_request(
 
 
 async def pending_requests(repos: Repositories, viewer: PersonView) -> list[tuple[JoinRequestView, PersonView]]:
-    if not viewer.is_manager:
-        raise MembershipError(Refusal.NOT_ALLOWED)
+    await require_manager(repos, viewer)
     result = []
     for request, person in await repos.join_requests.pending():
         existing = await _matching_organisation(repos, request.cui, request.organisation_name)
@@ -418,8 +438,8 @@ async def create_invite(
     actor: PersonView | None = None,
     actor_label: str | None = None,
 ) -> InviteView:
-    if actor is not None and not actor.is_manager:
-        raise MembershipError(Refusal.NOT_ALLOWED)
+    if actor is not None:
+        await require_manager(repos, actor)
     organisation = await repos.organisations.get(organisation_id)
     if organisation is None:
         raise MembershipError(Refusal.ORGANISATION_NOT_FOUND)
