@@ -3,9 +3,12 @@
 Why: aiosqlite sends every call (cursor, execute, fetch, close, commit) to a worker thread and back, about
 70 µs each here, while the statements the bot runs on a local file take a few µs. One update's transaction
 made some eight such trips, most of the cost of handling it. Running sqlite3 directly removes them.
-The price is that a statement waiting for another process's write lock holds the loop; write transactions
-are short, and `busy_timeout` bounds the wait. Used for `sqlite+aiosqlite` URLs unless asked otherwise
-(`storage.db.create_engine(url, sqlite_in_loop=False)`).
+SQLite lets one connection write at a time. Two transactions of this process that both write would, run
+in one thread, wait for each other inside SQLite's busy handler with the loop held: so a connection takes
+an asyncio lock, one per database file, before its first writing statement, and keeps it until it commits
+or rolls back; the other waits on the loop. What remains is that a statement waiting for ANOTHER process's
+write lock holds the loop; those transactions are short, and `busy_timeout` bounds the wait. Used for
+`sqlite+aiosqlite` URLs unless asked otherwise (`storage.db.create_engine(url, sqlite_in_loop=False)`).
 """
 
 from __future__ import annotations
@@ -27,9 +30,18 @@ class _ImmediateQueue:
             future.set_exception(error)
 
 
+_READ_ONLY = ("SELECT", "PRAGMA", "EXPLAIN", "WITH")
+
+
+def _writes(sql: str) -> bool:
+    head = sql.lstrip().split(None, 1)
+    return bool(head) and head[0].upper() not in _READ_ONLY
+
+
 class InLoopCursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, owner: InLoopConnection) -> None:
         self._cursor = cursor
+        self._owner = owner
 
     async def __aenter__(self) -> InLoopCursor:
         return self
@@ -58,10 +70,13 @@ class InLoopCursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> InLoopCursor:
+        if _writes(sql):
+            await self._owner.hold_writer_lock()
         self._cursor.execute(sql, () if parameters is None else parameters)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InLoopCursor:
+        await self._owner.hold_writer_lock()
         self._cursor.executemany(sql, parameters)
         return self
 
@@ -81,9 +96,21 @@ class InLoopCursor:
 class InLoopConnection:
     """The parts of `aiosqlite.Connection` that SQLAlchemy's adapter calls, answered synchronously."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, writer_lock: asyncio.Lock) -> None:
         self._conn: sqlite3.Connection | None = connection
         self._tx = _ImmediateQueue()
+        self._writer_lock = writer_lock
+        self._writing = False
+
+    async def hold_writer_lock(self) -> None:
+        if not self._writing:
+            await self._writer_lock.acquire()
+            self._writing = True
+
+    def _release_writer_lock(self) -> None:
+        if self._writing:
+            self._writing = False
+            self._writer_lock.release()
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
@@ -99,36 +126,44 @@ class InLoopConnection:
         return self._open().isolation_level
 
     def cursor(self) -> InLoopCursor:
-        return InLoopCursor(self._open().cursor())
+        return InLoopCursor(self._open().cursor(), self)
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> InLoopCursor:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        self._open().commit()
+        try:
+            self._open().commit()
+        finally:
+            if not self._open().in_transaction:
+                self._release_writer_lock()
 
     async def rollback(self) -> None:
-        self._open().rollback()
+        try:
+            self._open().rollback()
+        finally:
+            self._release_writer_lock()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._open().create_function(*args, **kwargs)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.stop()
 
     def stop(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._release_writer_lock()
 
 
 def in_loop_creator(database: str) -> Callable[[], Any]:
     """An `async_creator` for `create_async_engine` opening `database` with the standard sqlite3 module."""
+    # One engine, one file, one event loop (an asyncio.Lock binds to the loop that first waits on it).
+    writer_lock = asyncio.Lock()
 
     async def connect() -> InLoopConnection:
         # check_same_thread=False: the pool may close a connection from the garbage collector's thread.
-        return InLoopConnection(sqlite3.connect(database, check_same_thread=False))
+        return InLoopConnection(sqlite3.connect(database, check_same_thread=False), writer_lock)
 
     return connect
