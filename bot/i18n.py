@@ -30,8 +30,13 @@ def compile_catalogues(path: Path = LOCALES_DIR) -> list[Path]:
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=po_path.parent.parent.name)
-        with mo_path.open("wb") as mo_file:
-            write_mo(mo_file, catalog)
+        try:
+            with mo_path.open("wb") as mo_file:
+                write_mo(mo_file, catalog)
+        except OSError as error:
+            # A read-only install (a container running as another user) keeps the catalogue built with it.
+            log.warning("could not compile %s: %s", mo_path.name, error.strerror)
+            continue
         compiled.append(mo_path)
         log.info("compiled catalogue %s", mo_path.relative_to(path))
     return compiled

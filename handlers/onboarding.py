@@ -271,16 +271,19 @@ async def decide(
         await query.message.edit_text(f"{query.message.html_text}\n\n{outcome}", reply_markup=None)
     applicant = decision.applicant
     with i18n.use_locale(locale_of(applicant, settings)):
-        if approve:
-            text = _(
-                "🎉 Good news: your request was approved. Welcome to the cluster! You now represent {organisation}."
-            ).format(organisation=f"<b>{escape(decision.organisation_name or '')}</b>")
-        else:
-            text = _(
-                "Your request to join for {organisation} was not approved. "
-                "If you think this is a mistake, please write to the cluster team."
-            ).format(organisation=f"<b>{escape(decision.request.organisation_name)}</b>")
-        notices.add(applicant.telegram_id, text, main_menu(applicant))
+        notices.add(applicant.telegram_id, decision_text(decision), main_menu(applicant))
+
+
+def decision_text(decision: members.Decision) -> str:
+    """What the applicant is told, in the current language."""
+    if decision.approved:
+        return _(
+            "🎉 Good news: your request was approved. Welcome to the cluster! You now represent {organisation}."
+        ).format(organisation=f"<b>{escape(decision.organisation_name or '')}</b>")
+    return _(
+        "Your request to join for {organisation} was not approved. "
+        "If you think this is a mistake, please write to the cluster team."
+    ).format(organisation=f"<b>{escape(decision.request.organisation_name)}</b>")
 
 
 async def list_requests(message: Message, person: PersonView, repos: Repositories) -> None:

@@ -106,3 +106,64 @@ def test_member_list_import_reports_bad_lines_and_writes_invite_links(
     assert main(["members", "list"]) == 0
     listing = capsys.readouterr().out
     assert "Ana Pop,manager,EcoTech SRL,director" in listing
+
+
+async def test_approving_from_the_command_line_tells_the_applicant(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    from bot.sandbox.client import SandboxUser
+    from bot.sandbox.harness import SANDBOX_TOKEN
+    from bot.sandbox.server import SandboxServer
+    from bot.services import members
+    from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+    from storage.repositories import Repositories
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'approve.sqlite3'}"
+    engine = create_engine(url)
+    await migrate(engine)
+    async with unit_of_work(create_session_factory(engine)) as session:
+        repos = Repositories(session)
+        elena = await members.touch_person(
+            repos,
+            telegram_id=1003,
+            first_name="Elena",
+            last_name=None,
+            username=None,
+            language_code="ro",
+            admin_ids=(),
+        )
+        request = await members.submit_join_request(
+            repos, elena, organisation_name="Clinica Verde", cui="14399840", position="medic"
+        )
+    await engine.dispose()
+
+    async with SandboxServer() as server:
+        applicant = SandboxUser(server, 1003, "Elena", language_code="ro")
+        await server.user_sends(applicant.user_id, "/start")  # she has started the bot: it may write to her
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DATA_DIR": str(tmp_path),
+            "BOT_TOKEN": SANDBOX_TOKEN,
+            "TELEGRAM_API_URL": server.base_url,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "members",
+            "approve",
+            str(request.id),
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 0, err.decode()
+        assert f"request #{request.id} approved" in out.decode()
+        assert "Elena was told" in out.decode()
+        assert "Clinica Verde" in (applicant.last_text or "")
+        assert "aprobată" in (applicant.last_text or "")
+        assert SANDBOX_TOKEN not in out.decode() + err.decode()
