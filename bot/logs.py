@@ -43,3 +43,5 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # Alembic says which plugins it loaded at INFO on every command: noise for an operator.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

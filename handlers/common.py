@@ -84,7 +84,7 @@ def status_line(person: PersonView) -> str:
     else:
         line = _("You are visiting as a guest. To take part, join the cluster for your organisation.")
     if person.is_manager:
-        line += "\n" + _("You are a {role} of the cluster.").format(role=role_name(person.role))
+        line += "\n" + _("Role in the cluster: {role}").format(role=role_name(person.role))
     return line
 
 

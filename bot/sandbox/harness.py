@@ -85,6 +85,7 @@ class SandboxBot:
         language_code: str | None = "en",
         role: Role | str = Role.GUEST,
         organisation: str | None = None,
+        cui: str | None = None,
         last_name: str | None = None,
         username: str | None = None,
     ) -> SandboxUser:
@@ -114,6 +115,7 @@ class SandboxBot:
                     # Admins come from ADMIN_IDS; provisioning one makes them a manager in the database.
                     role=Role.MANAGER if role is Role.ADMIN else role,
                     organisation=organisation,
+                    cui=cui,
                     actor_label="sandbox",
                 )
         self.people[name] = user
