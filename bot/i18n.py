@@ -61,7 +61,8 @@ def resolve_locale(chosen: str | None, telegram_language: str | None, default: s
 
 def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     """A date and time the way the reader's language writes it, in the cluster's time zone."""
-    return format_datetime(moment.astimezone(tz), format="medium", locale=locale, tzinfo=tz)
+    # Day, month name and 24-hour time in every language: "23 nov. 2026, 21:06", "23 Nov 2026, 21:06".
+    return format_datetime(moment.astimezone(tz), format="d MMM y, HH:mm", locale=locale, tzinfo=tz)
 
 
 def fill_source_language(po_path: Path) -> int:

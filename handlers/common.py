@@ -79,12 +79,14 @@ def status_line(person: PersonView) -> str:
         line = _("You represent {organisation} in the cluster.").format(
             organisation=f"<b>{escape(person.organisation_name)}</b>"
         )
+    elif person.is_manager:
+        line = ""
     elif person.is_member:
         line = _("You are a member of the cluster.")
     else:
         line = _("You are visiting as a guest. To take part, join the cluster for your organisation.")
     if person.is_manager:
-        line += "\n" + _("Role in the cluster: {role}").format(role=role_name(person.role))
+        line = "\n".join(filter(None, (line, _("Role in the cluster: {role}").format(role=role_name(person.role)))))
     return line
 
 

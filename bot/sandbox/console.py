@@ -229,7 +229,7 @@ class Console:
                 "printed with their buttons numbered: type a number, or a button's label, to press it.",
                 "Messages the bot sends to other people meanwhile are shown as '→ name: …'.",
                 "Try /start, /join, /profile, /language; managers also have /requests and /invite ORGANISATION.",
-                "As in Telegram, the bot can only write to people who have sent it /start: managers too.",
+                "As in Telegram, the bot writes only to people who have started it: those listed below have.",
                 "",
                 CONSOLE_HELP,
                 "",

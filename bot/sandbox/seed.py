@@ -90,6 +90,9 @@ def register(sandbox: SandboxBot, name: str, person: PersonView) -> SandboxUser:
         username=person.username,
         language_code=person.telegram_language,
     )
+    # People of the console's database have used the bot before: their chats exist, so managers get
+    # join requests without first sending /start in this session.
+    sandbox.server.open_private_chat(person.telegram_id)
     sandbox.people[name] = user
     return user
 

@@ -1010,6 +1010,12 @@ class SandboxServer:
             return None
         return self._member_update("my_chat_member", chat, user, self._bot_user(), old, new)
 
+    def open_private_chat(self, user_id: int) -> None:
+        """The user started the bot earlier (before this sandbox ran): the bot may write to them at once."""
+        self._user(user_id)
+        if user_id not in self._chats:
+            self._chats[user_id] = _Chat(user_id, "private", user_id=user_id, bot_status="member")
+
     def _user_message(
         self,
         user_id: int,
