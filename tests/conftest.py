@@ -24,7 +24,7 @@ import random
 import secrets
 import shutil
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.config import Settings
 from storage.db import create_engine, create_session_factory, migrate
 
 PG_HOST = "127.0.0.1"
@@ -344,3 +345,24 @@ async def redis_url() -> AsyncIterator[str]:
                 await control.delete(key)
     finally:
         await control.aclose()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for a test's bot: everything that changes what it says is pinned, whatever the developer's
+    environment or `.env` holds; `database_url` empty means the default SQLite file in `tmp_path`."""
+
+    def build(database_url: str = "", **extra: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "data_dir": tmp_path,
+            "bot_token": None,
+            "redis_url": None,
+            "admin_ids": frozenset(),
+            "default_locale": "ro",
+            "max_text_length": 1000,
+        }
+        values.update(extra)
+        return Settings(**values)
+
+    return build

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -17,15 +17,9 @@ from storage.db import unit_of_work
 from storage.models import AuditEntry, Person, Role
 
 
-def make_settings(db_url: str, tmp_path: Path, **extra: object) -> Settings:
-    values: dict[str, object] = {"redis_url": None, "admin_ids": frozenset()}
-    values.update(extra)
-    return Settings(database_url=db_url, data_dir=tmp_path, bot_token=None, **values)
-
-
 @pytest.fixture
-async def sandbox(db_url: str, tmp_path: Path) -> AsyncIterator[SandboxBot]:
-    async with SandboxBot(make_settings(db_url, tmp_path)) as running:
+async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
+    async with SandboxBot(make_settings(db_url)) as running:
         yield running
 
 
@@ -239,8 +233,8 @@ async def test_a_database_fault_is_reported_and_the_bot_carries_on(
     assert "Profilul dumneavoastră" in (ana.last_text or "")
 
 
-async def test_admins_come_from_configuration(db_url: str, tmp_path: Path) -> None:
-    async with SandboxBot(make_settings(db_url, tmp_path, admin_ids=frozenset({4242}))) as sandbox:
+async def test_admins_come_from_configuration(db_url: str, make_settings: Callable[..., Settings]) -> None:
+    async with SandboxBot(make_settings(db_url, admin_ids=frozenset({4242}))) as sandbox:
         boss = await sandbox.person("boss", 4242, "Ioana", language_code="en")
         await boss.send("/start")
         assert "administrator" in (boss.last_text or "")
@@ -252,11 +246,11 @@ async def test_admins_come_from_configuration(db_url: str, tmp_path: Path) -> No
 
 
 async def test_conversation_state_lives_in_redis_when_configured(
-    sqlite_engine: object, redis_url: str, tmp_path: Path
+    redis_url: str, tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     import redis.asyncio as aioredis
 
-    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'redis.sqlite3'}", tmp_path, redis_url=redis_url)
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'redis.sqlite3'}", redis_url=redis_url)
     async with SandboxBot(settings) as sandbox:
         ana = await sandbox.person("ana", 1001, "Ana", language_code="en")
         await ana.send("/join")
