@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,9 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.delivery import Sender
 from bot.i18n import SUPPORTED_LOCALES, build_i18n
+from bot.jobs import Jobs
 from bot.middlewares import (
     LocaleMiddleware,
     OversizedInputMiddleware,
@@ -129,12 +132,27 @@ async def runtime(
         await engine.dispose()
 
 
+def create_sender(settings: Settings, session_factory: async_sessionmaker[AsyncSession], bot: Bot) -> Sender:
+    return Sender(
+        session_factory, bot, rate=settings.effective_delivery_rate, paid_broadcast=settings.allow_paid_broadcast
+    )
+
+
 async def run_polling(settings: Settings) -> None:
+    """The bot, its delivery engine and its scheduled jobs in one process, until SIGINT/SIGTERM."""
     async with runtime(settings) as rt:
         bot = create_bot(settings)
+        sender = create_sender(settings, rt.session_factory, bot)
+        scheduler = Jobs(settings, rt.session_factory, sender).scheduler()
+        stop = asyncio.Event()
+        delivering = asyncio.create_task(sender.run(stop))
         try:
             await publish_commands(bot, rt.i18n)
             await bot.delete_webhook(drop_pending_updates=False)
-            await rt.dispatcher.start_polling(bot, handle_signals=True, close_bot_session=True)
+            scheduler.start()
+            await rt.dispatcher.start_polling(bot, handle_signals=True, close_bot_session=False)
         finally:
+            scheduler.shutdown(wait=False)
+            stop.set()
+            await delivering
             await bot.session.close()

@@ -85,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m_imp.add_argument("file", type=Path)
     m_imp.add_argument("--out", type=Path, default=Path("invites.csv"), help="where to write the invite links")
+    announce = sub.add_parser(
+        "announce",
+        help="send an announcement to members (each in their language), now or at a set time",
+        description="Queues an announcement through the delivery engine. Texts are Telegram HTML. "
+        "Give --ro and --en files, or one --text file for everyone. The running bot delivers it; "
+        "--wait delivers it from this process (needs BOT_TOKEN) and prints the delivery report.",
+    )
+    announce.add_argument("--audience", choices=["all", "ro", "en"], default="all", help="all members, or one language")
+    announce.add_argument("--ro", type=Path, help="the Romanian text (a file)")
+    announce.add_argument("--en", type=Path, help="the English text (a file)")
+    announce.add_argument("--text", type=Path, help="one text for everyone (a file)")
+    announce.add_argument("--at", help="when, in the cluster's time zone: 'YYYY-MM-DD HH:MM' (default: now)")
+    announce.add_argument("--wait", action="store_true", help="deliver now from this process and print the report")
+    announce_sub = sub.add_parser("announcements", help="list scheduled announcements, or cancel one")
+    announce_sub.add_argument("--cancel", type=int, metavar="ID", help="cancel announcement ID")
     return parser
 
 
@@ -107,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(db_command(args, settings))
     if command == "members":
         return asyncio.run(members_command(args, settings))
+    if command == "announce":
+        return asyncio.run(announce_command(args, settings))
+    if command == "announcements":
+        return asyncio.run(announcements_command(args, settings))
     return 2
 
 
@@ -308,3 +327,116 @@ async def tell_applicant(settings: Settings, decision: Any) -> str:
         return f"{who} could not be told ({type(error).__name__}); they see the outcome in /profile"
     finally:
         await bot.session.close()
+
+
+def _read_texts(args: argparse.Namespace) -> dict[str, str]:
+    if args.text and (args.ro or args.en):
+        raise SystemExit("give either --text, or --ro and --en")
+    files = {"ro": args.ro, "en": args.en} if not args.text else {"all": args.text}
+    texts = {locale: path.read_text(encoding="utf-8") for locale, path in files.items() if path is not None}
+    if not texts:
+        raise SystemExit("give the text: --ro FILE and --en FILE, or --text FILE")
+    return texts
+
+
+def _parse_when(value: str | None, settings: Settings) -> Any:
+    from datetime import datetime
+
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise SystemExit(f"--at {value!r}: write it as YYYY-MM-DD HH:MM") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=settings.tz)
+
+
+async def announce_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.delivery import InvalidContent
+    from bot.services import announcements
+
+    texts = _read_texts(args)
+    at = _parse_when(args.at, settings)
+    if args.wait and not settings.bot_token:
+        print("--wait delivers from this process and needs BOT_TOKEN", file=sys.stderr)
+        return 2
+
+    async def work(repos: Any) -> Any:
+        return await announcements.create(
+            repos,
+            audience=announcements.Audience(args.audience),
+            content=announcements.make_content(texts),
+            default_locale=settings.default_locale,
+            at=at,
+            actor_label="cli",
+        )
+
+    try:
+        created: list[Any] = []
+
+        async def keep(repos: Any) -> int:
+            created.append(await work(repos))
+            return 0
+
+        await _with_repos(settings, keep)
+    except InvalidContent as error:
+        print(f"not queued: {error}", file=sys.stderr)
+        return 1
+    view = created[0]
+    if view.scheduled_at is not None:
+        print(f"announcement #{view.id} scheduled for {view.scheduled_at.astimezone(settings.tz):%Y-%m-%d %H:%M}")
+        return 0
+    print(f"announcement #{view.id}: {view.queued} message(s) queued")
+    if not args.wait:
+        print("the running bot delivers them (clusterbot run)")
+        return 0
+    return await _deliver_and_report(settings, view.id, view.batch)
+
+
+async def _deliver_and_report(settings: Settings, announcement_id: int, batch: str) -> int:
+    from bot.app import create_bot
+    from bot.delivery import Sender
+    from bot.services import announcements
+    from storage.db import create_engine, create_session_factory, unit_of_work
+    from storage.repositories import Repositories
+
+    engine = create_engine(settings.effective_database_url)
+    bot = create_bot(settings)
+    try:
+        factory = create_session_factory(engine)
+        sender = Sender(
+            factory, bot, rate=settings.effective_delivery_rate, paid_broadcast=settings.allow_paid_broadcast
+        )
+        await sender.drain()
+        async with unit_of_work(factory) as session:
+            report = await announcements.report(Repositories(session), announcement_id)
+    finally:
+        await bot.session.close()
+        await engine.dispose()
+    print(
+        f"{batch}: {report.sent} sent, {report.blocked} blocked the bot, {report.invalid} chat(s) not found, "
+        f"{report.failed} failed, {report.waiting} waiting"
+    )
+    for problem in report.undelivered:
+        print(f"  not delivered: chat {problem.chat_id} ({problem.status}) {problem.error or ''}".rstrip())
+    return 0 if report.failed == 0 else 1
+
+
+async def announcements_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import announcements
+
+    async def work(repos: Any) -> int:
+        if args.cancel is not None:
+            withdrawn = await announcements.cancel(repos, args.cancel, actor_label="cli")
+            print(f"announcement #{args.cancel} cancelled; {withdrawn} message(s) withdrawn")
+            return 0
+        for view in await announcements.scheduled(repos):
+            when = view.scheduled_at.astimezone(settings.tz) if view.scheduled_at else None
+            print(f"#{view.id}\t{view.audience.value}\t{when:%Y-%m-%d %H:%M}" if when else f"#{view.id}")
+        return 0
+
+    try:
+        return await _with_repos(settings, work)
+    except announcements.AnnouncementError as error:
+        print(f"refused: {error.reason.replace('_', ' ')}", file=sys.stderr)
+        return 1

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     # How long a person seen recently is remembered between their updates (0: read every time). With
     # REDIS_URL set (several replicas) it is always 0.
     person_cache_seconds: float = Field(default=30.0, ge=0)
+    # Messages per second the delivery engine sends; default 25 (Telegram allows about 30/s), or 1000 with
+    # ALLOW_PAID_BROADCAST (Telegram's paid ceiling, 0.1 Star a message, charged to the bot).
+    delivery_rate: float | None = Field(default=None, gt=0, le=1000)
+    allow_paid_broadcast: bool = False
+
+    @property
+    def effective_delivery_rate(self) -> float:
+        return self.delivery_rate or (1000.0 if self.allow_paid_broadcast else 25.0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

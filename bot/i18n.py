@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import I18n
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from bot.config import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
 
 LOCALES_DIR = PROJECT_ROOT / "locales"
 DOMAIN = "messages"
@@ -43,6 +46,9 @@ def compile_catalogues(path: Path = LOCALES_DIR) -> list[Path]:
 
 
 def build_i18n(default_locale: str = "ro", path: Path = LOCALES_DIR) -> I18n:
+    # Imported here so that services may use this module's language rules without importing aiogram.
+    from aiogram.utils.i18n import I18n
+
     compile_catalogues(path)
     return I18n(path=path, default_locale=default_locale, domain=DOMAIN)
 

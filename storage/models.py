@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -173,3 +174,67 @@ class AuditEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    # Claimed by a sender until `lease_until`; a crashed sender's rows are claimed again once it passes.
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    INVALID = "invalid"
+
+
+class OutboxMessage(Base):
+    """One message to one chat, waiting for the sender (bot.delivery) or done with."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The same message never goes twice to one chat, whoever queues it and however often.
+        UniqueConstraint("batch", "chat_id", name="uq_outbox_batch_chat_id"),
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # What queued it, e.g. "announcement:12": progress and reports are per batch.
+    batch: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    # The message in every language: {"ro": {"text": ..., "parse_mode": "HTML"}, "en": {...}}.
+    content: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(200))
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class AnnouncementStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    CANCELLED = "cancelled"
+
+
+class Announcement(Base):
+    """A manager's message to members, in every language; its messages are the outbox batch
+    `announcement:<id>`."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # Who queued it when it was not a person in the chat: "cli".
+    author_label: Mapped[str | None] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(32))
+    content: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(index=True)
+    queued_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

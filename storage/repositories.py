@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from itertools import islice
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import RowMapping, Table, and_, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import (
+    Announcement,
+    AnnouncementStatus,
     AuditEntry,
     InviteCode,
     JoinRequest,
     Organisation,
+    OutboxMessage,
+    OutboxStatus,
     Person,
     PersonStatus,
     RequestStatus,
@@ -100,6 +106,18 @@ class PersonRepository:
     async def of_organisation(self, organisation_id: int) -> Sequence[Person]:
         result = await self.session.scalars(
             select(Person).where(Person.organisation_id == organisation_id).order_by(Person.id)
+        )
+        return result.all()
+
+    async def reachable_members(self) -> Sequence[Person]:
+        """Members, managers and admins who have not blocked the bot: who announcements go to."""
+        result = await self.session.scalars(
+            select(Person)
+            .where(
+                Person.role.in_([Role.MEMBER.value, Role.MANAGER.value, Role.ADMIN.value]),
+                Person.status == PersonStatus.ACTIVE.value,
+            )
+            .order_by(Person.id)
         )
         return result.all()
 
@@ -218,6 +236,319 @@ class AuditRepository:
         return result.all()
 
 
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+# Rows per INSERT when queueing: bounded memory for any audience, and well under both drivers' limit of
+# 32,767 bound parameters per statement.
+OUTBOX_CHUNK = 1000
+# What a sender needs of a claimed row to send it.
+_CLAIMED_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.batch,
+    _OUTBOX.c.chat_id,
+    _OUTBOX.c.person_id,
+    _OUTBOX.c.locale,
+    _OUTBOX.c.content,
+    _OUTBOX.c.attempts,
+)
+
+# Built once: these run after every send, where building the statement would cost as much as running it.
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.status != OutboxStatus.SENT.value)
+    .values(
+        status=OutboxStatus.SENT.value,
+        telegram_message_id=bindparam("message_id"),
+        sent_at=bindparam("at"),
+        lease_until=None,
+        error=None,
+    )
+)
+_SETTLE = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("row_id"),
+        _OUTBOX.c.status == OutboxStatus.SENDING.value,
+        _OUTBOX.c.leased_by == bindparam("holder"),
+    )
+    .values(
+        status=bindparam("new_status"),
+        attempts=bindparam("new_attempts"),
+        next_attempt_at=bindparam("due"),
+        error=bindparam("new_error"),
+        lease_until=None,
+    )
+)
+
+
+class OutboxRepository:
+    """The outbox: rows queued in the caller's transaction, claimed and settled by senders (bot.delivery)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def add_many(
+        self,
+        batch: str,
+        recipients: Iterable[tuple[int, int | None, str]],
+        content: Mapping[str, Any],
+        *,
+        now: datetime,
+    ) -> int:
+        """Queue `content` for each (chat_id, person_id, locale); a chat already in `batch` is skipped.
+
+        Returns how many rows were written.
+        """
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(_OUTBOX).on_conflict_do_nothing(index_elements=["batch", "chat_id"]).returning(_OUTBOX.c.id)
+        common = {
+            "batch": batch,
+            "content": content,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        written = 0
+        iterator = iter(recipients)
+        while chunk := list(islice(iterator, OUTBOX_CHUNK)):
+            params = [
+                {**common, "chat_id": chat_id, "person_id": person_id, "locale": locale}
+                for chat_id, person_id, locale in chunk
+            ]
+            result = await self.session.execute(statement, params)
+            written += len(result.all())
+        return written
+
+    async def claim(self, *, limit: int, now: datetime, lease_until: datetime, leased_by: str) -> Sequence[RowMapping]:
+        """Lease up to `limit` due rows to `leased_by`: pending ones whose time has come, and rows whose
+        sender's lease ran out (it crashed or stalled). Rows another sender holds are skipped, not waited for.
+        """
+        expired = and_(_OUTBOX.c.status == OutboxStatus.SENDING.value, _OUTBOX.c.lease_until < now)
+        due = and_(_OUTBOX.c.status == OutboxStatus.PENDING.value, _OUTBOX.c.next_attempt_at <= now)
+        claimed: list[RowMapping] = []
+        # Two statements rather than one with OR: each walks the (status, next_attempt_at) index and stops
+        # at its limit, where an OR would sort every due row of a large announcement on each claim.
+        for condition in (expired, due):
+            wanted = limit - len(claimed)
+            if wanted <= 0:
+                break
+            # FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite renders nothing: its single writer suffices);
+            # the outer condition is checked again for the rows the subquery picked.
+            picked = (
+                select(_OUTBOX.c.id)
+                .where(condition)
+                .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+                .limit(wanted)
+                .with_for_update(skip_locked=True)
+            )
+            result = await self.session.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id.in_(picked.scalar_subquery()), condition)
+                .values(status=OutboxStatus.SENDING.value, lease_until=lease_until, leased_by=leased_by)
+                .returning(*_CLAIMED_COLUMNS)
+            )
+            claimed.extend(result.mappings().all())
+        claimed.sort(key=lambda row: row["id"])
+        return claimed
+
+    async def release_leases_of(self, leased_by: str, *, now: datetime) -> int:
+        """Give back every row `leased_by` holds (a sender restarting under its own name), due at once."""
+        result = await self.session.execute(
+            update(_OUTBOX)
+            .where(_OUTBOX.c.status == OutboxStatus.SENDING.value, _OUTBOX.c.leased_by == leased_by)
+            .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, lease_until=None, leased_by=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def renew(self, row_ids: Sequence[int], *, leased_by: str, lease_until: datetime) -> set[int]:
+        """Extend the leases `leased_by` still holds among `row_ids`; returns the ids it still holds."""
+        kept: set[int] = set()
+        for start in range(0, len(row_ids), OUTBOX_CHUNK):
+            result = await self.session.execute(
+                update(_OUTBOX)
+                .where(
+                    _OUTBOX.c.id.in_(row_ids[start : start + OUTBOX_CHUNK]),
+                    _OUTBOX.c.status == OutboxStatus.SENDING.value,
+                    _OUTBOX.c.leased_by == leased_by,
+                )
+                .values(lease_until=lease_until)
+                .returning(_OUTBOX.c.id)
+            )
+            kept.update(result.scalars().all())
+        return kept
+
+    async def recipients_now(self, person_ids: Iterable[int]) -> dict[int, tuple[str, str | None, str | None]]:
+        """(status, language, telegram_language) of these people as they are now."""
+        ids = sorted(set(person_ids))
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(Person.id, Person.status, Person.language, Person.telegram_language).where(Person.id.in_(ids))
+        )
+        return {row.id: (row.status, row.language, row.telegram_language) for row in rows}
+
+    async def mark_sent(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows Telegram accepted: dicts of `id`, `telegram_message_id`, `sent_at`.
+
+        Not conditional on the lease: the message went out, whoever holds the row now.
+        """
+        if not rows:
+            return
+        params = [{"row_id": r["id"], "message_id": r["telegram_message_id"], "at": r["sent_at"]} for r in rows]
+        # One row is the common case with few sends in flight, and a plain execute is cheaper than executemany.
+        await self.session.execute(_MARK_SENT, params[0] if len(params) == 1 else params)
+
+    async def settle(self, rows: Sequence[Mapping[str, Any]], *, leased_by: str) -> None:
+        """Rows not sent: dicts of `id`, `status`, `attempts`, `next_attempt_at`, `error`.
+
+        Only rows `leased_by` still holds change: once a lease has run out and another sender took the row,
+        this sender's late verdict is not the row's.
+        """
+        if not rows:
+            return
+        params = [
+            {
+                "row_id": r["id"],
+                "holder": leased_by,
+                "new_status": r["status"],
+                "new_attempts": r["attempts"],
+                "due": r["next_attempt_at"],
+                "new_error": r["error"],
+            }
+            for r in rows
+        ]
+        await self.session.execute(_SETTLE, params[0] if len(params) == 1 else params)
+
+    async def move_chat(self, row_id: int, chat_id: int, *, leased_by: str, now: datetime) -> bool:
+        """Point a row at the supergroup its group became, due at once; False when that chat already has
+        this batch's message (the row is then marked invalid).
+        """
+        row = (await self.session.execute(select(_OUTBOX.c.batch).where(_OUTBOX.c.id == row_id))).first()
+        if row is None:
+            return False
+        taken = await self.session.scalar(
+            select(_OUTBOX.c.id).where(_OUTBOX.c.batch == row.batch, _OUTBOX.c.chat_id == chat_id)
+        )
+        held = (
+            _OUTBOX.c.id == row_id,
+            _OUTBOX.c.status == OutboxStatus.SENDING.value,
+            _OUTBOX.c.leased_by == leased_by,
+        )
+        if taken is not None:
+            await self.session.execute(
+                update(_OUTBOX)
+                .where(*held)
+                .values(status=OutboxStatus.INVALID.value, lease_until=None, error=f"migrated to {chat_id}, queued")
+            )
+            return False
+        await self.session.execute(
+            update(_OUTBOX)
+            .where(*held)
+            .values(status=OutboxStatus.PENDING.value, chat_id=chat_id, next_attempt_at=now, lease_until=None)
+        )
+        return True
+
+    async def cancel_pending(self, batch: str) -> int:
+        """Withdraw what of `batch` has not gone out yet; returns how many rows were withdrawn.
+
+        Rows a sender holds are withdrawn too: it notices at its next lease renewal and drops them, so only
+        the messages already in flight (a few) still arrive.
+        """
+        result = await self.session.execute(
+            delete(_OUTBOX).where(
+                _OUTBOX.c.batch == batch,
+                _OUTBOX.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]),
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def mark_unreachable(self, person_ids: Iterable[int], *, now: datetime) -> None:
+        """People who blocked the bot (or left Telegram): nothing more is sent until they write again."""
+        ids = sorted(set(person_ids))
+        if ids:
+            await self.session.execute(
+                update(Person)
+                .where(Person.id.in_(ids), Person.status != PersonStatus.UNREACHABLE.value)
+                .values(status=PersonStatus.UNREACHABLE.value, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def unfinished(self) -> tuple[int, datetime | None]:
+        """How many rows are pending or being sent, and the earliest moment one of them may be claimed."""
+        pending = _OUTBOX.c.status == OutboxStatus.PENDING.value
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.min(_OUTBOX.c.next_attempt_at).filter(pending),
+                    func.min(_OUTBOX.c.lease_until).filter(~pending),
+                ).where(_OUTBOX.c.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]))
+            )
+        ).one()
+        moments = [m for m in (row[1], row[2]) if m is not None]
+        return int(row[0]), min(moments) if moments else None
+
+    async def batch_counts(self, batch: str) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(_OUTBOX.c.status, func.count()).where(_OUTBOX.c.batch == batch).group_by(_OUTBOX.c.status)
+        )
+        return {status: int(count) for status, count in rows.all()}
+
+    async def batch_problems(self, batch: str, limit: int | None = None) -> Sequence[RowMapping]:
+        """The rows of `batch` that did not reach their chat: blocked, failed, invalid."""
+        query = (
+            select(_OUTBOX.c.id, _OUTBOX.c.chat_id, _OUTBOX.c.person_id, _OUTBOX.c.status, _OUTBOX.c.error)
+            .where(
+                _OUTBOX.c.batch == batch,
+                _OUTBOX.c.status.in_(
+                    [OutboxStatus.BLOCKED.value, OutboxStatus.FAILED.value, OutboxStatus.INVALID.value]
+                ),
+            )
+            .order_by(_OUTBOX.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return (await self.session.execute(query)).mappings().all()
+
+
+class AnnouncementRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, **fields: Any) -> Announcement:
+        row = Announcement(**fields)
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def get(self, announcement_id: int) -> Announcement | None:
+        return await self.session.get(Announcement, announcement_id)
+
+    async def due(self, now: datetime) -> Sequence[Announcement]:
+        result = await self.session.scalars(
+            select(Announcement)
+            .where(
+                Announcement.status == AnnouncementStatus.SCHEDULED.value,
+                Announcement.scheduled_at <= now,
+            )
+            .order_by(Announcement.scheduled_at, Announcement.id)
+            .with_for_update(skip_locked=True)
+        )
+        return result.all()
+
+    async def scheduled(self) -> Sequence[Announcement]:
+        result = await self.session.scalars(
+            select(Announcement)
+            .where(Announcement.status == AnnouncementStatus.SCHEDULED.value)
+            .order_by(Announcement.scheduled_at, Announcement.id)
+        )
+        return result.all()
+
+
 class Repositories:
     """All repositories on one session: what a unit of work hands to the services.
 
@@ -267,3 +598,11 @@ class Repositories:
     @cached_property
     def audit(self) -> AuditRepository:
         return AuditRepository(self.session)
+
+    @cached_property
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self.session)
+
+    @cached_property
+    def announcements(self) -> AnnouncementRepository:
+        return AnnouncementRepository(self.session)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 from aiogram import Bot
 
-from bot.app import Runtime, create_bot, publish_commands, runtime
+from bot.app import Runtime, create_bot, create_sender, publish_commands, runtime
 from bot.config import Settings
+from bot.delivery import Sender
+from bot.jobs import Jobs
 from bot.sandbox.client import SandboxUser
 from bot.sandbox.server import SandboxServer
 from bot.services import members
@@ -39,6 +43,8 @@ class SandboxBot:
         self.bot: Bot | None = None
         self._runtime_cm: contextlib.AbstractAsyncContextManager[Runtime] | None = None
         self._polling: asyncio.Task[None] | None = None
+        self.sender: Sender | None = None
+        self.jobs: Jobs | None = None
 
     async def __aenter__(self) -> SandboxBot:
         await self.start()
@@ -55,6 +61,8 @@ class SandboxBot:
         self._runtime_cm = runtime(self.settings)
         self.rt = await self._runtime_cm.__aenter__()
         self.bot = create_bot(self.settings, token=SANDBOX_TOKEN, api_url=self.server.base_url)
+        self.sender = create_sender(self.settings, self.rt.session_factory, self.bot)
+        self.jobs = Jobs(self.settings, self.rt.session_factory, self.sender)
         await publish_commands(self.bot, self.rt.i18n)
         self._polling = asyncio.create_task(
             self.rt.dispatcher.start_polling(
@@ -62,6 +70,18 @@ class SandboxBot:
             )
         )
         await self.server.wait_for_bot()
+
+    async def deliver(self) -> None:
+        """Send whatever the outbox holds (announcements, alerts), as the bot's sender would by now."""
+        assert self.sender is not None
+        await self.sender.drain()
+
+    async def run_job(self, name: str, now: datetime | None = None) -> Any:
+        """Run one scheduled job at `now`, then deliver what it queued."""
+        assert self.jobs is not None
+        result = await self.jobs.run(name, now)
+        await self.deliver()
+        return result
 
     async def stop(self) -> None:
         if self.rt is not None and self._polling is not None:

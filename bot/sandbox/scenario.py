@@ -11,15 +11,19 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Settings
+from bot.jobs import JOB_NAMES
 from bot.sandbox.client import BotMessage, ButtonNotFound, CannotTap, SandboxUser, render
 from bot.sandbox.harness import SandboxBot
 from bot.sandbox.server import SandboxServer, SandboxUsageError
 from bot.services.members import MembershipError
+from storage.db import unit_of_work
 from storage.models import Role
+from storage.repositories import Repositories
 
 ROLES = tuple(role.value for role in Role)
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -412,6 +416,76 @@ async def _forge(run: ScenarioRun, step: Step) -> Outcome:
     return Outcome()
 
 
+# --- operators and the clock
+
+
+def _validate_now(step: Step, checks: Checks) -> None:
+    value = step.data.get("now")
+    if value is not None:
+        moment = datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            raise ValueError(f'"now" needs a time zone, for example "2026-11-24T10:00:00+02:00", not {value!r}')
+
+
+def _validate_run(step: Step, checks: Checks) -> None:
+    if step.data["run"] not in JOB_NAMES:
+        raise ValueError(f"unknown job {step.data['run']!r}; jobs: {', '.join(JOB_NAMES)}")
+    _validate_now(step, checks)
+
+
+@step_kind(
+    "run",
+    fields={"run": str, "now": str},
+    describe=lambda step: f"run job {step.data['run']}" + (f" at {step.data['now']}" if "now" in step.data else ""),
+    acts_as_person=False,
+    validate=_validate_run,
+)
+async def _run_job(run: ScenarioRun, step: Step) -> Outcome:
+    now = datetime.fromisoformat(str(step.data["now"])) if "now" in step.data else None
+    await run.sandbox.run_job(str(step.data["run"]), now)
+    return Outcome()
+
+
+def _validate_announce(step: Step, checks: Checks) -> None:
+    texts = step.data["announce"]
+    if not texts or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in texts.items()):
+        raise ValueError('"announce" maps languages to texts: {"ro": "...", "en": "..."}')
+    if step.data.get("audience", "all") not in ("all", "ro", "en"):
+        raise ValueError('"audience" is all, ro or en')
+    if step.data.get("at") is not None:
+        moment = datetime.fromisoformat(str(step.data["at"]))
+        if moment.tzinfo is None:
+            raise ValueError('"at" needs a time zone, for example "2026-11-24T10:00:00+02:00"')
+
+
+@step_kind(
+    "announce",
+    fields={"announce": dict, "audience": str, "at": str},
+    describe=lambda step: (
+        f"operator announces to {step.data.get('audience', 'all')}"
+        + (f" at {step.data['at']}" if "at" in step.data else "")
+    ),
+    acts_as_person=False,
+    validate=_validate_announce,
+)
+async def _announce(run: ScenarioRun, step: Step) -> Outcome:
+    """What `clusterbot announce` does: queue an announcement (now, or scheduled), as an operator."""
+    from bot.services import announcements
+
+    assert run.sandbox.rt is not None
+    at = datetime.fromisoformat(str(step.data["at"])) if "at" in step.data else None
+    async with unit_of_work(run.sandbox.rt.session_factory) as session:
+        await announcements.create(
+            Repositories(session),
+            audience=announcements.Audience(step.data.get("audience", "all")),
+            content=announcements.make_content(dict(step.data["announce"])),
+            default_locale=run.sandbox.settings.default_locale,
+            at=at,
+            actor_label="scenario",
+        )
+    return Outcome()
+
+
 # --- expecting
 
 
@@ -698,6 +772,9 @@ class ScenarioRun:
         since = self.server.last_seq
         try:
             outcome = await step.kind.run(self, step)
+            if not step.kind.is_check:
+                # What members receive through the outbox arrives within the step, as it would by then.
+                await self.sandbox.deliver()
         except (ButtonNotFound, CannotTap, SandboxUsageError, ValueError) as error:
             outcome = Outcome(False, error=str(error))
         except TimeoutError as error:
@@ -815,7 +892,7 @@ def describe_activity(activity: Activity, name_of: Callable[[int], str], *, inde
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
     """aiogram logs every update and alembic every migration at INFO: noise next to a transcript or a prompt."""
-    loggers = [logging.getLogger(name) for name in ("aiogram", "alembic")]
+    loggers = [logging.getLogger(name) for name in ("aiogram", "alembic", "bot.jobs", "bot.delivery")]
     previous = [logger.level for logger in loggers]
     # Someone who asked for DEBUG wants to see everything.
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:

@@ -1,0 +1,324 @@
+"""Delivery engine figures: pacing under Telegram's free limits, faults, paid-broadcast throughput, queueing memory.
+
+1. Free limits in the sandbox (30 msg/s overall, 1 msg/s per chat): the sender at 25/s and at 29/s, with the
+   sandbox answering at once and with 100 ms added to every answer; sustained msgs/s against the configured
+   rate (target >= 0.95) and 429s (target 0).
+2. Faults at 25/s under the same limits: 2% 5xx and 2% dropped connections, half of them after the message
+   was accepted; recipients never reached (target 0) and duplicates (only the drops after acceptance may).
+3. Paid broadcast, no sandbox limits, the sandbox in a process of its own: msgs/s one sender process
+   sustains on SQLite and on PostgreSQL, and its CPU time per message.
+4. Peak memory of queueing one announcement for 50,000 recipients in one transaction.
+
+    python benchmarks/delivery.py [--recipients 750] [--paid-recipients 5000] [--queue-recipients 50000]
+                                  [--pg-admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--skip 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import secrets
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy.engine import make_url
+
+from bot.delivery import Recipient, Sender, queue
+from bot.sandbox.server import SandboxServer
+from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+from storage.repositories import Repositories
+
+TOKEN = "7000000001:sandbox-not-a-secret"
+FIRST_USER = 600_000_001
+CONTENT = {
+    "ro": {
+        "text": "<b>Anunț pentru membri</b>\nȘedința lunară a clusterului are loc joi la ora 10, la sediu. "
+        + "Detalii în programul atașat. " * 8,
+        "parse_mode": "HTML",
+    },
+    "en": {
+        "text": "<b>Announcement for members</b>\nThe cluster's monthly meeting is on Thursday at 10, at the office. "
+        + "Details in the attached programme. " * 8,
+        "parse_mode": "HTML",
+    },
+}
+
+
+def recipients(count: int) -> list[Recipient]:
+    return [Recipient(FIRST_USER + i, None, "ro" if i % 2 else "en") for i in range(count)]
+
+
+def open_chats(server: SandboxServer, count: int) -> None:
+    for i in range(count):
+        server.add_user(FIRST_USER + i, f"Member {i}")
+        server.open_private_chat(FIRST_USER + i)
+
+
+@asynccontextmanager
+async def database(kind: str, pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database: an SQLite file, or a PostgreSQL database dropped afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.sqlite3'}"
+            await _migrate(url)
+            yield url
+        return
+    admin = make_url(pg_admin_url)
+    name = f"cb_bench_{secrets.token_hex(4)}"
+    connect = {"host": admin.host, "port": admin.port or 5432, "user": admin.username, "database": admin.database}
+    conn = await asyncpg.connect(**connect)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+    try:
+        await _migrate(url)
+        yield url
+    finally:
+        conn = await asyncpg.connect(**connect)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+async def queue_batch(url: str, count: int, batch: str = "announcement:1") -> None:
+    engine = create_engine(url)
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            await queue(Repositories(session), batch, recipients(count), CONTENT)
+    finally:
+        await engine.dispose()
+
+
+async def drain(url: str, api_url: str, **options: Any) -> Sender:
+    engine = create_engine(url)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    try:
+        sender = Sender(create_session_factory(engine), Bot(TOKEN, session=session), poll_interval=0.05, **options)
+        await sender.drain()
+        return sender
+    finally:
+        await session.close()
+        await engine.dispose()
+
+
+def sustained_rate(server: SandboxServer) -> float:
+    """Messages per second between the first delivery and the last."""
+    times = [event.time for event in server.events(kinds=["sent"])]
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+
+# ---------------------------------------------------------------------------------------------- 1 and 2
+
+
+async def free_limits(count: int, pg_admin_url: str) -> None:
+    print(f"\n1. Free limits (sandbox: 30 msg/s overall, 1 msg/s per chat), {count} recipients, SQLite")
+    print(f"   {'rate':>5} {'latency':>8} {'sustained':>10} {'fraction':>9} {'429s':>5} {'wall s':>7}")
+    for rate in (25.0, 29.0):
+        for latency in (0.0, 0.1):
+            async with SandboxServer() as server, database("sqlite", pg_admin_url) as url:
+                server.set_rate_limits(global_per_second=30, per_chat_per_second=1)
+                server.set_latency(latency)
+                open_chats(server, count)
+                await queue_batch(url, count)
+                started = time.monotonic()
+                sender = await drain(url, server.base_url, rate=rate)
+                wall = time.monotonic() - started
+                sustained = sustained_rate(server)
+                assert sender.stats.sent == count and sum(server.stats.delivered.values()) == count
+                print(
+                    f"   {rate:>5.0f} {latency * 1000:>6.0f}ms {sustained:>10.2f} {sustained / rate:>9.3f} "
+                    f"{server.stats.rate_limited:>5} {wall:>7.1f}"
+                )
+
+
+async def faults(count: int, pg_admin_url: str) -> None:
+    print(f"\n2. Faults at 25/s under the free limits, {count} recipients, SQLite:")
+    print("   2% 5xx, 1% connections dropped before Telegram saw the request, 1% dropped after it accepted it")
+    async with SandboxServer(seed=7) as server, database("sqlite", pg_admin_url) as url:
+        server.set_rate_limits(global_per_second=30, per_chat_per_second=1)
+        server.set_faults(error_5xx_rate=0.02, drop_before_rate=0.01, drop_after_rate=0.01)
+        open_chats(server, count)
+        await queue_batch(url, count)
+        started = time.monotonic()
+        sender = await drain(url, server.base_url, rate=25.0)
+        wall = time.monotonic() - started
+        delivered = server.stats.delivered
+        never = sum(1 for r in recipients(count) if delivered[r.chat_id] == 0)
+        duplicates = sum(n - 1 for n in delivered.values() if n > 1)
+        stats = server.stats
+        print(
+            f"   injected: {stats.errors_5xx} 5xx, {stats.dropped_before} dropped before, "
+            f"{stats.dropped_after} dropped after acceptance"
+        )
+        print(
+            f"   never reached: {never}   duplicates: {duplicates} (drops after acceptance: {stats.dropped_after})   "
+            f"retried: {sender.stats.retried}   failed: {sender.stats.failed}   429s: {stats.rate_limited}   "
+            f"wall: {wall:.1f} s"
+        )
+
+
+# ---------------------------------------------------------------------------------------------- 3
+
+
+async def serve_sandbox(count: int) -> None:
+    """The sandbox in a process of its own (so the sender's CPU time is its own): prints its URL, serves until
+    stdin closes, then prints what it saw as JSON."""
+    async with SandboxServer() as server:
+        open_chats(server, count)
+        print(server.base_url, flush=True)
+        started = time.process_time()
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        delivered = server.stats.delivered
+        print(
+            json.dumps(
+                {
+                    "delivered": sum(delivered.values()),
+                    "duplicates": sum(n - 1 for n in delivered.values() if n > 1),
+                    "cpu": time.process_time() - started,
+                }
+            ),
+            flush=True,
+        )
+
+
+async def paid_broadcast(count: int, pg_admin_url: str, backends: list[str]) -> None:
+    print(f"\n3. Paid broadcast (rate 1000/s), no sandbox limits, sandbox in another process, {count} recipients")
+    print(f"   {'database':>10} {'concurrency':>11} {'msgs/s':>8} {'CPU ms/msg':>11} {'sandbox CPU ms/msg':>19}")
+    for backend in backends:
+        for concurrency in (16, 1):
+            child = await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--serve-sandbox",
+                str(count),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert child.stdout is not None and child.stdin is not None
+            api_url = (await child.stdout.readline()).decode().strip()
+            try:
+                async with database(backend, pg_admin_url) as url:
+                    await queue_batch(url, count)
+                    wall, cpu = time.monotonic(), time.process_time()
+                    sender = await drain(url, api_url, rate=1000.0, paid_broadcast=True, concurrency=concurrency)
+                    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+            finally:
+                child.stdin.close()
+                seen = json.loads((await child.stdout.readline()).decode())
+                await child.wait()
+            assert sender.stats.sent == count == seen["delivered"], (sender.stats, seen)
+            print(
+                f"   {backend:>10} {concurrency:>11} {count / wall:>8.0f} {cpu / count * 1000:>11.2f} "
+                f"{seen['cpu'] / count * 1000:>19.2f}"
+            )
+
+
+# ---------------------------------------------------------------------------------------------- 4
+
+
+async def queue_memory(count: int, pg_admin_url: str, backends: list[str]) -> None:
+    print(f"\n4. Queueing one announcement ({len(json.dumps(CONTENT))} bytes of content) for {count} recipients")
+    print(f"   {'database':>10} {'seconds':>8} {'peak traced MiB':>16} {'max RSS MiB before':>19} {'after':>6}")
+    for backend in backends:
+        async with database(backend, pg_admin_url) as url:
+            engine = create_engine(url)
+            try:
+                factory = create_session_factory(engine)
+                # Warm up (connection, statement compilation) so the figures are the queueing's own.
+                async with unit_of_work(factory) as session:
+                    await queue(Repositories(session), "warm-up", recipients(10), CONTENT)
+                rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                # Timed without tracemalloc, which slows allocation down several times.
+                elapsed = time.monotonic()
+                written = await _queue_generated(factory, "announcement:timed", count)
+                elapsed = time.monotonic() - elapsed
+                rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                tracemalloc.start()
+                await _queue_generated(factory, "announcement:traced", count)
+                _current, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+            finally:
+                await engine.dispose()
+        assert written == count
+        print(f"   {backend:>10} {elapsed:>8.1f} {peak / 2**20:>16.1f} {rss_before:>19.0f} {rss_after:>6.0f}")
+    print("   (one transaction each, recipients generated lazily; max RSS is the whole process's so far)")
+
+
+async def _queue_generated(factory: Any, batch: str, count: int) -> int:
+    async with unit_of_work(factory) as session:
+        generated = (Recipient(FIRST_USER + i, None, "ro" if i % 2 else "en") for i in range(count))
+        return await queue(Repositories(session), batch, generated, CONTENT)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+async def pg_available(pg_admin_url: str) -> bool:
+    admin = make_url(pg_admin_url)
+    try:
+        conn = await asyncpg.connect(
+            host=admin.host, port=admin.port or 5432, user=admin.username, database=admin.database, timeout=3
+        )
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+async def main(args: argparse.Namespace) -> None:
+    skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    backends = ["sqlite"]
+    if await pg_available(args.pg_admin_url):
+        backends.append("postgresql")
+    else:
+        print(f"PostgreSQL not reachable at {args.pg_admin_url}: SQLite only")
+    print(
+        f"recipients: {args.recipients} (cases 1-2), {args.paid_recipients} (case 3), "
+        f"{args.queue_recipients} (case 4); Python {sys.version.split()[0]}"
+    )
+    if "1" not in skip:
+        await free_limits(args.recipients, args.pg_admin_url)
+    if "2" not in skip:
+        await faults(args.recipients, args.pg_admin_url)
+    if "3" not in skip:
+        await paid_broadcast(args.paid_recipients, args.pg_admin_url, backends)
+    if "4" not in skip:
+        await queue_memory(args.queue_recipients, args.pg_admin_url, backends)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--recipients", type=int, default=750, help="cases 1 and 2 (3000 makes each run 2 min)")
+    parser.add_argument("--paid-recipients", type=int, default=5000)
+    parser.add_argument("--queue-recipients", type=int, default=50_000)
+    parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--skip", default="", help="comma-separated case numbers to leave out")
+    parser.add_argument("--serve-sandbox", type=int, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.serve_sandbox is not None:
+        asyncio.run(serve_sandbox(arguments.serve_sandbox))
+    else:
+        asyncio.run(main(arguments))

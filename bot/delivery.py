@@ -1,0 +1,911 @@
+"""The delivery engine: every bulk message goes through the outbox, and a sender drains it within Telegram's limits.
+
+Queueing (`queue`) writes one outbox row per recipient in the caller's transaction, so the messages exist if
+and only if the business change that causes them committed. A `Sender` (an asyncio task in the bot process,
+or a process of its own through `run_sender`) claims due rows with a lease, sends them and records each
+outcome; `batch_report` tells how a batch is doing.
+
+Guarantees, and their limits:
+- Nobody is skipped: a row is finished only by Telegram's answer (sent, blocked, invalid) or by running out
+  of attempts (failed). A sender that dies leaves its rows leased; the lease lapses and another sender (or
+  the restarted one) takes them over.
+- A row is marked sent only after Telegram accepted it, so a crash can send twice only what was in flight:
+  a send slot is freed once its outcome is committed, hence at most `concurrency` messages per crash
+  (one with `concurrency=1`). Pacing keeps about rate x latency requests in flight, usually far fewer.
+- Two senders never send one row: rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL and under
+  SQLite's single writer, and a sender stops sending a row whose lease it could not renew.
+- Limits: a global rate (token bucket), one message per second per chat counted from the previous answer,
+  20 per minute per group, and a 429 pauses every send of this process for `retry_after`. The pause and the
+  rate are per process: several replicas sharing them through Redis is still to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import json
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import InlineKeyboardMarkup
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.i18n import SUPPORTED_LOCALES, resolve_locale
+from bot.sandbox.html import EntityParseError, UnsupportedParseMode, parse_formatted, utf16_len
+from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.models import OutboxStatus, PersonStatus
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = 25.0
+PAID_BROADCAST_RATE = 1000.0
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+CALLBACK_DATA_LIMIT = 64
+BATCH_MAX = 64
+ERROR_MAX = 200
+
+_KINDS = ("text", "photo", "document")
+_MESSAGE_KEYS = frozenset({*_KINDS, "caption", "parse_mode", "reply_markup", "disable_notification"})
+# Every inline button needs exactly one of these to do something when pressed.
+_BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+
+
+# ---------------------------------------------------------------------------------------------- content
+
+
+class InvalidContent(ValueError):
+    """A message Telegram would refuse; `reason` says why (and in which language)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def validate_content(content: Mapping[str, Any]) -> None:
+    """Check a message in every language as Telegram will; raise `InvalidContent` with the first problem.
+
+    Each language maps to {"text": ...} or {"photo" | "document": file_id, "caption": ...}, with optional
+    "parse_mode" (HTML only: the sandbox's parser mirrors Telegram's for HTML), "reply_markup" (an inline
+    keyboard as Bot API JSON) and "disable_notification".
+    """
+    if not isinstance(content, Mapping) or not content:
+        raise InvalidContent("the message has no language")
+    for locale, message in content.items():
+        if not isinstance(locale, str) or not 1 <= len(locale) <= 8:
+            raise InvalidContent(f"{locale!r} is not a language code")
+        _validate_message(locale, message)
+    try:
+        json.dumps(content)
+    except (TypeError, ValueError) as error:
+        raise InvalidContent(f"the message cannot be stored: {error}") from None
+
+
+def _validate_message(locale: str, message: Any) -> None:
+    if not isinstance(message, Mapping):
+        raise InvalidContent(f"{locale}: a message is an object")
+    unknown = sorted(set(message) - _MESSAGE_KEYS)
+    if unknown:
+        raise InvalidContent(f"{locale}: unknown field {unknown[0]!r}")
+    kinds = [kind for kind in _KINDS if kind in message]
+    if len(kinds) != 1:
+        raise InvalidContent(f"{locale}: a message has exactly one of text, photo, document")
+    parse_mode = message.get("parse_mode")
+    if parse_mode is not None and (not isinstance(parse_mode, str) or parse_mode.lower() != "html"):
+        raise InvalidContent(f"{locale}: parse_mode must be HTML or absent")
+    if kinds[0] == "text":
+        length = _formatted_length(locale, "text", message["text"], parse_mode)
+        if length == 0:
+            raise InvalidContent(f"{locale}: the text is empty")
+        if length > TEXT_LIMIT:
+            raise InvalidContent(f"{locale}: the text has {length} characters, Telegram takes at most {TEXT_LIMIT}")
+        if "caption" in message:
+            raise InvalidContent(f"{locale}: a text message has no caption")
+    else:
+        file_id = message[kinds[0]]
+        if not isinstance(file_id, str) or not file_id.strip():
+            raise InvalidContent(f"{locale}: {kinds[0]} must be a file_id")
+        if message.get("caption") is not None:
+            length = _formatted_length(locale, "caption", message["caption"], parse_mode)
+            if length > CAPTION_LIMIT:
+                raise InvalidContent(
+                    f"{locale}: the caption has {length} characters, Telegram takes at most {CAPTION_LIMIT}"
+                )
+    if "disable_notification" in message and not isinstance(message["disable_notification"], bool):
+        raise InvalidContent(f"{locale}: disable_notification is true or false")
+    if message.get("reply_markup") is not None:
+        _validate_keyboard(locale, message["reply_markup"])
+
+
+def _formatted_length(locale: str, what: str, value: Any, parse_mode: str | None) -> int:
+    if not isinstance(value, str):
+        raise InvalidContent(f"{locale}: the {what} must be a string")
+    try:
+        plain, _entities = parse_formatted(value, parse_mode)
+    except (EntityParseError, UnsupportedParseMode) as error:
+        raise InvalidContent(f"{locale}: the {what} is not HTML Telegram accepts: {error}") from None
+    return utf16_len(plain)
+
+
+def _validate_keyboard(locale: str, markup: Any) -> None:
+    if not isinstance(markup, Mapping) or set(markup) != {"inline_keyboard"}:
+        raise InvalidContent(f"{locale}: reply_markup must be an inline keyboard")
+    try:
+        InlineKeyboardMarkup.model_validate(markup)
+    except ValidationError as error:
+        raise InvalidContent(f"{locale}: reply_markup is not an inline keyboard: {error.errors()[0]['msg']}") from None
+    for row in markup["inline_keyboard"]:
+        for button in row:
+            if not str(button.get("text", "")).strip():
+                raise InvalidContent(f"{locale}: a button has no label")
+            if sum(1 for action in _BUTTON_ACTIONS if action in button) != 1:
+                raise InvalidContent(f"{locale}: button {button['text']!r} needs exactly one action")
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
+                raise InvalidContent(f"{locale}: callback_data of {button['text']!r} must be 1-64 bytes")
+
+
+def pick_language(content: Mapping[str, Any], locale: str) -> tuple[str, Mapping[str, Any]]:
+    """The recipient's version of the message, else the other supported language, else any."""
+    for candidate in (locale, *SUPPORTED_LOCALES, *content):
+        message = content.get(candidate)
+        if isinstance(message, Mapping):
+            return candidate, message
+    raise InvalidContent("the message has no language")
+
+
+# ---------------------------------------------------------------------------------------------- queueing
+
+
+@dataclass(frozen=True)
+class Recipient:
+    chat_id: int
+    person_id: int | None
+    # The language the message is meant in; at send time the person's current choice wins.
+    locale: str
+
+
+async def queue(repos: Repositories, batch: str, recipients: Iterable[Recipient], content: Mapping[str, Any]) -> int:
+    """Queue `content` for every recipient in the caller's transaction (never commits); returns how many rows
+    were written. A chat that already has `batch` is left alone, so queueing again is harmless.
+
+    Refuses content Telegram would refuse (`InvalidContent`) before anything is written. Call
+    `Sender.notify()` after the commit to start at once rather than at the sender's next poll.
+    """
+    if not 1 <= len(batch) <= BATCH_MAX:
+        raise ValueError(f"a batch name has 1-{BATCH_MAX} characters")
+    validate_content(content)
+    return await repos.outbox.add_many(
+        batch,
+        ((r.chat_id, r.person_id, r.locale) for r in recipients),
+        content,
+        now=datetime.now(UTC),
+    )
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    chat_id: int
+    person_id: int | None
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    batch: str
+    counts: dict[str, int]
+    undelivered: list[Undelivered]
+
+    def count(self, status: OutboxStatus) -> int:
+        return self.counts.get(status.value, 0)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def sent(self) -> int:
+        return self.count(OutboxStatus.SENT)
+
+    @property
+    def waiting(self) -> int:
+        """Not finished yet: pending, or being sent."""
+        return self.count(OutboxStatus.PENDING) + self.count(OutboxStatus.SENDING)
+
+    @property
+    def failed(self) -> int:
+        return self.count(OutboxStatus.FAILED)
+
+    @property
+    def blocked(self) -> int:
+        return self.count(OutboxStatus.BLOCKED)
+
+    @property
+    def invalid(self) -> int:
+        return self.count(OutboxStatus.INVALID)
+
+    @property
+    def done(self) -> bool:
+        return self.waiting == 0
+
+
+async def batch_report(repos: Repositories, batch: str, *, limit: int | None = None) -> BatchReport:
+    """Counts per status and the rows that did not reach their chat (up to `limit` of them)."""
+    counts = await repos.outbox.batch_counts(batch)
+    problems = await repos.outbox.batch_problems(batch, limit)
+    return BatchReport(
+        batch=batch,
+        counts=counts,
+        undelivered=[Undelivered(p["chat_id"], p["person_id"], p["status"], p["error"]) for p in problems],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- the sender
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    invalid: int = 0
+    # Transient failures (5xx, connection, timeout) that will be tried again later.
+    retried: int = 0
+    # 429 answers; each paused all sending.
+    rate_limited: int = 0
+    migrated: int = 0
+    claimed: int = 0
+    # Claimed rows given back unsent (stopping, or a lease that could not be kept).
+    released: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    id: int
+    chat_id: int
+    person_id: int | None
+    locale: str
+    content: Mapping[str, Any]
+    attempts: int
+    # Loop time until which this sender surely holds the row (the lease, as last renewed).
+    held_until: float
+
+
+@dataclass(eq=False, slots=True)
+class _Outcome:
+    job: _Job
+    status: OutboxStatus
+    error: str | None = None
+    message_id: int | None = None
+    due: datetime | None = None
+    attempts: int | None = None
+    new_chat_id: int | None = None
+    unreachable: bool = False
+    recorded: asyncio.Future[None] | None = None
+
+
+def _error_text(error: BaseException) -> str:
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    return text.replace("\n", " ")[:ERROR_MAX]
+
+
+def _default_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Sender:
+    """Drains the outbox: claims due rows, sends them within the limits, records what Telegram answered.
+
+    `name` identifies this sender's leases and must be unique among live senders. Given explicitly (a stable
+    name per replica), a restart first takes back what the previous run under that name held, without
+    waiting for the leases to lapse; the default name is unique per process.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        bot: Bot,
+        *,
+        rate: float = DEFAULT_RATE,
+        paid_broadcast: bool = False,
+        per_chat_interval: float = 1.0,
+        group_per_minute: int = 20,
+        concurrency: int = 16,
+        lease_seconds: float = 30.0,
+        max_attempts: int = 5,
+        retry_base: float = 2.0,
+        retry_cap: float = 300.0,
+        request_timeout: float = 15.0,
+        poll_interval: float = 0.5,
+        name: str | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        if rate <= 0 or concurrency < 1 or lease_seconds <= 0 or max_attempts < 1:
+            raise ValueError("rate, concurrency, lease_seconds and max_attempts must be positive")
+        self.session_factory = session_factory
+        self.bot = bot
+        self.paid_broadcast = paid_broadcast
+        # Paid broadcast lifts Telegram's ceiling, not ours: the configured rate still applies below it.
+        self.rate = min(rate, PAID_BROADCAST_RATE) if paid_broadcast else rate
+        self.per_chat_interval = per_chat_interval
+        self.group_per_minute = group_per_minute
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.request_timeout = request_timeout
+        self.poll_interval = poll_interval
+        self.stable_name = name is not None
+        self.name = (name or _default_name())[:64]
+        self.stats = SenderStats()
+        self._now = now
+        self._rng = rng or random.Random()
+
+        # Claim about half a second of sending at a time: short claim transactions, and little held at once.
+        self._claim_size = max(10, min(500, int(self.rate / 2)))
+        self._low_water = max(concurrency, self._claim_size // 2)
+        self._interval = 1.0 / self.rate
+        # A send may start up to one interval (at least 5 ms) early, so a late wake-up is caught up on.
+        self._tolerance = max(self._interval, 0.005)
+
+        self._running = False
+        self._ready: deque[_Job] = deque()
+        self._deferred: list[tuple[float, int, _Job]] = []
+        self._deferred_seq = 0
+        self._in_flight: dict[int, _Job] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._results: list[_Outcome] = []
+        self._tat = 0.0
+        self._paused_until = 0.0
+        self._next_claim_at = 0.0
+        self._exhausted = False
+        self._chat_ready_at: dict[int, float] = {}
+        self._chats_in_flight: set[int] = set()
+        self._group_sends: dict[int, deque[float]] = {}
+        self._wake = asyncio.Event()
+        self._flush_wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._closing = False
+        self._slots = asyncio.Semaphore(concurrency)
+
+    # ------------------------------------------------------------------------------------------ public
+
+    def notify(self) -> None:
+        """Rows were queued and committed: look at the outbox now rather than at the next poll."""
+        self._next_claim_at = 0.0
+        self._wake.set()
+
+    async def run(self, stop_event: asyncio.Event) -> None:
+        """Send until `stop_event` is set, then finish what is in flight and give back what was not sent."""
+        await self._work(stop_event, until_empty=None)
+
+    async def drain(self, until_empty: bool = True) -> None:
+        """Send until the outbox has nothing pending or being sent (`until_empty`), waiting out retries and
+        other senders' leases; or only until nothing is due right now.
+        """
+        await self._work(None, until_empty=until_empty)
+
+    # ------------------------------------------------------------------------------------------ main loop
+
+    async def _work(self, stop_event: asyncio.Event | None, *, until_empty: bool | None) -> None:
+        if self._running:
+            raise RuntimeError(f"sender {self.name} is already running")
+        self._running = True
+        self._closing = False
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._flush_wake = asyncio.Event()
+        helpers = [
+            asyncio.create_task(self._flush_loop(), name=f"outbox-flush:{self.name}"),
+            asyncio.create_task(self._renew_loop(), name=f"outbox-renew:{self.name}"),
+        ]
+        if stop_event is not None:
+            helpers.append(asyncio.create_task(self._watch(stop_event)))
+        try:
+            if self.stable_name:
+                await self._resume_own_leases()
+            await self._dispatch(until_empty)
+        finally:
+            self._stop.set()
+            await self._shutdown(helpers)
+            self._running = False
+
+    async def _watch(self, stop_event: asyncio.Event) -> None:
+        await stop_event.wait()
+        self._stop.set()
+        self._wake.set()
+
+    async def _dispatch(self, until_empty: bool | None) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            # Cleared before looking, so whatever happens from here on (a send finishing, notify) wakes `_idle`.
+            self._wake.clear()
+            nothing_due = await self._fill()
+            job = self._next_job()
+            if job is None:
+                if not self._ready and not self._deferred and not self._in_flight and not self._results:
+                    if until_empty is False and nothing_due:
+                        return
+                    if until_empty and await self._outbox_empty():
+                        return
+                await self._idle()
+                continue
+            # A slot first, then the pace: the token is taken when the request can really start.
+            await self._slots.acquire()
+            if not await self._take_token():
+                self._slots.release()
+                self._ready.appendleft(job)
+                return
+            if loop.time() > job.held_until - self._send_margin():
+                # The lease could not be renewed in time: another sender may take the row over.
+                self._slots.release()
+                self._release([job])
+                continue
+            self._in_flight[job.id] = job
+            self._chats_in_flight.add(job.chat_id)
+            self._note_group_send(job.chat_id, loop.time())
+            task = asyncio.create_task(self._send(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _send_margin(self) -> float:
+        return min(self.request_timeout, self.lease_seconds / 4)
+
+    async def _idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        wait = self.poll_interval
+        if self._deferred:
+            wait = min(wait, self._deferred[0][0] - now)
+        if self._next_claim_at > now:
+            wait = min(wait, self._next_claim_at - now)
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _fill(self) -> bool:
+        """Claim more rows when few are left; True when the last claim found nothing more due."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        held = len(self._ready) + len(self._deferred)
+        if held >= self._low_water or now < self._next_claim_at or now < self._paused_until:
+            return self._exhausted
+        wanted = self._claim_size - held
+        try:
+            jobs = await self._claim(wanted)
+        except Exception:
+            log.exception("claiming outbox rows failed; trying again shortly")
+            self._next_claim_at = loop.time() + max(self.poll_interval, 1.0)
+            self._exhausted = False
+            return False
+        self._ready.extend(jobs)
+        # Fewer than asked for: nothing more is due, so poll instead of claiming again at once.
+        self._exhausted = len(jobs) < wanted
+        self._next_claim_at = loop.time() + self.poll_interval if self._exhausted else 0.0
+        return self._exhausted
+
+    def _next_job(self) -> _Job | None:
+        now = asyncio.get_running_loop().time()
+        due: list[_Job] = []
+        while self._deferred and self._deferred[0][0] <= now:
+            due.append(heapq.heappop(self._deferred)[2])
+        self._ready.extendleft(reversed(due))
+        while self._ready:
+            job = self._ready.popleft()
+            ready_at = self._chat_free_at(job.chat_id, now)
+            if ready_at <= now:
+                return job
+            self._deferred_seq += 1
+            heapq.heappush(self._deferred, (ready_at, self._deferred_seq, job))
+        return None
+
+    def _chat_free_at(self, chat_id: int, now: float) -> float:
+        if chat_id in self._chats_in_flight:
+            # Known only once the answer is in: the next message waits `per_chat_interval` after it.
+            return now + max(self.per_chat_interval, 0.05)
+        ready_at = self._chat_ready_at.get(chat_id, 0.0)
+        sends = self._group_sends.get(chat_id)
+        if sends is not None and len(sends) >= self.group_per_minute:
+            ready_at = max(ready_at, sends[0] + 60.0)
+        return ready_at
+
+    def _note_group_send(self, chat_id: int, now: float) -> None:
+        if chat_id >= 0 or self.group_per_minute <= 0:
+            return
+        sends = self._group_sends.setdefault(chat_id, deque(maxlen=self.group_per_minute))
+        sends.append(now)
+
+    def _chat_done(self, chat_id: int) -> None:
+        now = asyncio.get_running_loop().time()
+        self._chats_in_flight.discard(chat_id)
+        self._chat_ready_at[chat_id] = now + self.per_chat_interval
+        if len(self._chat_ready_at) > 4 * self._claim_size + 1000:
+            self._chat_ready_at = {c: t for c, t in self._chat_ready_at.items() if t > now}
+            self._group_sends = {c: s for c, s in self._group_sends.items() if s and s[-1] + 60.0 > now}
+
+    async def _take_token(self) -> bool:
+        """Wait for the global pace and any 429 pause; False when the sender is stopping."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._stop.is_set():
+                return False
+            now = loop.time()
+            wait = max(self._paused_until - now, self._tat - now - self._tolerance)
+            if wait <= 0:
+                self._tat = max(self._tat, now) + self._interval
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), wait)
+
+    # ------------------------------------------------------------------------------------------ sending
+
+    async def _send(self, job: _Job) -> None:
+        try:
+            try:
+                outcome = await self._attempt(job)
+            except Exception as error:
+                # A bug of ours (say, content that slipped past validation): record it, keep the sender going.
+                log.exception("outbox row %s could not be sent", job.id)
+                outcome = _Outcome(job, OutboxStatus.FAILED, error=_error_text(error), attempts=job.attempts + 1)
+            finally:
+                self._chat_done(job.chat_id)
+            if outcome.status is OutboxStatus.SENDING:
+                # Flood control: the same row goes first once the pause is over; nothing to record.
+                self._ready.appendleft(job)
+                return
+            outcome.recorded = asyncio.get_running_loop().create_future()
+            self._results.append(outcome)
+            self._flush_wake.set()
+            # The slot stays taken until the outcome is committed: this bounds what a crash can send twice.
+            await outcome.recorded
+        finally:
+            self._in_flight.pop(job.id, None)
+            self._slots.release()
+            self._wake.set()
+
+    async def _attempt(self, job: _Job) -> _Outcome:
+        loop = asyncio.get_running_loop()
+        _locale, message = pick_language(job.content, job.locale)
+        budget = min(self.request_timeout, job.held_until - loop.time() - 0.05)
+        try:
+            if budget <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(budget):
+                message_id = await self._call(job.chat_id, message)
+        except TelegramRetryAfter as error:
+            self.stats.rate_limited += 1
+            self._paused_until = max(self._paused_until, loop.time() + error.retry_after)
+            log.warning("Telegram asked to wait %s s; all sending paused", error.retry_after)
+            return _Outcome(job, OutboxStatus.SENDING)
+        except TelegramMigrateToChat as error:
+            return _Outcome(job, OutboxStatus.PENDING, new_chat_id=error.migrate_to_chat_id)
+        except TelegramForbiddenError as error:
+            return _Outcome(job, OutboxStatus.BLOCKED, error=_error_text(error), unreachable=True)
+        except TelegramBadRequest as error:
+            # "chat not found" and, since content is validated when queued, nothing else expected.
+            return _Outcome(job, OutboxStatus.INVALID, error=_error_text(error))
+        except TelegramUnauthorizedError as error:
+            # The token is wrong: not the row's fault, so no attempt is spent; wait for the operator.
+            log.error("Telegram refused the bot token; outbox sending paused for a minute")
+            self._paused_until = max(self._paused_until, loop.time() + 60.0)
+            return self._retry(job, error, count=False, delay=60.0)
+        except (TelegramAPIError, ClientDecodeError, TimeoutError) as error:
+            return self._retry(job, error)
+        return _Outcome(job, OutboxStatus.SENT, message_id=message_id)
+
+    def _retry(self, job: _Job, error: BaseException, *, count: bool = True, delay: float | None = None) -> _Outcome:
+        attempts = job.attempts + 1 if count else job.attempts
+        text = _error_text(error)
+        if attempts >= self.max_attempts:
+            return _Outcome(job, OutboxStatus.FAILED, error=text, attempts=attempts)
+        if delay is None:
+            backoff = min(self.retry_cap, self.retry_base * 2 ** (attempts - 1))
+            delay = backoff * self._rng.uniform(0.75, 1.25)
+        return _Outcome(
+            job, OutboxStatus.PENDING, error=text, attempts=attempts, due=self._now() + timedelta(seconds=delay)
+        )
+
+    async def _call(self, chat_id: int, message: Mapping[str, Any]) -> int:
+        markup = message.get("reply_markup")
+        options: dict[str, Any] = {
+            "chat_id": chat_id,
+            # Explicit, so a bot-wide default parse mode never parses text that was validated as plain.
+            "parse_mode": message.get("parse_mode"),
+            "reply_markup": InlineKeyboardMarkup.model_validate(markup) if markup else None,
+            "disable_notification": message.get("disable_notification"),
+        }
+        if self.paid_broadcast:
+            options["allow_paid_broadcast"] = True
+        if "photo" in message:
+            sent = await self.bot.send_photo(photo=message["photo"], caption=message.get("caption"), **options)
+        elif "document" in message:
+            sent = await self.bot.send_document(document=message["document"], caption=message.get("caption"), **options)
+        else:
+            sent = await self.bot.send_message(text=message["text"], **options)
+        return sent.message_id
+
+    # ------------------------------------------------------------------------------------------ database
+
+    async def _claim(self, limit: int) -> list[_Job]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        now = self._now()
+        finished: list[dict[str, Any]] = []
+        jobs: list[_Job] = []
+        async with unit_of_work(self.session_factory) as session:
+            repos = Repositories(session)
+            rows = await repos.outbox.claim(
+                limit=limit, now=now, lease_until=now + timedelta(seconds=self.lease_seconds), leased_by=self.name
+            )
+            people = await repos.outbox.recipients_now(r["person_id"] for r in rows if r["person_id"] is not None)
+            for row in rows:
+                person = people.get(row["person_id"]) if row["person_id"] is not None else None
+                if person is not None and person[0] == PersonStatus.UNREACHABLE.value:
+                    # They blocked the bot earlier: nothing is sent until they write to it again.
+                    finished.append(
+                        {
+                            "id": row["id"],
+                            "status": OutboxStatus.BLOCKED.value,
+                            "attempts": row["attempts"],
+                            "next_attempt_at": now,
+                            "error": "recipient unreachable",
+                        }
+                    )
+                else:
+                    locale = resolve_locale(person[1], person[2], row["locale"]) if person else row["locale"]
+                    jobs.append(
+                        _Job(
+                            id=row["id"],
+                            chat_id=row["chat_id"],
+                            person_id=row["person_id"],
+                            locale=locale,
+                            content=row["content"],
+                            attempts=row["attempts"],
+                            held_until=started + self.lease_seconds,
+                        )
+                    )
+            await repos.outbox.settle(finished, leased_by=self.name)
+        self.stats.claimed += len(rows)
+        self.stats.blocked += len(finished)
+        return jobs
+
+    async def _outbox_empty(self) -> bool:
+        try:
+            async with unit_of_work(self.session_factory) as session:
+                count, _next = await Repositories(session).outbox.unfinished()
+        except Exception:
+            log.exception("reading the outbox failed")
+            return False
+        return count == 0
+
+    async def _resume_own_leases(self) -> None:
+        async with unit_of_work(self.session_factory) as session:
+            taken_back = await Repositories(session).outbox.release_leases_of(self.name, now=self._now())
+        if taken_back:
+            log.info("sender %s resumes %d rows its previous run held", self.name, taken_back)
+
+    def _release(self, jobs: Iterable[_Job]) -> None:
+        now = self._now()
+        for job in jobs:
+            self.stats.released += 1
+            self._results.append(_Outcome(job, OutboxStatus.PENDING, attempts=job.attempts, due=now))
+        self._flush_wake.set()
+
+    async def _flush_loop(self) -> None:
+        """Record outcomes, as many per transaction as have piled up meanwhile (a group commit)."""
+        while True:
+            if not self._results:
+                if self._closing:
+                    return
+                await self._flush_wake.wait()
+                self._flush_wake.clear()
+                continue
+            outcomes, self._results = self._results, []
+            pause = 0.2
+            while True:
+                try:
+                    await self._record(outcomes)
+                    break
+                except Exception:
+                    log.exception("recording %d outbox outcomes failed; retrying", len(outcomes))
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 5.0)
+            for outcome in outcomes:
+                if outcome.recorded is not None and not outcome.recorded.done():
+                    outcome.recorded.set_result(None)
+
+    async def _record(self, outcomes: list[_Outcome]) -> None:
+        now = self._now()
+        sent: list[dict[str, Any]] = []
+        settled: list[dict[str, Any]] = []
+        moved: list[_Outcome] = []
+        unreachable: list[int] = []
+        for outcome in outcomes:
+            job = outcome.job
+            if outcome.status is OutboxStatus.SENT:
+                sent.append({"id": job.id, "telegram_message_id": outcome.message_id, "sent_at": now})
+            elif outcome.new_chat_id is not None:
+                moved.append(outcome)
+            else:
+                settled.append(
+                    {
+                        "id": job.id,
+                        "status": outcome.status.value,
+                        "attempts": job.attempts if outcome.attempts is None else outcome.attempts,
+                        "next_attempt_at": outcome.due or now,
+                        "error": outcome.error,
+                    }
+                )
+                if outcome.unreachable and job.person_id is not None:
+                    unreachable.append(job.person_id)
+        async with unit_of_work(self.session_factory) as session:
+            outbox = Repositories(session).outbox
+            await outbox.mark_sent(sent)
+            await outbox.settle(settled, leased_by=self.name)
+            for outcome in moved:
+                assert outcome.new_chat_id is not None
+                await outbox.move_chat(outcome.job.id, outcome.new_chat_id, leased_by=self.name, now=now)
+            await outbox.mark_unreachable(unreachable, now=now)
+        self._count(outcomes)
+
+    def _count(self, outcomes: list[_Outcome]) -> None:
+        stats = self.stats
+        for outcome in outcomes:
+            status = outcome.status
+            if status is OutboxStatus.SENT:
+                stats.sent += 1
+            elif outcome.new_chat_id is not None:
+                stats.migrated += 1
+            elif status is OutboxStatus.BLOCKED:
+                stats.blocked += 1
+            elif status is OutboxStatus.INVALID:
+                stats.invalid += 1
+            elif status is OutboxStatus.FAILED:
+                stats.failed += 1
+            elif status is OutboxStatus.PENDING and outcome.error is not None:
+                stats.retried += 1
+        if any(o.new_chat_id is not None or o.status is OutboxStatus.PENDING for o in outcomes):
+            # Migrated and released rows are due again at once: look before concluding nothing is due.
+            self._next_claim_at = 0.0
+            self._exhausted = False
+
+    async def _renew_loop(self) -> None:
+        """Keep the leases of the rows this sender holds, and drop any it turns out to have lost."""
+        loop = asyncio.get_running_loop()
+        while True:
+            # Often enough that a withdrawn batch (`OutboxRepository.cancel_pending`) stops within seconds.
+            await asyncio.sleep(min(self.lease_seconds / 3, 2.0))
+            held = [*self._ready, *(entry[2] for entry in self._deferred), *self._in_flight.values()]
+            if not held:
+                continue
+            started = loop.time()
+            now = self._now()
+            try:
+                async with unit_of_work(self.session_factory) as session:
+                    kept = await Repositories(session).outbox.renew(
+                        [job.id for job in held],
+                        leased_by=self.name,
+                        lease_until=now + timedelta(seconds=self.lease_seconds),
+                    )
+            except Exception:
+                log.exception("renewing outbox leases failed")
+                continue
+            for job in held:
+                if job.id in kept:
+                    job.held_until = started + self.lease_seconds
+            # Rows finished meanwhile are not held any more either; only those still waiting here are lost.
+            waiting = {job.id for job in self._ready} | {entry[2].id for entry in self._deferred}
+            lost = {job.id for job in held if job.id not in kept and job.id in waiting}
+            if lost:
+                log.info("sender %s no longer holds %d rows (taken over or withdrawn)", self.name, len(lost))
+                self._ready = deque(job for job in self._ready if job.id not in lost)
+                self._deferred = [entry for entry in self._deferred if entry[2].id not in lost]
+                heapq.heapify(self._deferred)
+
+    async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        unsent = [*self._ready, *(entry[2] for entry in self._deferred)]
+        self._ready.clear()
+        self._deferred.clear()
+        if unsent:
+            self._release(unsent)
+        self._closing = True
+        self._flush_wake.set()
+        flusher, others = helpers[0], helpers[1:]
+        for task in others:
+            task.cancel()
+        try:
+            await flusher
+        finally:
+            for task in others:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+# ---------------------------------------------------------------------------------------------- process
+
+
+async def run_sender(settings: Settings, bot: Bot, stop_event: asyncio.Event | None = None) -> None:
+    """Run a sender on its own until `stop_event` is set, or until SIGINT/SIGTERM when none is given.
+
+    The rate is the `delivery_rate` setting, else 25/s, or 1000/s with `allow_paid_broadcast` (which lifts
+    Telegram's ceiling to that); the database must already be migrated.
+    """
+    paid = bool(getattr(settings, "allow_paid_broadcast", False))
+    configured = getattr(settings, "delivery_rate", None)
+    rate = float(configured) if configured else PAID_BROADCAST_RATE if paid else DEFAULT_RATE
+    engine = create_engine(settings.effective_database_url)
+    stop = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    if stop_event is None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+                handled.append(signum)
+    try:
+        sender = Sender(
+            create_session_factory(engine),
+            bot,
+            rate=rate,
+            paid_broadcast=paid,
+        )
+        log.info("sender %s started at %.0f msg/s%s", sender.name, sender.rate, " (paid broadcast)" if paid else "")
+        await sender.run(stop)
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+        await engine.dispose()
+
+
+__all__ = [
+    "BatchReport",
+    "InvalidContent",
+    "Recipient",
+    "Sender",
+    "SenderStats",
+    "Undelivered",
+    "batch_report",
+    "pick_language",
+    "queue",
+    "run_sender",
+    "validate_content",
+]

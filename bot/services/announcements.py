@@ -1,0 +1,163 @@
+"""Managers' announcements: who gets them, queueing now or at a set time, cancelling, the delivery report."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.delivery import BatchReport, Recipient, batch_report, queue, validate_content
+from bot.i18n import SUPPORTED_LOCALES, resolve_locale
+from bot.services.members import PersonView, require_manager
+from storage.models import Announcement, AnnouncementStatus, utcnow
+from storage.repositories import Repositories
+
+
+class Audience(enum.StrEnum):
+    """Who an announcement is for (working groups and projects join when they exist)."""
+
+    ALL = "all"
+    RO = "ro"
+    EN = "en"
+
+
+class AnnouncementError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AnnouncementView:
+    id: int
+    batch: str
+    audience: Audience
+    status: AnnouncementStatus
+    scheduled_at: datetime | None
+    queued: int
+
+
+def batch_of(announcement_id: int) -> str:
+    return f"announcement:{announcement_id}"
+
+
+def _view(row: Announcement, queued: int = 0) -> AnnouncementView:
+    return AnnouncementView(
+        id=row.id,
+        batch=batch_of(row.id),
+        audience=Audience(row.audience),
+        status=AnnouncementStatus(row.status),
+        scheduled_at=row.scheduled_at,
+        queued=queued,
+    )
+
+
+def make_content(texts: Mapping[str, str]) -> dict[str, Any]:
+    """The outbox content from one text per language (a single text serves everyone)."""
+    if not texts:
+        raise AnnouncementError("no text")
+    only = next(iter(texts.values())) if len(texts) == 1 else None
+    return {
+        locale: {
+            "text": (only if only is not None else texts.get(locale) or next(iter(texts.values()))).strip(),
+            "parse_mode": "HTML",
+        }
+        for locale in SUPPORTED_LOCALES
+    }
+
+
+async def recipients(repos: Repositories, audience: Audience, default_locale: str) -> list[Recipient]:
+    """Members (and managers) who can be reached, each in their language."""
+    result = []
+    for person in await repos.people.reachable_members():
+        locale = resolve_locale(person.language, person.telegram_language, default_locale)
+        if audience in (Audience.RO, Audience.EN) and locale != audience.value:
+            continue
+        result.append(Recipient(chat_id=person.telegram_id, person_id=person.id, locale=locale))
+    return result
+
+
+async def create(
+    repos: Repositories,
+    *,
+    audience: Audience,
+    content: Mapping[str, Any],
+    default_locale: str,
+    at: datetime | None = None,
+    author: PersonView | None = None,
+    actor_label: str | None = None,
+    now: datetime | None = None,
+) -> AnnouncementView:
+    """Store an announcement; queue it for its audience now, or leave it scheduled for `at`."""
+    if author is not None:
+        await require_manager(repos, author)
+    validate_content(content)
+    now = now or utcnow()
+    scheduled = at is not None and at > now
+    row = await repos.announcements.add(
+        author_id=author.id if author else None,
+        author_label=actor_label,
+        audience=audience.value,
+        content=dict(content),
+        status=(AnnouncementStatus.SCHEDULED if scheduled else AnnouncementStatus.QUEUED).value,
+        scheduled_at=at if scheduled else None,
+    )
+    queued = 0 if scheduled else await _queue(repos, row, default_locale, now)
+    await repos.audit.record(
+        "announcement.scheduled" if scheduled else "announcement.queued",
+        actor_id=author.id if author else None,
+        actor_label=actor_label,
+        subject=batch_of(row.id),
+        details={"audience": audience.value, "recipients": queued},
+    )
+    return _view(row, queued)
+
+
+async def _queue(repos: Repositories, row: Announcement, default_locale: str, now: datetime) -> int:
+    people = await recipients(repos, Audience(row.audience), default_locale)
+    row.status = AnnouncementStatus.QUEUED.value
+    row.queued_at = now
+    return await queue(repos, batch_of(row.id), people, row.content)
+
+
+async def queue_due(repos: Repositories, *, default_locale: str, now: datetime | None = None) -> list[int]:
+    """The scheduled job: queue every announcement whose time has come; returns their ids."""
+    now = now or utcnow()
+    due = await repos.announcements.due(now)
+    for row in due:
+        await _queue(repos, row, default_locale, now)
+    return [row.id for row in due]
+
+
+async def cancel(
+    repos: Repositories, announcement_id: int, *, author: PersonView | None = None, actor_label: str | None = None
+) -> int:
+    """Stop an announcement: a scheduled one never goes, a running one stops; returns messages withdrawn."""
+    if author is not None:
+        await require_manager(repos, author)
+    row = await repos.announcements.get(announcement_id)
+    if row is None:
+        raise AnnouncementError("not_found")
+    if row.status == AnnouncementStatus.CANCELLED.value:
+        return 0
+    row.status = AnnouncementStatus.CANCELLED.value
+    row.cancelled_at = utcnow()
+    withdrawn = await repos.outbox.cancel_pending(batch_of(row.id))
+    await repos.audit.record(
+        "announcement.cancelled",
+        actor_id=author.id if author else None,
+        actor_label=actor_label,
+        subject=batch_of(row.id),
+        details={"withdrawn": withdrawn},
+    )
+    return withdrawn
+
+
+async def report(repos: Repositories, announcement_id: int) -> BatchReport:
+    return await batch_report(repos, batch_of(announcement_id))
+
+
+async def scheduled(repos: Repositories) -> list[AnnouncementView]:
+    return [_view(row) for row in await repos.announcements.scheduled()]
