@@ -6,7 +6,8 @@
 2. Faults at 25/s under the same limits: 2% 5xx and 2% dropped connections, half of them after the message
    was accepted; recipients never reached (target 0) and duplicates (only the drops after acceptance may).
 3. Paid broadcast, no sandbox limits, the sandbox in a process of its own: msgs/s one sender process
-   sustains on SQLite and on PostgreSQL, and its CPU time per message.
+   sustains on SQLite and on PostgreSQL, and its CPU time per message; with the default concurrency and
+   with one send at a time, and once with 100 ms added to every answer.
 4. Peak memory of queueing one announcement for 50,000 recipients in one transaction.
 
     python benchmarks/delivery.py [--recipients 750] [--paid-recipients 5000] [--queue-recipients 50000]
@@ -183,10 +184,11 @@ async def faults(count: int, pg_admin_url: str) -> None:
 # ---------------------------------------------------------------------------------------------- 3
 
 
-async def serve_sandbox(count: int) -> None:
+async def serve_sandbox(count: int, latency: float) -> None:
     """The sandbox in a process of its own (so the sender's CPU time is its own): prints its URL, serves until
     stdin closes, then prints what it saw as JSON."""
     async with SandboxServer() as server:
+        server.set_latency(latency)
         open_chats(server, count)
         print(server.base_url, flush=True)
         started = time.process_time()
@@ -206,34 +208,41 @@ async def serve_sandbox(count: int) -> None:
 
 async def paid_broadcast(count: int, pg_admin_url: str, backends: list[str]) -> None:
     print(f"\n3. Paid broadcast (rate 1000/s), no sandbox limits, sandbox in another process, {count} recipients")
-    print(f"   {'database':>10} {'concurrency':>11} {'msgs/s':>8} {'CPU ms/msg':>11} {'sandbox CPU ms/msg':>19}")
-    for backend in backends:
-        for concurrency in (16, 1):
-            child = await asyncio.create_subprocess_exec(
-                sys.executable,
-                __file__,
-                "--serve-sandbox",
-                str(count),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-            )
-            assert child.stdout is not None and child.stdin is not None
-            api_url = (await child.stdout.readline()).decode().strip()
-            try:
-                async with database(backend, pg_admin_url) as url:
-                    await queue_batch(url, count)
-                    wall, cpu = time.monotonic(), time.process_time()
-                    sender = await drain(url, api_url, rate=1000.0, paid_broadcast=True, concurrency=concurrency)
-                    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
-            finally:
-                child.stdin.close()
-                seen = json.loads((await child.stdout.readline()).decode())
-                await child.wait()
-            assert sender.stats.sent == count == seen["delivered"], (sender.stats, seen)
-            print(
-                f"   {backend:>10} {concurrency:>11} {count / wall:>8.0f} {cpu / count * 1000:>11.2f} "
-                f"{seen['cpu'] / count * 1000:>19.2f}"
-            )
+    print(
+        f"   {'database':>10} {'latency':>8} {'concurrency':>11} {'msgs/s':>8} {'CPU ms/msg':>11} "
+        f"{'sandbox CPU ms/msg':>19}"
+    )
+    runs = [(backend, 0.0, concurrency) for backend in backends for concurrency in (None, 1)]
+    runs.append(("sqlite", 0.1, None))
+    for backend, latency, concurrency in runs:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--serve-sandbox",
+            str(count),
+            "--latency",
+            str(latency),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert child.stdout is not None and child.stdin is not None
+        api_url = (await child.stdout.readline()).decode().strip()
+        try:
+            async with database(backend, pg_admin_url) as url:
+                await queue_batch(url, count)
+                wall, cpu = time.monotonic(), time.process_time()
+                sender = await drain(url, api_url, rate=1000.0, paid_broadcast=True, concurrency=concurrency)
+                wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+        finally:
+            child.stdin.close()
+            seen = json.loads((await child.stdout.readline()).decode())
+            await child.wait()
+        assert sender.stats.sent == count == seen["delivered"], (sender.stats, seen)
+        print(
+            f"   {backend:>10} {latency * 1000:>6.0f}ms {sender.concurrency:>11} {count / wall:>8.0f} "
+            f"{cpu / count * 1000:>11.2f} "
+            f"{seen['cpu'] / count * 1000:>19.2f}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- 4
@@ -317,8 +326,9 @@ if __name__ == "__main__":
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--skip", default="", help="comma-separated case numbers to leave out")
     parser.add_argument("--serve-sandbox", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--latency", type=float, default=0.0, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve_sandbox is not None:
-        asyncio.run(serve_sandbox(arguments.serve_sandbox))
+        asyncio.run(serve_sandbox(arguments.serve_sandbox, arguments.latency))
     else:
         asyncio.run(main(arguments))

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # ALLOW_PAID_BROADCAST (Telegram's paid ceiling, 0.1 Star a message, charged to the bot).
     delivery_rate: float | None = Field(default=None, gt=0, le=1000)
     allow_paid_broadcast: bool = False
+    # How often a manager's announcement progress message is edited, in seconds.
+    progress_interval: float = Field(default=3.0, gt=0)
 
     @property
     def effective_delivery_rate(self) -> float:

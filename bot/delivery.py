@@ -11,7 +11,8 @@ Guarantees, and their limits:
   the restarted one) takes them over.
 - A row is marked sent only after Telegram accepted it, so a crash can send twice only what was in flight:
   a send slot is freed once its outcome is committed, hence at most `concurrency` messages per crash
-  (one with `concurrency=1`). Pacing keeps about rate x latency requests in flight, usually far fewer.
+  (one with `concurrency=1`). The pace keeps only about rate x latency requests in flight (2-3 at 25/s
+  with 100 ms answers), but a rate above 1/latency needs several: overlap and "one at most" conflict.
 - Two senders never send one row: rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL and under
   SQLite's single writer, and a sender stops sending a row whose lease it could not renew.
 - Limits: a global rate (token bucket), one message per second per chat counted from the previous answer,
@@ -26,6 +27,7 @@ import contextlib
 import heapq
 import json
 import logging
+import math
 import os
 import random
 import secrets
@@ -345,7 +347,7 @@ class Sender:
         paid_broadcast: bool = False,
         per_chat_interval: float = 1.0,
         group_per_minute: int = 20,
-        concurrency: int = 16,
+        concurrency: int | None = None,
         lease_seconds: float = 30.0,
         max_attempts: int = 5,
         retry_base: float = 2.0,
@@ -356,7 +358,7 @@ class Sender:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
     ) -> None:
-        if rate <= 0 or concurrency < 1 or lease_seconds <= 0 or max_attempts < 1:
+        if rate <= 0 or (concurrency is not None and concurrency < 1) or lease_seconds <= 0 or max_attempts < 1:
             raise ValueError("rate, concurrency, lease_seconds and max_attempts must be positive")
         self.session_factory = session_factory
         self.bot = bot
@@ -365,7 +367,10 @@ class Sender:
         self.rate = min(rate, PAID_BROADCAST_RATE) if paid_broadcast else rate
         self.per_chat_interval = per_chat_interval
         self.group_per_minute = group_per_minute
-        self.concurrency = concurrency
+        # Enough requests in flight to keep the rate with answers taking up to 0.3 s; at most 100, the
+        # connections aiogram's HTTP session opens to one host. The pace keeps fewer in flight when answers
+        # come quicker, and a crash can send twice only what is in flight.
+        self.concurrency = concurrency or min(100, max(4, math.ceil(self.rate * 0.3)))
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.retry_base = retry_base
@@ -380,7 +385,7 @@ class Sender:
 
         # Claim about half a second of sending at a time: short claim transactions, and little held at once.
         self._claim_size = max(10, min(500, int(self.rate / 2)))
-        self._low_water = max(concurrency, self._claim_size // 2)
+        self._low_water = max(self.concurrency, self._claim_size // 2)
         self._interval = 1.0 / self.rate
         # A send may start up to one interval (at least 5 ms) early, so a late wake-up is caught up on.
         self._tolerance = max(self._interval, 0.005)
@@ -403,7 +408,7 @@ class Sender:
         self._flush_wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._closing = False
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = asyncio.Semaphore(self.concurrency)
 
     # ------------------------------------------------------------------------------------------ public
 

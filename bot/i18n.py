@@ -72,28 +72,28 @@ def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
 
 
 def fill_source_language(po_path: Path) -> int:
-    """English is the source language: its catalogue's empty entries take their msgid (plurals too)."""
+    """English is the source language: every entry of its catalogue is its msgid (plurals too).
+
+    Rewriting them all also undoes `pybabel update`'s fuzzy guesses, which borrow a neighbour's text.
+    """
     from babel.messages.pofile import write_po
 
     with po_path.open("rb") as po_file:
         catalog = read_po(po_file, locale="en")
-    filled = 0
+    changed = 0
     for message in catalog:
         if not message.id:
             continue
-        if isinstance(message.id, tuple | list):
-            if not isinstance(message.string, tuple | list) or not all(message.string):
-                message.string = (message.id[0], message.id[1])
-                filled += 1
-        elif not message.string:
-            message.string = message.id
-            filled += 1
-        message.flags.discard("fuzzy")
+        wanted = (message.id[0], message.id[1]) if isinstance(message.id, tuple | list) else message.id
+        if message.string != wanted or message.fuzzy:
+            message.string = wanted
+            message.flags.discard("fuzzy")
+            changed += 1
     with po_path.open("wb") as po_file:
         write_po(po_file, catalog, width=0)
-    return filled
+    return changed
 
 
 if __name__ == "__main__":
     count = fill_source_language(LOCALES_DIR / "en" / "LC_MESSAGES" / f"{DOMAIN}.po")
-    print(f"filled {count} English entries")
+    print(f"set {count} English entries to their source text")

@@ -131,6 +131,8 @@ def help_text(person: PersonView) -> str:
             _("For managers:"),
             _("/requests: join requests waiting for a decision"),
             _("/invite ORGANISATION: an invite link for an organisation (its name or CUI)"),
+            _("/announce: send an announcement to members"),
+            _("/announcements: scheduled announcements"),
         ]
     return "\n".join(lines)
 

@@ -21,7 +21,7 @@ class MenuCb(CallbackData, prefix="menu"):
     action: str
 
 
-MENU_ACTIONS = ("home", "join", "invite_code", "profile", "language", "help", "requests")
+MENU_ACTIONS = ("home", "join", "invite_code", "profile", "language", "help", "requests", "announce")
 
 
 class LanguageCb(CallbackData, prefix="lang"):
@@ -72,7 +72,10 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
             InlineKeyboardButton(text=_("🎟 I have an invite code"), callback_data=MenuCb(action="invite_code").pack())
         )
     if is_manager:
-        builder.row(InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action="requests").pack()))
+        builder.row(
+            InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action="requests").pack()),
+            InlineKeyboardButton(text=_("📣 Announcement"), callback_data=MenuCb(action="announce").pack()),
+        )
     builder.row(
         InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action="profile").pack()),
         InlineKeyboardButton(text=_("🌐 Language"), callback_data=MenuCb(action="language").pack()),

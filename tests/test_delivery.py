@@ -534,7 +534,7 @@ from storage.db import create_engine, create_session_factory
 async def drain(database_url, api_url, token, name, concurrency):
     engine = create_engine(database_url)
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
-    sender = Sender(create_session_factory(engine), Bot(token, session=session), rate=1000, paid_broadcast=True,
+    sender = Sender(create_session_factory(engine), Bot(token, session=session), rate=300, paid_broadcast=True,
                     concurrency=int(concurrency), lease_seconds=1.0, poll_interval=0.02,
                     name=None if name == "-" else name)
     try:
@@ -643,8 +643,9 @@ async def test_a_sender_killed_three_times_skips_nobody(
         return sandbox.last_seq
 
     kills = 0
-    # Restarts under the same name take their rows back at once; the last one, under a new name, waits for
-    # the killed sender's leases to lapse.
+    # The children send at 300/s, so that between one threshold and the next (500 messages, about 1.7 s) a
+    # loaded machine still has time to see the threshold and kill. Restarts under the same name take their
+    # rows back at once; the last one, under a new name, waits for the killed sender's leases to lapse.
     for threshold, name in ((300, "replica-1"), (800, "replica-1"), (1300, "replica-1"), (2000, None)):
         pid = await sender_host.start(database_url, sandbox.base_url, name=name, concurrency=1)
         if threshold == 2000:

@@ -116,6 +116,8 @@ class Console:
     async def _act(self, action: Callable[[], Awaitable[object]]) -> str:
         since = self.sandbox.server.last_seq
         await action()
+        # Announcements go through the outbox: deliver them now, as the running bot's sender would.
+        await self.sandbox.deliver()
         shown = [self._describe(activity) for activity in bot_activity(self.sandbox.server, since)]
         return "\n".join(shown) if shown else "(the bot did not answer)"
 

@@ -161,3 +161,29 @@ async def report(repos: Repositories, announcement_id: int) -> BatchReport:
 
 async def scheduled(repos: Repositories) -> list[AnnouncementView]:
     return [_view(row) for row in await repos.announcements.scheduled()]
+
+
+async def audience_size(repos: Repositories, audience: Audience, default_locale: str) -> dict[str, int]:
+    """How many people of each language the announcement would reach now."""
+    sizes = dict.fromkeys(SUPPORTED_LOCALES, 0)
+    for recipient in await recipients(repos, audience, default_locale):
+        sizes[recipient.locale] = sizes.get(recipient.locale, 0) + 1
+    return sizes
+
+
+@dataclass(frozen=True)
+class Unreached:
+    name: str
+    status: str
+
+
+async def unreached(repos: Repositories, announcement_id: int, viewer: PersonView) -> list[Unreached]:
+    """Who the announcement did not reach and why, for a manager."""
+    await require_manager(repos, viewer)
+    report = await batch_report(repos, batch_of(announcement_id), limit=200)
+    result = []
+    for problem in report.undelivered:
+        person = await repos.people.get(problem.person_id) if problem.person_id else None
+        name = f"{person.first_name} {person.last_name or ''}".strip() if person else str(problem.chat_id)
+        result.append(Unreached(name, problem.status))
+    return result

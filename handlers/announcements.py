@@ -1,0 +1,474 @@
+"""Managers' announcements in the chat: audience, a text per language, preview, send now or schedule,
+live progress, the report, and cancelling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.delivery import InvalidContent, validate_content
+from bot.i18n import format_when
+from bot.services import announcements
+from bot.services.announcements import Audience
+from bot.services.members import MembershipError, PersonView
+from handlers.common import explain
+from handlers.keyboards import MenuCb, main_menu
+from storage.db import unit_of_work
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+
+class AnnounceCb(CallbackData, prefix="ann"):
+    """`action`: audience (value all|ro|en), same (one text for all), send, schedule, cancel, stop (value id),
+    unreached (value id)."""
+
+    action: str
+    value: str = ""
+
+
+class AnnounceForm(StatesGroup):
+    audience = State()
+    ro = State()
+    en = State()
+    confirm = State()
+    when = State()
+
+
+def _button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=AnnounceCb(action=action, value=value).pack())
+
+
+def _cancel_row() -> list[InlineKeyboardButton]:
+    return [_button(_("✖️ Cancel"), "cancel")]
+
+
+def audience_name(audience: Audience) -> str:
+    return {
+        Audience.ALL: _("all members"),
+        Audience.RO: _("members who read Romanian"),
+        Audience.EN: _("members who read English"),
+    }[audience]
+
+
+def piece_of(message: Message) -> dict[str, Any] | None:
+    """The message as the outbox keeps it: formatting as HTML, a photo or document by file_id."""
+    if message.photo:
+        piece: dict[str, Any] = {"photo": message.photo[-1].file_id}
+    elif message.document:
+        piece = {"document": message.document.file_id}
+    elif message.text:
+        return {"text": message.html_text, "parse_mode": "HTML"}
+    else:
+        return None
+    if message.caption:
+        piece.update(caption=message.html_text, parse_mode="HTML")
+    return piece
+
+
+async def show(bot: Bot, chat_id: int, piece: dict[str, Any]) -> None:
+    """Send a piece of an announcement as members will see it."""
+    caption = {"caption": piece.get("caption"), "parse_mode": piece.get("parse_mode")}
+    if "photo" in piece:
+        await bot.send_photo(chat_id, piece["photo"], **caption)
+    elif "document" in piece:
+        await bot.send_document(chat_id, piece["document"], **caption)
+    else:
+        await bot.send_message(chat_id, piece["text"], parse_mode=piece.get("parse_mode"))
+
+
+# --- the conversation ------------------------------------------------------------------------------------------
+
+
+async def begin(message: Message, person: PersonView, state: FSMContext) -> None:
+    if not person.is_manager:
+        await message.answer(_("Sorry, only the cluster's managers can do that."))
+        return
+    await state.clear()
+    await state.set_state(AnnounceForm.audience)
+    await message.answer(
+        _("📣 <b>New announcement</b>\n\nWho should receive it?"),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[
+                [_button(_("Everyone: all members"), "audience", Audience.ALL.value)],
+                [_button(_("Members who read Romanian"), "audience", Audience.RO.value)],
+                [_button(_("Members who read English"), "audience", Audience.EN.value)],
+                _cancel_row(),
+            ]
+        ),
+    )
+
+
+async def announce_command(message: Message, person: PersonView, state: FSMContext) -> None:
+    await begin(message, person, state)
+
+
+async def announce_button(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
+    if not person.is_manager:
+        await query.answer(_("Sorry, only the cluster's managers can do that."), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await begin(query.message, person, state)
+
+
+async def chose_audience(query: CallbackQuery, callback_data: AnnounceCb, state: FSMContext) -> None:
+    if callback_data.value not in {a.value for a in Audience}:
+        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
+        return
+    await state.update_data(audience=callback_data.value)
+    await query.answer()
+    if callback_data.value == Audience.EN.value:
+        await state.set_state(AnnounceForm.en)
+        question = _(
+            "Send the text in English (bold, italics and links are kept; "
+            "a photo or a document with a caption works too)."
+        )
+    else:
+        await state.set_state(AnnounceForm.ro)
+        question = _(
+            "Send the text in Romanian (bold, italics and links are kept; "
+            "a photo or a document with a caption works too)."
+        )
+    if isinstance(query.message, Message):
+        await query.message.answer(question, reply_markup=InlineKeyboardMarkup(inline_keyboard=[_cancel_row()]))
+
+
+async def got_romanian(message: Message, state: FSMContext) -> None:
+    piece = await _checked_piece(message)
+    if piece is None:
+        return
+    data = await state.update_data(ro=piece)
+    if data["audience"] == Audience.RO.value:
+        await _preview(message, state)
+        return
+    await state.set_state(AnnounceForm.en)
+    await message.answer(
+        _("Now the same in English, or use the Romanian text for everyone."),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[[_button(_("Same text for everyone"), "same")], _cancel_row()]
+        ),
+    )
+
+
+async def got_english(message: Message, state: FSMContext) -> None:
+    piece = await _checked_piece(message)
+    if piece is None:
+        return
+    await state.update_data(en=piece)
+    await _preview(message, state)
+
+
+async def same_for_everyone(query: CallbackQuery, state: FSMContext) -> None:
+    data = await state.get_data()
+    await query.answer()
+    await state.update_data(en=data["ro"])
+    if isinstance(query.message, Message):
+        await _preview(query.message, state)
+
+
+async def _checked_piece(message: Message) -> dict[str, Any] | None:
+    piece = piece_of(message)
+    if piece is None:
+        await message.answer(_("Please send a text, a photo or a document."))
+        return None
+    try:
+        validate_content({"any": piece})
+    except InvalidContent:
+        await message.answer(_("Telegram would not accept this message as it is. Please shorten it and send it again."))
+        return None
+    return piece
+
+
+def _content(data: dict[str, Any]) -> dict[str, Any]:
+    ro, en = data.get("ro"), data.get("en")
+    return {"ro": ro or en, "en": en or ro}
+
+
+async def _preview(message: Message, state: FSMContext) -> None:
+    """Exactly what members of each language will see, then the choice to send."""
+    data = await state.get_data()
+    await state.set_state(AnnounceForm.confirm)
+    content = _content(data)
+    bot = message.bot
+    assert bot is not None
+    audience = Audience(data["audience"])
+    shown = [locale for locale in ("ro", "en") if audience.value in (Audience.ALL.value, locale)]
+    for locale in shown:
+        heading = (
+            _("Preview: members who read Romanian see")
+            if locale == "ro"
+            else _("Preview: members who read English see")
+        )
+        await message.answer(f"👁 <i>{heading}</i>")
+        await show(bot, message.chat.id, content[locale])
+    await message.answer(
+        _("Send it to {audience}?").format(audience=audience_name(audience)),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[
+                [_button(_("🚀 Send now"), "send"), _button(_("🕒 Schedule"), "schedule")],
+                _cancel_row(),
+            ]
+        ),
+    )
+
+
+async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(_("Stopped. Nothing was sent."), reply_markup=main_menu(person))
+
+
+async def send_now(
+    query: CallbackQuery,
+    person: PersonView,
+    state: FSMContext,
+    repos: Repositories,
+    settings: Settings,
+    bot: Bot,
+    i18n: I18n,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    data = await state.get_data()
+    try:
+        view = await announcements.create(
+            repos,
+            audience=Audience(data["audience"]),
+            content=_content(data),
+            default_locale=settings.default_locale,
+            author=person,
+        )
+    except MembershipError as refusal:
+        await state.clear()
+        await query.answer(explain(refusal), show_alert=True)
+        return
+    await state.clear()
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await query.message.edit_reply_markup(reply_markup=None)
+    progress = await query.message.answer(
+        ngettext(
+            "📣 Announcement #{id}: {count} message queued.",
+            "📣 Announcement #{id}: {count} messages queued.",
+            view.queued,
+        ).format(id=view.id, count=view.queued),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("⏹ Stop sending"), "stop", str(view.id))]]),
+    )
+    locale = i18n.current_locale
+    # The sender delivers; this only watches and edits one message, at most every few seconds.
+    task = asyncio.create_task(
+        follow_progress(bot, session_factory, i18n, locale, progress.chat.id, progress.message_id, view.id, settings)
+    )
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+
+
+async def ask_when(query: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    await state.set_state(AnnounceForm.when)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("When? Send the date and time as YYYY-MM-DD HH:MM ({timezone} time).").format(timezone=settings.timezone),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[_cancel_row()]),
+        )
+
+
+async def got_when(
+    message: Message, person: PersonView, state: FSMContext, repos: Repositories, settings: Settings, locale: str
+) -> None:
+    try:
+        moment = datetime.strptime((message.text or "").strip(), "%Y-%m-%d %H:%M").replace(tzinfo=settings.tz)
+    except ValueError:
+        await message.answer(_("I could not read that. Please write it like 2026-12-01 09:30."))
+        return
+    if moment <= datetime.now(settings.tz):
+        await message.answer(_("That moment has passed. Please give a time in the future."))
+        return
+    data = await state.get_data()
+    try:
+        view = await announcements.create(
+            repos,
+            audience=Audience(data["audience"]),
+            content=_content(data),
+            default_locale=settings.default_locale,
+            author=person,
+            at=moment,
+        )
+    except MembershipError as refusal:
+        await state.clear()
+        await message.answer(explain(refusal))
+        return
+    await state.clear()
+    await message.answer(
+        _("🕒 Announcement #{id} will go out on {when}. /announcements lists the scheduled ones.").format(
+            id=view.id, when=format_when(moment, locale, settings.tz)
+        ),
+        reply_markup=main_menu(person),
+    )
+
+
+# --- progress and report -------------------------------------------------------------------------------------------
+
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
+async def follow_progress(
+    bot: Bot,
+    session_factory: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    locale: str,
+    chat_id: int,
+    message_id: int,
+    announcement_id: int,
+    settings: Settings,
+) -> None:
+    """Edit the manager's progress message until the announcement is delivered, then leave the report."""
+    last = ""
+    started = asyncio.get_running_loop().time()
+    while True:
+        await asyncio.sleep(settings.progress_interval)
+        try:
+            async with unit_of_work(session_factory) as session:
+                report = await announcements.report(Repositories(session), announcement_id)
+        except Exception as error:
+            log.warning("progress of announcement %s: %s", announcement_id, type(error).__name__)
+            continue
+        elapsed = asyncio.get_running_loop().time() - started
+        finished = report.total - report.waiting
+        with i18n.context(), i18n.use_locale(locale):
+            text = _(
+                "📣 Announcement #{id}: {sent} sent, {failed} failed, {blocked} blocked the bot, {waiting} waiting."
+            ).format(
+                id=announcement_id,
+                sent=report.sent,
+                failed=report.failed + report.invalid,
+                blocked=report.blocked,
+                waiting=report.waiting,
+            )
+            if report.done:
+                text += "\n" + _("✅ Done.")
+                markup = None
+                if report.undelivered:
+                    markup = InlineKeyboardMarkup(
+                        inline_keyboard=[[_button(_("Who was not reached"), "unreached", str(announcement_id))]]
+                    )
+            else:
+                if finished:
+                    left = int(elapsed / finished * report.waiting)
+                    text += "\n" + _("About {seconds} s left.").format(seconds=left)
+                markup = InlineKeyboardMarkup(
+                    inline_keyboard=[[_button(_("⏹ Stop sending"), "stop", str(announcement_id))]]
+                )
+        if text != last:
+            try:
+                await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
+                last = text
+            except TelegramAPIError as error:
+                log.info("progress message of announcement %s: %s", announcement_id, type(error).__name__)
+        if report.done or report.total == 0:
+            return
+
+
+async def stop_sending(
+    query: CallbackQuery, callback_data: AnnounceCb, person: PersonView, repos: Repositories
+) -> None:
+    if not callback_data.value.isdigit():
+        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
+        return
+    try:
+        withdrawn = await announcements.cancel(repos, int(callback_data.value), author=person)
+    except MembershipError as refusal:
+        await query.answer(explain(refusal), show_alert=True)
+        return
+    except announcements.AnnouncementError:
+        await query.answer(_("This announcement no longer exists."), show_alert=True)
+        return
+    await query.answer(
+        ngettext(
+            "Stopped: {count} message will not be sent.", "Stopped: {count} messages will not be sent.", withdrawn
+        ).format(count=withdrawn),
+        show_alert=True,
+    )
+
+
+async def show_unreached(
+    query: CallbackQuery, callback_data: AnnounceCb, person: PersonView, repos: Repositories
+) -> None:
+    if not callback_data.value.isdigit():
+        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
+        return
+    try:
+        missed = await announcements.unreached(repos, int(callback_data.value), person)
+    except MembershipError as refusal:
+        await query.answer(explain(refusal), show_alert=True)
+        return
+    await query.answer()
+    reasons = {"blocked": _("blocked the bot"), "invalid": _("chat not found"), "failed": _("failed")}
+    lines = [_("Not reached:")]
+    for who in missed[:50]:
+        lines.append(f"• {escape(who.name)}: {reasons.get(who.status, who.status)}")
+    if isinstance(query.message, Message):
+        await query.message.answer("\n".join(lines))
+
+
+async def list_scheduled(
+    message: Message, person: PersonView, repos: Repositories, settings: Settings, locale: str
+) -> None:
+    if not person.is_manager:
+        await message.answer(_("Sorry, only the cluster's managers can do that."))
+        return
+    scheduled = await announcements.scheduled(repos)
+    if not scheduled:
+        await message.answer(_("No announcements are scheduled."))
+        return
+    for view in scheduled:
+        assert view.scheduled_at is not None
+        await message.answer(
+            _("🕒 Announcement #{id} to {audience}, on {when}.").format(
+                id=view.id,
+                audience=audience_name(view.audience),
+                when=format_when(view.scheduled_at, locale, settings.tz),
+            ),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("✖️ Cancel it"), "stop", str(view.id))]]),
+        )
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    private = F.chat.type == "private"
+    answer = ~F.text.startswith("/")
+    router.message.register(announce_command, Command("announce", ignore_case=True), private)
+    router.message.register(list_scheduled, Command("announcements", ignore_case=True), private)
+    router.message.register(got_romanian, AnnounceForm.ro, answer)
+    router.message.register(got_english, AnnounceForm.en, answer)
+    router.message.register(got_when, AnnounceForm.when, F.text, answer)
+    router.callback_query.register(announce_button, MenuCb.filter(F.action == "announce"))
+    router.callback_query.register(chose_audience, AnnounceForm.audience, AnnounceCb.filter(F.action == "audience"))
+    router.callback_query.register(same_for_everyone, AnnounceForm.en, AnnounceCb.filter(F.action == "same"))
+    router.callback_query.register(send_now, AnnounceForm.confirm, AnnounceCb.filter(F.action == "send"))
+    router.callback_query.register(ask_when, AnnounceForm.confirm, AnnounceCb.filter(F.action == "schedule"))
+    router.callback_query.register(cancel_form, AnnounceCb.filter(F.action == "cancel"))
+    router.callback_query.register(stop_sending, AnnounceCb.filter(F.action == "stop"))
+    router.callback_query.register(show_unreached, AnnounceCb.filter(F.action == "unreached"))
+    return router

@@ -1,0 +1,111 @@
+"""A manager announces from the chat: audience, two languages, preview, live progress, report, schedule, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.config import Settings
+from bot.sandbox.client import SandboxUser
+from bot.sandbox.harness import SandboxBot
+
+
+@pytest.fixture
+async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
+    async with SandboxBot(make_settings(db_url, progress_interval=0.05)) as running:
+        yield running
+
+
+async def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def people(sandbox: SandboxBot) -> tuple[SandboxUser, SandboxUser, SandboxUser, SandboxUser]:
+    maria = await sandbox.person("maria", 3001, "Maria", language_code="en", role="manager")
+    ana = await sandbox.person("ana", 1001, "Ana", language_code="ro", role="member", organisation="EcoTech SRL")
+    dan = await sandbox.person("dan", 1002, "Dan", language_code="en", role="member", organisation="Bio SRL")
+    gigi = await sandbox.person("gigi", 1003, "Gigi", language_code="ro")
+    for person in (maria, ana, dan, gigi):
+        await person.send("/start")
+    return maria, ana, dan, gigi
+
+
+async def test_a_two_language_announcement_with_preview_progress_and_report(sandbox: SandboxBot) -> None:
+    maria, ana, dan, gigi = await people(sandbox)
+    await ana.send("/announce")
+    assert (ana.last_text or "").startswith("Îmi pare rău, doar managerii clusterului")
+
+    await maria.tap("Announcement")
+    assert "Who should receive it?" in (maria.last_text or "")
+    await maria.tap("Everyone")
+    await maria.send("Adunarea generală are loc joi la ora 10.")
+    assert "Now the same in English" in (maria.last_text or "")
+    preview = await maria.send("The general assembly is on Thursday at 10.")
+    texts = [message.content for message in preview]
+    assert texts[:4] == [
+        "👁 Preview: members who read Romanian see",
+        "Adunarea generală are loc joi la ora 10.",
+        "👁 Preview: members who read English see",
+        "The general assembly is on Thursday at 10.",
+    ]
+    assert "Send it to all members?" in texts[4]
+
+    sandbox.server.block(dan.user_id)  # Dan blocked the bot in the meantime
+    await maria.tap("Send now")
+    assert "messages queued" in (maria.last_text or "")
+    await sandbox.deliver()
+    assert ana.last_text == "Adunarea generală are loc joi la ora 10."
+    assert all("assembly" not in (m.content or "") for m in gigi.messages)  # guests are not members
+    await eventually(lambda: "Done" in (maria.last_text or ""), "the progress message reports the end")
+    report = maria.last_message
+    assert report is not None and report.edited
+    assert "2 sent" in report.content and "1 blocked the bot" in report.content
+    await maria.tap("Who was not reached")
+    assert "Dan: blocked the bot" in (maria.last_text or "")
+
+
+async def test_scheduling_listing_and_cancelling_from_the_chat(sandbox: SandboxBot) -> None:
+    maria, ana, _dan, _gigi = await people(sandbox)
+    await maria.send("/announce")
+    await maria.tap("read Romanian")
+    await maria.send("Termen: vineri.")
+    assert "Send it to members who read Romanian?" in (maria.last_text or "")
+    await maria.tap("Schedule")
+    await maria.send("tomorrow morning")
+    assert "could not read that" in (maria.last_text or "")
+    await maria.send("2001-01-01 10:00")
+    assert "has passed" in (maria.last_text or "")
+    await maria.send("2099-01-05 09:00")
+    assert "will go out on 5 Jan 2099, 09:00" in (maria.last_text or "")
+    await maria.send("/announcements")
+    assert "to members who read Romanian, on 5 Jan 2099, 09:00" in (maria.last_text or "")
+    await maria.tap("Cancel it")
+    assert maria.last_callback_answer == ("Stopped: 0 messages will not be sent.", True)
+    await maria.send("/announcements")
+    assert "No announcements are scheduled" in (maria.last_text or "")
+    await sandbox.run_job("announcements")
+    assert all("Termen" not in (m.content or "") for m in ana.messages)
+
+
+async def test_forged_announcement_buttons_are_refused(sandbox: SandboxBot) -> None:
+    _maria, _ana, dan, _gigi = await people(sandbox)
+    menu = dan.last_message
+    assert menu is not None
+    server = sandbox.server
+    for data, expected in (
+        ("ann:send:", "This button is no longer valid. Open /menu for a fresh one."),
+        ("ann:stop:1", "Sorry, only the cluster's managers can do that."),
+        ("ann:unreached:1", "Sorry, only the cluster's managers can do that."),
+        ("ann:stop:x", "This button is no longer valid. Open /menu for a fresh one."),
+        ("menu:announce", "Sorry, only the cluster's managers can do that."),
+    ):
+        update_id, query_id = await server.user_taps(dan.user_id, dan.chat_id, menu.message_id, data, forged=True)
+        await server.wait_handled(update_id)
+        answer = server.callback_answer(query_id) or {}
+        assert (answer.get("text"), answer.get("show_alert")) == (expected, True), data
