@@ -109,3 +109,27 @@ async def test_forged_announcement_buttons_are_refused(sandbox: SandboxBot) -> N
         await server.wait_handled(update_id)
         answer = server.callback_answer(query_id) or {}
         assert (answer.get("text"), answer.get("show_alert")) == (expected, True), data
+
+
+async def test_a_scheduled_announcement_survives_a_restart(db_url: str, make_settings: Callable[..., Settings]) -> None:
+    from datetime import datetime
+
+    from bot.sandbox.server import SandboxServer
+
+    settings = make_settings(db_url, progress_interval=0.05)
+    async with SandboxServer() as server:
+        async with SandboxBot(settings, server=server) as first:
+            maria, ana, _dan, _gigi = await people(first)
+            await maria.send("/announce")
+            await maria.tap("Everyone")
+            await maria.send("Ședința consiliului: luni.")
+            await maria.tap("Same text for everyone")
+            await maria.tap("Schedule")
+            await maria.send("2099-03-02 08:00")
+            assert "will go out on" in (maria.last_text or "")
+        # The bot stopped (a deploy, a crash); a new process starts on the same database and server.
+        async with SandboxBot(settings, server=server) as second:
+            await second.run_job("announcements", datetime.fromisoformat("2099-03-02T07:59:00+02:00"))
+            assert all("consiliului" not in (m.content or "") for m in ana.messages)
+            await second.run_job("announcements", datetime.fromisoformat("2099-03-02T08:00:00+02:00"))
+            assert ana.last_text == "Ședința consiliului: luni."
