@@ -27,7 +27,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import CallbackQuery, Message, Update
 
-from bot.app import build_dispatcher, create_bot
+from bot.app import PinnedResponses, build_dispatcher, create_bot
 from bot.config import Settings
 from bot.i18n import build_i18n
 from bot.services import members
@@ -38,7 +38,7 @@ from storage.repositories import Repositories
 BOT_ID = 123456
 
 
-class InstantTelegram(BaseSession):
+class InstantTelegram(PinnedResponses, BaseSession):
     """Answers every call at once with a result shaped like Telegram's, parsed by aiogram as usual."""
 
     def __init__(self) -> None:
