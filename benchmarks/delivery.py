@@ -32,10 +32,10 @@ from typing import Any
 
 import asyncpg
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy.engine import make_url
 
+from bot.app import BotSession
 from bot.delivery import Recipient, Sender, queue
 from bot.sandbox.server import SandboxServer
 from storage.db import create_engine, create_session_factory, migrate, unit_of_work
@@ -115,7 +115,7 @@ async def queue_batch(url: str, count: int, batch: str = "announcement:1") -> No
 
 async def drain(url: str, api_url: str, **options: Any) -> Sender:
     engine = create_engine(url)
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    session = BotSession(api=TelegramAPIServer.from_base(api_url))
     try:
         sender = Sender(create_session_factory(engine), Bot(TOKEN, session=session), poll_interval=0.05, **options)
         await sender.drain()
