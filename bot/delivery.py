@@ -190,6 +190,27 @@ def pick_language(content: Mapping[str, Any], locale: str) -> tuple[str, Mapping
     raise InvalidContent("the message has no language")
 
 
+async def send_content(bot: Bot, chat_id: int, message: Mapping[str, Any], *, paid_broadcast: bool = False) -> int:
+    """Send one language's version of a stored message (text, photo or document); its Telegram message id."""
+    markup = message.get("reply_markup")
+    options: dict[str, Any] = {
+        "chat_id": chat_id,
+        # Explicit, so a bot-wide default parse mode never parses text that was validated as plain.
+        "parse_mode": message.get("parse_mode"),
+        "reply_markup": InlineKeyboardMarkup.model_validate(markup) if markup else None,
+        "disable_notification": message.get("disable_notification"),
+    }
+    if paid_broadcast:
+        options["allow_paid_broadcast"] = True
+    if "photo" in message:
+        sent = await bot.send_photo(photo=message["photo"], caption=message.get("caption"), **options)
+    elif "document" in message:
+        sent = await bot.send_document(document=message["document"], caption=message.get("caption"), **options)
+    else:
+        sent = await bot.send_message(text=message["text"], **options)
+    return sent.message_id
+
+
 # ---------------------------------------------------------------------------------------------- queueing
 
 
@@ -648,23 +669,7 @@ class Sender:
         )
 
     async def _call(self, chat_id: int, message: Mapping[str, Any]) -> int:
-        markup = message.get("reply_markup")
-        options: dict[str, Any] = {
-            "chat_id": chat_id,
-            # Explicit, so a bot-wide default parse mode never parses text that was validated as plain.
-            "parse_mode": message.get("parse_mode"),
-            "reply_markup": InlineKeyboardMarkup.model_validate(markup) if markup else None,
-            "disable_notification": message.get("disable_notification"),
-        }
-        if self.paid_broadcast:
-            options["allow_paid_broadcast"] = True
-        if "photo" in message:
-            sent = await self.bot.send_photo(photo=message["photo"], caption=message.get("caption"), **options)
-        elif "document" in message:
-            sent = await self.bot.send_document(document=message["document"], caption=message.get("caption"), **options)
-        else:
-            sent = await self.bot.send_message(text=message["text"], **options)
-        return sent.message_id
+        return await send_content(self.bot, chat_id, message, paid_broadcast=self.paid_broadcast)
 
     # ------------------------------------------------------------------------------------------ database
 
@@ -912,5 +917,6 @@ __all__ = [
     "pick_language",
     "queue",
     "run_sender",
+    "send_content",
     "validate_content",
 ]

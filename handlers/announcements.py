@@ -22,7 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import InvalidContent, validate_content
+from bot.delivery import InvalidContent, send_content, validate_content
 from bot.i18n import format_when
 from bot.services import announcements
 from bot.services.announcements import Audience
@@ -82,17 +82,6 @@ def piece_of(message: Message) -> dict[str, Any] | None:
     return piece
 
 
-async def show(bot: Bot, chat_id: int, piece: dict[str, Any]) -> None:
-    """Send a piece of an announcement as members will see it."""
-    caption = {"caption": piece.get("caption"), "parse_mode": piece.get("parse_mode")}
-    if "photo" in piece:
-        await bot.send_photo(chat_id, piece["photo"], **caption)
-    elif "document" in piece:
-        await bot.send_document(chat_id, piece["document"], **caption)
-    else:
-        await bot.send_message(chat_id, piece["text"], parse_mode=piece.get("parse_mode"))
-
-
 # --- the conversation ------------------------------------------------------------------------------------------
 
 
@@ -113,10 +102,6 @@ async def begin(message: Message, person: PersonView, state: FSMContext) -> None
             ]
         ),
     )
-
-
-async def announce_command(message: Message, person: PersonView, state: FSMContext) -> None:
-    await begin(message, person, state)
 
 
 async def announce_button(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
@@ -217,7 +202,8 @@ async def _preview(message: Message, state: FSMContext) -> None:
             else _("Preview: members who read English see")
         )
         await message.answer(f"👁 <i>{heading}</i>")
-        await show(bot, message.chat.id, content[locale])
+        # The very call the sender makes, so the preview is what members get.
+        await send_content(bot, message.chat.id, content[locale])
     await message.answer(
         _("Send it to {audience}?").format(audience=audience_name(audience)),
         reply_markup=InlineKeyboardMarkup(
@@ -226,6 +212,22 @@ async def _preview(message: Message, state: FSMContext) -> None:
                 _cancel_row(),
             ]
         ),
+    )
+
+
+async def _create(
+    state: FSMContext, person: PersonView, repos: Repositories, settings: Settings, *, at: datetime | None = None
+) -> announcements.AnnouncementView:
+    """The announcement the conversation put together; the conversation ends either way."""
+    data = await state.get_data()
+    await state.clear()
+    return await announcements.create(
+        repos,
+        audience=Audience(data["audience"]),
+        content=_content(data),
+        default_locale=settings.default_locale,
+        author=person,
+        at=at,
     )
 
 
@@ -248,20 +250,11 @@ async def send_now(
     i18n: I18n,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    data = await state.get_data()
     try:
-        view = await announcements.create(
-            repos,
-            audience=Audience(data["audience"]),
-            content=_content(data),
-            default_locale=settings.default_locale,
-            author=person,
-        )
+        view = await _create(state, person, repos, settings)
     except MembershipError as refusal:
-        await state.clear()
         await query.answer(explain(refusal), show_alert=True)
         return
-    await state.clear()
     await query.answer()
     if not isinstance(query.message, Message):
         return
@@ -305,21 +298,11 @@ async def got_when(
     if moment <= datetime.now(settings.tz):
         await message.answer(_("That moment has passed. Please give a time in the future."))
         return
-    data = await state.get_data()
     try:
-        view = await announcements.create(
-            repos,
-            audience=Audience(data["audience"]),
-            content=_content(data),
-            default_locale=settings.default_locale,
-            author=person,
-            at=moment,
-        )
+        view = await _create(state, person, repos, settings, at=moment)
     except MembershipError as refusal:
-        await state.clear()
         await message.answer(explain(refusal))
         return
-    await state.clear()
     await message.answer(
         _("🕒 Announcement #{id} will go out on {when}. /announcements lists the scheduled ones.").format(
             id=view.id, when=format_when(moment, locale, settings.tz)
@@ -458,7 +441,7 @@ def build_router() -> Router:
     router = Router(name=__name__)
     private = F.chat.type == "private"
     answer = ~F.text.startswith("/")
-    router.message.register(announce_command, Command("announce", ignore_case=True), private)
+    router.message.register(begin, Command("announce", ignore_case=True), private)
     router.message.register(list_scheduled, Command("announcements", ignore_case=True), private)
     router.message.register(got_romanian, AnnounceForm.ro, answer)
     router.message.register(got_english, AnnounceForm.en, answer)

@@ -16,12 +16,9 @@ LANGUAGE_NAMES = {"ro": "🇷🇴 Română", "en": "🇬🇧 English"}
 
 
 class MenuCb(CallbackData, prefix="menu"):
-    """A main-menu entry; `action` is one of MENU_ACTIONS."""
+    """A main-menu entry: home, join, invite_code, profile, language, help, requests, announce."""
 
     action: str
-
-
-MENU_ACTIONS = ("home", "join", "invite_code", "profile", "language", "help", "requests", "announce")
 
 
 class LanguageCb(CallbackData, prefix="lang"):

@@ -103,11 +103,20 @@ class PersonRepository:
         rows = await self.session.execute(query.order_by(Person.id))
         return [(person, org) for person, org in rows.all()]
 
-    async def of_organisation(self, organisation_id: int) -> Sequence[Person]:
-        result = await self.session.scalars(
-            select(Person).where(Person.organisation_id == organisation_id).order_by(Person.id)
+    async def names(self, person_ids: Sequence[int]) -> dict[int, str]:
+        """Full names by person id, in one query."""
+        if not person_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Person.id, Person.first_name, Person.last_name).where(Person.id.in_(person_ids))
         )
-        return result.all()
+        return {pid: f"{first} {last}" if last else first for pid, first, last in rows.all()}
+
+    async def count_of_organisation(self, organisation_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count(Person.id)).where(Person.organisation_id == organisation_id)
+        )
+        return int(count or 0)
 
     async def reachable_members(self) -> Sequence[Person]:
         """Members, managers and admins who have not blocked the bot: who announcements go to."""

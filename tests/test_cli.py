@@ -172,3 +172,32 @@ async def test_approving_from_the_command_line_tells_the_applicant(tmp_path: Pat
         assert "Clinica Verde" in (applicant.last_text or "")
         assert "aprobată" in (applicant.last_text or "")
         assert SANDBOX_TOKEN not in out.decode() + err.decode()
+
+
+def test_operator_schedules_lists_and_cancels_an_announcement(
+    operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["members", "requests"]) == 0
+    assert "no join requests are waiting" in capsys.readouterr().out
+    assert main(["members", "add", "--telegram-id", "501", "--name", "Ana Pop", "--organisation", "EcoTech SRL"]) == 0
+    text = operator_env / "all.html"
+    text.write_text("<b>Adunare</b> joi / <b>Assembly</b> on Thursday", encoding="utf-8")
+    capsys.readouterr()
+
+    assert main(["announce", "--text", str(text), "--at", "2099-01-05 09:00"]) == 0
+    assert "announcement #1 scheduled for 2099-01-05 09:00" in capsys.readouterr().out
+    assert main(["announcements"]) == 0
+    assert "#1\tall\t2099-01-05 09:00" in capsys.readouterr().out
+    assert main(["announcements", "--cancel", "1"]) == 0
+    assert "announcement #1 cancelled; 0 message(s) withdrawn" in capsys.readouterr().out
+    assert main(["announcements"]) == 0
+    assert capsys.readouterr().out == ""
+
+    assert main(["announce", "--text", str(text)]) == 0
+    assert "announcement #2: 1 message(s) queued" in capsys.readouterr().out
+    bad = operator_env / "bad.html"
+    bad.write_text("<b>unclosed", encoding="utf-8")
+    assert main(["announce", "--text", str(bad)]) == 1
+    assert "not queued" in capsys.readouterr().err
+    assert main(["announcements", "--cancel", "99"]) == 1
+    assert "refused: not found" in capsys.readouterr().err

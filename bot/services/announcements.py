@@ -181,9 +181,8 @@ async def unreached(repos: Repositories, announcement_id: int, viewer: PersonVie
     """Who the announcement did not reach and why, for a manager."""
     await require_manager(repos, viewer)
     report = await batch_report(repos, batch_of(announcement_id), limit=200)
-    result = []
-    for problem in report.undelivered:
-        person = await repos.people.get(problem.person_id) if problem.person_id else None
-        name = f"{person.first_name} {person.last_name or ''}".strip() if person else str(problem.chat_id)
-        result.append(Unreached(name, problem.status))
-    return result
+    names = await repos.people.names([p.person_id for p in report.undelivered if p.person_id is not None])
+    return [
+        Unreached(names.get(problem.person_id or 0, str(problem.chat_id)), problem.status)
+        for problem in report.undelivered
+    ]

@@ -337,7 +337,7 @@ async def submit_join_request(
         person_id=person.id, organisation_name=name, cui=valid_cui, position=role_in_organisation
     )
     existing = await _matching_organisation(repos, valid_cui, name)
-    representatives = len(await repos.people.of_organisation(existing.id)) if existing else 0
+    representatives = await repos.people.count_of_organisation(existing.id) if existing else 0
     await repos.audit.record(
         "join.requested", actor_id=person.id, subject=f"join_request:{request.id}", details={"cui": valid_cui}
     )
@@ -409,7 +409,7 @@ async def pending_requests(repos: Repositories, viewer: PersonView) -> list[tupl
     result = []
     for request, person in await repos.join_requests.pending():
         existing = await _matching_organisation(repos, request.cui, request.organisation_name)
-        count = len(await repos.people.of_organisation(existing.id)) if existing else 0
+        count = await repos.people.count_of_organisation(existing.id) if existing else 0
         result.append((_request_view(request, existing, count), await _view(repos, person)))
     return result
 
