@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -22,6 +23,8 @@ DOMAIN = "messages"
 SUPPORTED_LOCALES = ("ro", "en")
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def compile_catalogues(path: Path = LOCALES_DIR) -> list[Path]:
@@ -69,6 +72,15 @@ def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     """A date and time the way the reader's language writes it, in the cluster's time zone."""
     # Day, month name and 24-hour time in every language: "23 nov. 2026, 21:06", "23 Nov 2026, 21:06".
     return format_datetime(moment.astimezone(tz), format="d MMM y, HH:mm", locale=locale, tzinfo=tz)
+
+
+def in_every_language(i18n: I18n, render: Callable[[], T]) -> dict[str, T]:
+    """`render()` once per supported language, with that language current: an outbox message for everyone."""
+    rendered = {}
+    for locale in SUPPORTED_LOCALES:
+        with i18n.context(), i18n.use_locale(locale):
+            rendered[locale] = render()
+    return rendered
 
 
 def fill_source_language(po_path: Path) -> int:

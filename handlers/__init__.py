@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.config import Settings
-from handlers import announcements, common, onboarding
+from handlers import announcements, catalogue, common, groups, onboarding
 
 
 def setup_routers(settings: Settings) -> Router:
@@ -13,6 +13,14 @@ def setup_routers(settings: Settings) -> Router:
     root = Router(name="root")
     deep_links, joining = onboarding.build_routers()
     features, fallback = common.build_routers()
-    root.include_routers(deep_links, features, joining, announcements.build_router(), fallback)
+    root.include_routers(
+        deep_links,
+        features,
+        joining,
+        announcements.build_router(),
+        catalogue.build_router(),
+        groups.build_router(),
+        fallback,
+    )
     root.errors.register(common.on_error)
     return root

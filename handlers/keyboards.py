@@ -16,7 +16,7 @@ LANGUAGE_NAMES = {"ro": "🇷🇴 Română", "en": "🇬🇧 English"}
 
 
 class MenuCb(CallbackData, prefix="menu"):
-    """A main-menu entry: home, join, invite_code, profile, language, help, requests, announce."""
+    """A main-menu entry: home, join, invite_code, profile, language, help, requests, announce, services, groups."""
 
     action: str
 
@@ -68,6 +68,10 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
         builder.row(
             InlineKeyboardButton(text=_("🎟 I have an invite code"), callback_data=MenuCb(action="invite_code").pack())
         )
+    builder.row(
+        InlineKeyboardButton(text=_("🧰 Services"), callback_data=MenuCb(action="services").pack()),
+        InlineKeyboardButton(text=_("👥 Working groups"), callback_data=MenuCb(action="groups").pack()),
+    )
     if is_manager:
         builder.row(
             InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action="requests").pack()),

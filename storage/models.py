@@ -238,3 +238,154 @@ class Announcement(Base):
     queued_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceCategory(Base):
+    """A heading of the services catalogue, in Romanian and English."""
+
+    __tablename__ = "service_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable name used by the seed file and by import/export to find the row again: "funding".
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title_ro: Mapped[str] = mapped_column(String(120))
+    title_en: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Service(Base):
+    """One service the cluster offers its members."""
+
+    __tablename__ = "services"
+    __table_args__ = (Index("ix_services_category_id_position", "category_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("service_categories.id", ondelete="RESTRICT"))
+    title_ro: Mapped[str] = mapped_column(String(120))
+    title_en: Mapped[str] = mapped_column(String(120))
+    description_ro: Mapped[str] = mapped_column(String(2000))
+    description_en: Mapped[str] = mapped_column(String(2000))
+    # Titles and descriptions of both languages, lower-case with diacritics folded: what search matches.
+    search_text: Mapped[str] = mapped_column(String(4500))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ServiceRequestStatus(enum.StrEnum):
+    OPEN = "open"
+    TAKEN = "taken"
+    DONE = "done"
+    DECLINED = "declined"
+
+
+class ServiceRequest(Base):
+    """A member asking the cluster's team for a service; managers take it, then mark it done or decline it."""
+
+    __tablename__ = "service_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default=ServiceRequestStatus.OPEN.value, index=True)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    decline_reason: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GroupState(enum.StrEnum):
+    # Waiting for its third member organisation.
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    DISSOLVED = "dissolved"
+
+
+class WorkingGroup(Base):
+    """A working group set up by member organisations around a joint interest (at least three of them)."""
+
+    __tablename__ = "working_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Set for the groups of the seed file; groups members propose have none.
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # A member proposes in their own language; managers add the other one later, so either may be missing.
+    title_ro: Mapped[str | None] = mapped_column(String(120))
+    title_en: Mapped[str | None] = mapped_column(String(120))
+    objective_ro: Mapped[str | None] = mapped_column(String(2000))
+    objective_en: Mapped[str | None] = mapped_column(String(2000))
+    state: Mapped[str] = mapped_column(String(16), default=GroupState.PROPOSED.value, index=True)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    terms_ro: Mapped[str | None] = mapped_column(String(2000))
+    terms_en: Mapped[str | None] = mapped_column(String(2000))
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # When an active group fell below three organisations and managers were told; cleared when it recovers.
+    flagged_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GroupMembership(Base):
+    """A person taking part in a working group for their organisation."""
+
+    __tablename__ = "group_memberships"
+    __table_args__ = (UniqueConstraint("group_id", "person_id", name="uq_group_memberships_group_id_person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    # The organisation the person represented when joining: the three-organisation rule counts these.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConfidentialityAcceptance(Base):
+    """A person's acceptance of a confidential group's terms, kept even after they leave the group."""
+
+    __tablename__ = "confidentiality_acceptances"
+    __table_args__ = (
+        UniqueConstraint("group_id", "person_id", name="uq_confidentiality_acceptances_group_id_person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    # The language the terms were shown in, and the terms themselves as accepted.
+    locale: Mapped[str] = mapped_column(String(8))
+    terms: Mapped[str] = mapped_column(String(2000))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupEventKind(enum.StrEnum):
+    CREATED = "created"
+    PROPOSED = "proposed"
+    ACTIVATED = "activated"
+    JOINED = "joined"
+    LEFT = "left"
+    FLAGGED = "flagged"
+    DISSOLVED = "dissolved"
+    TRANSFORMED = "transformed"
+    EDITED = "edited"
+
+
+class GroupEvent(Base):
+    """The history of a working group: how it was set up, who joined and left, state changes and why."""
+
+    __tablename__ = "group_events"
+    __table_args__ = (Index("ix_group_events_group_id_created_at", "group_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # Reason, previous objective and the like, as the manager or member wrote them.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -558,6 +558,27 @@ class AnnouncementRepository:
         return result.all()
 
 
+class CatalogueRepository:
+    """Service categories and services."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class ServiceRequestRepository:
+    """Members' requests for services."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class WorkingGroupRepository:
+    """Working groups, their memberships, confidentiality acceptances and history."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
 class Repositories:
     """All repositories on one session: what a unit of work hands to the services.
 
@@ -615,3 +636,15 @@ class Repositories:
     @cached_property
     def announcements(self) -> AnnouncementRepository:
         return AnnouncementRepository(self.session)
+
+    @cached_property
+    def catalogue(self) -> CatalogueRepository:
+        return CatalogueRepository(self.session)
+
+    @cached_property
+    def service_requests(self) -> ServiceRequestRepository:
+        return ServiceRequestRepository(self.session)
+
+    @cached_property
+    def groups(self) -> WorkingGroupRepository:
+        return WorkingGroupRepository(self.session)
