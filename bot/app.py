@@ -166,6 +166,8 @@ async def run_polling(settings: Settings) -> None:
     async with runtime(settings) as rt:
         bot = create_bot(settings)
         sender = create_sender(settings, rt.session_factory, bot)
+        # Handlers' transactions wake it when they queue messages (see TransactionMiddleware).
+        rt.dispatcher["sender"] = sender
         scheduler = Jobs(settings, rt.session_factory, sender).scheduler()
         stop = asyncio.Event()
         delivering = asyncio.create_task(sender.run(stop))

@@ -5,6 +5,8 @@ What they put into the handler's data (a handler names these in its signature):
 - `person`: `bot.services.members.PersonView` of the sender (absent for updates without a user);
 - `locale`: "ro" or "en", the language the reply is written in;
 - `notices`: `Notices`, messages to other people sent only once the transaction has committed.
+
+It reads `sender` (`bot.delivery.Sender`, when the process runs one) to wake it when an update queued outbox rows.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from bot.config import Settings
 from bot.i18n import resolve_locale
 from bot.services import members
 from storage.db import changed_people
-from storage.repositories import Repositories
+from storage.repositories import OUTBOX_QUEUED, Repositories
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,9 @@ class TransactionMiddleware(BaseMiddleware):
             self.cache.put(fresh)
         if repos.opened is not None:
             self.cache.forget(changed_people(repos.opened))
+            sender = data.get("sender")
+            if sender is not None and repos.opened.info.get(OUTBOX_QUEUED):
+                sender.notify()
         bot: Bot | None = data.get("bot")
         if notices.items and bot is not None:
             await notices.send(bot)

@@ -27,6 +27,9 @@ from storage.models import (
     Role,
 )
 
+# Set in a session's `info` when it queued outbox rows.
+OUTBOX_QUEUED = "outbox_queued"
+
 
 class OrganisationRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -330,6 +333,9 @@ class OutboxRepository:
             ]
             result = await self.session.execute(statement, params)
             written += len(result.all())
+        if written:
+            # Read after the commit by the transaction middleware, which then wakes the sender.
+            self.session.info[OUTBOX_QUEUED] = True
         return written
 
     async def claim(self, *, limit: int, now: datetime, lease_until: datetime, leased_by: str) -> Sequence[RowMapping]:

@@ -133,3 +133,24 @@ async def test_a_scheduled_announcement_survives_a_restart(db_url: str, make_set
             assert all("consiliului" not in (m.content or "") for m in ana.messages)
             await second.run_job("announcements", datetime.fromisoformat("2099-03-02T08:00:00+02:00"))
             assert ana.last_text == "Ședința consiliului: luni."
+
+
+async def test_a_running_sender_starts_as_soon_as_the_announcement_is_queued(sandbox: SandboxBot) -> None:
+    maria, ana, _dan, _gigi = await people(sandbox)
+    sender = sandbox.sender
+    assert sender is not None
+    # Without the wake-up after the commit, the sender would look at the outbox again only after an hour.
+    sender.poll_interval = 3600
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    try:
+        await asyncio.sleep(0.2)  # the sender has looked once, found nothing and gone idle
+        await maria.send("/announce")
+        await maria.tap("Everyone")
+        await maria.send("Vizită la laborator miercuri.")
+        await maria.tap("Same text for everyone")
+        await maria.tap("Send now")
+        await eventually(lambda: ana.last_text == "Vizită la laborator miercuri.", "Ana gets it at once", timeout=5)
+    finally:
+        stop.set()
+        await running

@@ -62,6 +62,7 @@ class SandboxBot:
         self.rt = await self._runtime_cm.__aenter__()
         self.bot = create_bot(self.settings, token=SANDBOX_TOKEN, api_url=self.server.base_url)
         self.sender = create_sender(self.settings, self.rt.session_factory, self.bot)
+        self.rt.dispatcher["sender"] = self.sender
         self.jobs = Jobs(self.settings, self.rt.session_factory, self.sender)
         await publish_commands(self.bot, self.rt.i18n)
         self._polling = asyncio.create_task(
