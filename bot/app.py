@@ -32,8 +32,10 @@ from bot.middlewares import (
     PersonMiddleware,
     TransactionMiddleware,
 )
+from bot.services import catalogue, groups
 from handlers import setup_routers
-from storage.db import create_engine, create_session_factory, migrate
+from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,16 @@ async def runtime(
         await engine.dispose()
 
 
+async def fill_empty_content(session_factory: async_sessionmaker[AsyncSession], actor_label: str = "system") -> None:
+    """A new deployment starts with the cluster's services and working groups; later starts leave them as the
+    managers made them (`clusterbot seed` reloads the files on purpose)."""
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        await catalogue.ensure_catalogue(repos, actor_label=actor_label)
+        if not await repos.groups.count(states=None, member_id=None):
+            await groups.seed_groups(repos, actor_label=actor_label)
+
+
 def create_sender(settings: Settings, session_factory: async_sessionmaker[AsyncSession], bot: Bot) -> Sender:
     return Sender(
         session_factory, bot, rate=settings.effective_delivery_rate, paid_broadcast=settings.allow_paid_broadcast
@@ -164,6 +176,7 @@ def create_sender(settings: Settings, session_factory: async_sessionmaker[AsyncS
 async def run_polling(settings: Settings) -> None:
     """The bot, its delivery engine and its scheduled jobs in one process, until SIGINT/SIGTERM."""
     async with runtime(settings) as rt:
+        await fill_empty_content(rt.session_factory)
         bot = create_bot(settings)
         sender = create_sender(settings, rt.session_factory, bot)
         # Handlers' transactions wake it when they queue messages (see TransactionMiddleware).

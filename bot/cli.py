@@ -1,4 +1,4 @@
-"""The `clusterbot` command: run the bot, open the sandbox, migrate the database, manage members."""
+"""The `clusterbot` command: run the bot, open the sandbox, migrate the database, manage members and content."""
 
 from __future__ import annotations
 
@@ -100,6 +100,32 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--wait", action="store_true", help="deliver now from this process and print the report")
     announce_sub = sub.add_parser("announcements", help="list scheduled announcements, or cancel one")
     announce_sub.add_argument("--cancel", type=int, metavar="ID", help="cancel announcement ID")
+
+    seed = sub.add_parser(
+        "seed",
+        help="load the packaged services catalogue and working groups (safe to run again)",
+        description="Loads the services catalogue shipped with the bot (bot/data/catalogue.yaml) and the working "
+        "groups. Entries are matched by key: new ones are added, changed texts and order are updated, and what "
+        "the file no longer has is hidden, never deleted. The file wins over changes made in the chat; to keep "
+        "those, use `clusterbot catalogue export` and `import` instead.",
+    )
+    seed.add_argument("--catalogue", type=Path, metavar="FILE", help="a catalogue file instead of the packaged one")
+    catalogue = sub.add_parser("catalogue", help="export or import the services catalogue (YAML) for bulk edits")
+    c_sub = catalogue.add_subparsers(dest="catalogue_command", metavar="ACTION", required=True)
+    c_export = c_sub.add_parser(
+        "export", help="write the whole catalogue, hidden entries included, to FILE ('-': standard output)"
+    )
+    c_export.add_argument("file")
+    c_import = c_sub.add_parser(
+        "import",
+        help="load an edited export: all of it, or nothing when any line is wrong",
+        description="The file has the format of `catalogue export`: categories, each with its services, in the "
+        "order members see them; every title and description in Romanian (ro) and English (en); `hidden: true` "
+        "hides an entry. Entries are matched by key; what the file no longer has is hidden, never deleted. "
+        "Every problem is reported with its line, and then nothing is changed.",
+    )
+    c_import.add_argument("file", type=Path)
+    c_import.add_argument("--check", action="store_true", help="only check the file; change nothing")
     return parser
 
 
@@ -126,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(announce_command(args, settings))
     if command == "announcements":
         return asyncio.run(announcements_command(args, settings))
+    if command == "seed":
+        return asyncio.run(seed_command(args, settings))
+    if command == "catalogue":
+        return catalogue_command(args, settings)
     return 2
 
 
@@ -440,3 +470,77 @@ async def announcements_command(args: argparse.Namespace, settings: Settings) ->
     except announcements.AnnouncementError as error:
         print(f"refused: {error.reason.replace('_', ' ')}", file=sys.stderr)
         return 1
+
+
+def _file_problems(path: Path | str, error: Any, outcome: str) -> int:
+    for problem in error.problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    print(outcome, file=sys.stderr)
+    return 1
+
+
+async def seed_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import catalogue, groups
+
+    path = args.catalogue or catalogue.SEED_FILE
+
+    async def work(repos: Any) -> int:
+        report = await catalogue.seed_catalogue(repos, path=path, actor_label="cli")
+        print(f"catalogue categories: {report.categories}")
+        print(f"catalogue services: {report.services}")
+        print(f"working groups: {await groups.seed_groups(repos, actor_label='cli')} added or changed")
+        return 0
+
+    try:
+        return await _with_repos(settings, work)
+    except catalogue.CatalogueFileError as error:
+        return _file_problems(path, error, "nothing was loaded")
+    except OSError as error:
+        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 2
+
+
+def catalogue_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import catalogue
+
+    if args.catalogue_command == "export":
+        text = asyncio.run(_with_result(settings, catalogue.export_catalogue))
+        if args.file == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.file).write_text(text, encoding="utf-8")
+            print(f"catalogue written to {args.file}")
+        return 0
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"cannot read {args.file}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+        return 2
+    try:
+        if args.check:
+            entries = catalogue.parse_catalogue(text)
+            services = sum(len(entry.services) for entry in entries)
+            print(f"{args.file} can be imported: {len(entries)} categories, {services} services")
+            return 0
+
+        async def load(repos: Any) -> Any:
+            return await catalogue.import_catalogue(repos, text, actor_label="cli")
+
+        report = asyncio.run(_with_result(settings, load))
+    except catalogue.CatalogueFileError as error:
+        return _file_problems(args.file, error, "nothing was imported" if not args.check else "it cannot be imported")
+    print(f"categories: {report.categories}")
+    print(f"services: {report.services}")
+    return 0
+
+
+async def _with_result(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """What `work` returns, from one committed transaction."""
+    result: list[Any] = []
+
+    async def keep(repos: Any) -> int:
+        result.append(await work(repos))
+        return 0
+
+    await _with_repos(settings, keep)
+    return result[0]

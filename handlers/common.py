@@ -14,8 +14,9 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.i18n import resolve_locale
-from bot.services import members
+from bot.services import catalogue, members
 from bot.services.members import MembershipError, PersonView, Refusal
+from handlers.catalogue import requests_section
 from handlers.keyboards import (
     LANGUAGE_NAMES,
     LanguageCb,
@@ -159,6 +160,7 @@ async def profile_text(repos: Repositories, person: PersonView, locale: str) -> 
                 organisation=f"<b>{escape(pending.organisation_name)}</b>"
             ),
         ]
+    lines += requests_section(await catalogue.requests_of(repos, person.id), locale)
     return "\n".join(lines)
 
 

@@ -371,6 +371,9 @@ class GroupEventKind(enum.StrEnum):
     JOINED = "joined"
     LEFT = "left"
     FLAGGED = "flagged"
+    # An active group that was flagged has three organisations again.
+    RECOVERED = "recovered"
+    CONFIDENTIAL = "confidential"
     DISSOLVED = "dissolved"
     TRANSFORMED = "transformed"
     EDITED = "edited"

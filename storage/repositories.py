@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, RowMapping, Table, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +16,11 @@ from storage.models import (
     Announcement,
     AnnouncementStatus,
     AuditEntry,
+    ConfidentialityAcceptance,
+    GroupEvent,
+    GroupEventKind,
+    GroupMembership,
+    GroupState,
     InviteCode,
     JoinRequest,
     Organisation,
@@ -25,6 +30,11 @@ from storage.models import (
     PersonStatus,
     RequestStatus,
     Role,
+    Service,
+    ServiceCategory,
+    ServiceRequest,
+    ServiceRequestStatus,
+    WorkingGroup,
 )
 
 # Set in a session's `info` when it queued outbox rows.
@@ -570,6 +580,145 @@ class CatalogueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def has_categories(self) -> bool:
+        return await self.session.scalar(select(ServiceCategory.id).limit(1)) is not None
+
+    async def all_categories(self) -> Sequence[ServiceCategory]:
+        result = await self.session.scalars(
+            select(ServiceCategory).order_by(ServiceCategory.position, ServiceCategory.id)
+        )
+        return result.all()
+
+    async def all_services(self) -> Sequence[Service]:
+        result = await self.session.scalars(select(Service).order_by(Service.category_id, Service.position, Service.id))
+        return result.all()
+
+    async def category(self, category_id: int) -> ServiceCategory | None:
+        return await self.session.get(ServiceCategory, category_id)
+
+    async def service(self, service_id: int) -> tuple[Service, ServiceCategory] | None:
+        row = (
+            await self.session.execute(
+                select(Service, ServiceCategory)
+                .join(ServiceCategory, ServiceCategory.id == Service.category_id)
+                .where(Service.id == service_id)
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    async def keys_in_use(self, model: type[Service] | type[ServiceCategory], prefix: str) -> set[str]:
+        result = await self.session.scalars(select(model.key).where(model.key.startswith(prefix, autoescape=True)))
+        return set(result.all())
+
+    def _categories_shown(self, include_hidden: bool) -> list[Any]:
+        return [] if include_hidden else [ServiceCategory.hidden.is_(False)]
+
+    async def categories_page(
+        self, *, include_hidden: bool, offset: int, limit: int
+    ) -> Sequence[tuple[ServiceCategory, int]]:
+        """A page of categories, each with how many services it shows."""
+        joined = Service.category_id == ServiceCategory.id
+        if not include_hidden:
+            joined = and_(joined, Service.hidden.is_(False))
+        rows = await self.session.execute(
+            select(ServiceCategory, func.count(Service.id))
+            .outerjoin(Service, joined)
+            .where(*self._categories_shown(include_hidden))
+            .group_by(ServiceCategory.id)
+            .order_by(ServiceCategory.position, ServiceCategory.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [(category, count) for category, count in rows.all()]
+
+    async def count_categories(self, *, include_hidden: bool) -> int:
+        total = await self.session.scalar(
+            select(func.count(ServiceCategory.id)).where(*self._categories_shown(include_hidden))
+        )
+        return int(total or 0)
+
+    def _services_shown(self, category_id: int, include_hidden: bool) -> list[Any]:
+        conditions = [Service.category_id == category_id]
+        if not include_hidden:
+            conditions.append(Service.hidden.is_(False))
+        return conditions
+
+    async def services_page(
+        self, category_id: int, *, include_hidden: bool, offset: int, limit: int
+    ) -> Sequence[Service]:
+        result = await self.session.scalars(
+            select(Service)
+            .where(*self._services_shown(category_id, include_hidden))
+            .order_by(Service.position, Service.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def count_services(self, category_id: int, *, include_hidden: bool) -> int:
+        total = await self.session.scalar(
+            select(func.count(Service.id)).where(*self._services_shown(category_id, include_hidden))
+        )
+        return int(total or 0)
+
+    def _found(self, words: Sequence[str], include_hidden: bool) -> list[Any]:
+        # search_text starts with a space and separates words by one: " word" finds the start of a word.
+        conditions: list[Any] = [Service.search_text.contains(" " + word, autoescape=True) for word in words]
+        if not include_hidden:
+            conditions += [Service.hidden.is_(False), ServiceCategory.hidden.is_(False)]
+        return conditions
+
+    async def search(
+        self, words: Sequence[str], *, include_hidden: bool, offset: int, limit: int
+    ) -> Sequence[tuple[Service, ServiceCategory]]:
+        """Services whose folded text has a word starting with each of `words` (already folded)."""
+        rows = await self.session.execute(
+            select(Service, ServiceCategory)
+            .join(ServiceCategory, ServiceCategory.id == Service.category_id)
+            .where(*self._found(words, include_hidden))
+            .order_by(ServiceCategory.position, ServiceCategory.id, Service.position, Service.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [(service, category) for service, category in rows.all()]
+
+    async def count_found(self, words: Sequence[str], *, include_hidden: bool) -> int:
+        total = await self.session.scalar(
+            select(func.count(Service.id))
+            .join(ServiceCategory, ServiceCategory.id == Service.category_id)
+            .where(*self._found(words, include_hidden))
+        )
+        return int(total or 0)
+
+    async def services_of(self, category_id: int) -> Sequence[Service]:
+        """Every service of a category, hidden ones too, in their order."""
+        result = await self.session.scalars(
+            select(Service).where(Service.category_id == category_id).order_by(Service.position, Service.id)
+        )
+        return result.all()
+
+    async def last_position(self, category_id: int | None = None) -> int:
+        """The highest position among a category's services, or among categories when `category_id` is None."""
+        if category_id is None:
+            found = await self.session.scalar(select(func.max(ServiceCategory.position)))
+        else:
+            found = await self.session.scalar(
+                select(func.max(Service.position)).where(Service.category_id == category_id)
+            )
+        return int(found or 0)
+
+    async def add_category(self, **fields: Any) -> ServiceCategory:
+        category = ServiceCategory(**fields)
+        self.session.add(category)
+        await self.session.flush()
+        return category
+
+    async def add_service(self, **fields: Any) -> Service:
+        service = Service(**fields)
+        self.session.add(service)
+        await self.session.flush()
+        return service
+
 
 class ServiceRequestRepository:
     """Members' requests for services."""
@@ -577,12 +726,239 @@ class ServiceRequestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def add(self, **fields: Any) -> ServiceRequest:
+        request = ServiceRequest(**fields)
+        self.session.add(request)
+        await self.session.flush()
+        return request
+
+    async def get(self, request_id: int) -> ServiceRequest | None:
+        return await self.session.get(ServiceRequest, request_id)
+
+    async def move(
+        self,
+        request_id: int,
+        *,
+        allowed: Collection[ServiceRequestStatus],
+        status: ServiceRequestStatus,
+        handled_by_id: int,
+        decline_reason: str | None = None,
+    ) -> bool:
+        """Change a request's status if it is still in one of `allowed`; False when another manager acted first."""
+        result = await self.session.execute(
+            update(ServiceRequest)
+            .where(ServiceRequest.id == request_id, ServiceRequest.status.in_([s.value for s in allowed]))
+            .values(status=status.value, handled_by_id=handled_by_id, decline_reason=decline_reason)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def with_details(
+        self, *conditions: Any, newest_first: bool = False, limit: int | None = None
+    ) -> Sequence[tuple[ServiceRequest, Service, Person, Organisation | None]]:
+        """Requests with their service, the member and the member's organisation, in one query."""
+        oldest_first = (ServiceRequest.created_at, ServiceRequest.id)
+        order = (ServiceRequest.created_at.desc(), ServiceRequest.id.desc()) if newest_first else oldest_first
+        query = (
+            select(ServiceRequest, Service, Person, Organisation)
+            .join(Service, Service.id == ServiceRequest.service_id)
+            .join(Person, Person.id == ServiceRequest.person_id)
+            .outerjoin(Organisation, Organisation.id == ServiceRequest.organisation_id)
+            .where(*conditions)
+            .order_by(*order)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        rows = await self.session.execute(query)
+        return [(request, service, person, organisation) for request, service, person, organisation in rows.all()]
+
+    async def detailed(self, request_id: int) -> tuple[ServiceRequest, Service, Person, Organisation | None] | None:
+        found = await self.with_details(ServiceRequest.id == request_id)
+        return found[0] if found else None
+
+    async def of_person(
+        self, person_id: int, limit: int
+    ) -> Sequence[tuple[ServiceRequest, Service, Person, Organisation | None]]:
+        return await self.with_details(ServiceRequest.person_id == person_id, newest_first=True, limit=limit)
+
+    async def unfinished(self, limit: int) -> Sequence[tuple[ServiceRequest, Service, Person, Organisation | None]]:
+        """Requests nobody has finished yet, oldest first: open ones and those a manager took."""
+        waiting = [ServiceRequestStatus.OPEN.value, ServiceRequestStatus.TAKEN.value]
+        return await self.with_details(ServiceRequest.status.in_(waiting), limit=limit)
+
+    async def count_unfinished(self) -> int:
+        waiting = [ServiceRequestStatus.OPEN.value, ServiceRequestStatus.TAKEN.value]
+        count = await self.session.scalar(
+            select(func.count(ServiceRequest.id)).where(ServiceRequest.status.in_(waiting))
+        )
+        return int(count or 0)
+
 
 class WorkingGroupRepository:
     """Working groups, their memberships, confidentiality acceptances and history."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def get(self, group_id: int, *, for_update: bool = False) -> WorkingGroup | None:
+        query = select(WorkingGroup).where(WorkingGroup.id == group_id)
+        if for_update:
+            # Joins and leaves of one group take turns, so the third organisation is counted exactly once.
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def by_keys(self, keys: Collection[str]) -> dict[str, WorkingGroup]:
+        if not keys:
+            return {}
+        result = await self.session.scalars(select(WorkingGroup).where(WorkingGroup.key.in_(keys)))
+        return {group.key: group for group in result.all() if group.key is not None}
+
+    async def add(self, **fields: Any) -> WorkingGroup:
+        group = WorkingGroup(**fields)
+        self.session.add(group)
+        await self.session.flush()
+        return group
+
+    @staticmethod
+    def _listed(states: Collection[str] | None, member_id: int | None) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if states is not None:
+            conditions.append(WorkingGroup.state.in_(states))
+        if member_id is not None:
+            conditions.append(
+                WorkingGroup.id.in_(select(GroupMembership.group_id).where(GroupMembership.person_id == member_id))
+            )
+        return conditions
+
+    async def count(self, *, states: Collection[str] | None, member_id: int | None) -> int:
+        """How many groups there are in these states (all when None), of those `member_id` is in (when given)."""
+        total = await self.session.scalar(select(func.count(WorkingGroup.id)).where(*self._listed(states, member_id)))
+        return int(total or 0)
+
+    async def page(
+        self, *, states: Collection[str] | None, member_id: int | None, offset: int, limit: int
+    ) -> Sequence[WorkingGroup]:
+        """Groups as `count` selects them: active first, then proposed, dissolved last, oldest first in each."""
+        rank = case(
+            (WorkingGroup.state == GroupState.ACTIVE.value, 0),
+            (WorkingGroup.state == GroupState.PROPOSED.value, 1),
+            else_=2,
+        )
+        result = await self.session.scalars(
+            select(WorkingGroup)
+            .where(*self._listed(states, member_id))
+            .order_by(rank, WorkingGroup.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def group_ids_of(self, person_id: int, group_ids: Collection[int]) -> set[int]:
+        """Which of `group_ids` the person is in."""
+        if not group_ids:
+            return set()
+        result = await self.session.scalars(
+            select(GroupMembership.group_id).where(
+                GroupMembership.person_id == person_id, GroupMembership.group_id.in_(group_ids)
+            )
+        )
+        return set(result.all())
+
+    async def membership(self, group_id: int, person_id: int) -> GroupMembership | None:
+        return await self.session.scalar(
+            select(GroupMembership).where(GroupMembership.group_id == group_id, GroupMembership.person_id == person_id)
+        )
+
+    async def add_membership(self, *, group_id: int, person_id: int, organisation_id: int, at: datetime) -> None:
+        self.session.add(
+            GroupMembership(group_id=group_id, person_id=person_id, organisation_id=organisation_id, joined_at=at)
+        )
+        await self.session.flush()
+
+    async def remove_membership(self, group_id: int, person_id: int) -> bool:
+        result = await self.session.execute(
+            delete(GroupMembership).where(GroupMembership.group_id == group_id, GroupMembership.person_id == person_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def counts(self, group_id: int) -> tuple[int, int]:
+        """(distinct member organisations, people) in the group."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(func.distinct(GroupMembership.organisation_id)), func.count(GroupMembership.id)
+                ).where(GroupMembership.group_id == group_id)
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    async def members(self, group_id: int) -> Sequence[Person]:
+        """The people in the group who can be reached."""
+        result = await self.session.scalars(
+            select(Person)
+            .join(GroupMembership, GroupMembership.person_id == Person.id)
+            .where(GroupMembership.group_id == group_id, Person.status == PersonStatus.ACTIVE.value)
+            .order_by(Person.id)
+        )
+        return result.all()
+
+    async def acceptance(self, group_id: int, person_id: int) -> ConfidentialityAcceptance | None:
+        return await self.session.scalar(
+            select(ConfidentialityAcceptance).where(
+                ConfidentialityAcceptance.group_id == group_id, ConfidentialityAcceptance.person_id == person_id
+            )
+        )
+
+    async def add_acceptance(self, **fields: Any) -> ConfidentialityAcceptance:
+        acceptance = ConfidentialityAcceptance(**fields)
+        self.session.add(acceptance)
+        await self.session.flush()
+        return acceptance
+
+    async def acceptances(
+        self, group_id: int, limit: int
+    ) -> tuple[Sequence[tuple[ConfidentialityAcceptance, str]], int]:
+        """The latest acceptances of the group's terms with the full name of who accepted, and their number."""
+        total = await self.session.scalar(
+            select(func.count(ConfidentialityAcceptance.id)).where(ConfidentialityAcceptance.group_id == group_id)
+        )
+        rows = await self.session.execute(
+            select(ConfidentialityAcceptance, Person.first_name, Person.last_name)
+            .join(Person, Person.id == ConfidentialityAcceptance.person_id)
+            .where(ConfidentialityAcceptance.group_id == group_id)
+            .order_by(ConfidentialityAcceptance.accepted_at.desc(), ConfidentialityAcceptance.id.desc())
+            .limit(limit)
+        )
+        return [(row, f"{first} {last}" if last else first) for row, first, last in rows.all()], int(total or 0)
+
+    async def add_event(
+        self, group_id: int, kind: GroupEventKind, *, actor_id: int | None, details: dict[str, Any], at: datetime
+    ) -> GroupEvent:
+        event = GroupEvent(group_id=group_id, kind=kind.value, actor_id=actor_id, details=details, created_at=at)
+        self.session.add(event)
+        await self.session.flush()
+        return event
+
+    async def with_events(self, group_ids: Collection[int], kind: GroupEventKind) -> set[int]:
+        """Which of these groups have at least one event of `kind`."""
+        if not group_ids:
+            return set()
+        rows = await self.session.scalars(
+            select(GroupEvent.group_id)
+            .where(GroupEvent.group_id.in_(group_ids), GroupEvent.kind == kind.value)
+            .distinct()
+        )
+        return set(rows.all())
+
+    async def events(self, group_id: int, kinds: Collection[GroupEventKind], limit: int) -> Sequence[GroupEvent]:
+        """The group's latest events of these kinds, newest first."""
+        result = await self.session.scalars(
+            select(GroupEvent)
+            .where(GroupEvent.group_id == group_id, GroupEvent.kind.in_([kind.value for kind in kinds]))
+            .order_by(GroupEvent.created_at.desc(), GroupEvent.id.desc())
+            .limit(limit)
+        )
+        return result.all()
 
 
 class Repositories:

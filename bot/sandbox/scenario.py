@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.jobs import JOB_NAMES
 from bot.sandbox.client import BotMessage, ButtonNotFound, CannotTap, SandboxUser, render
 from bot.sandbox.harness import SandboxBot
+from bot.sandbox.seed import seed_content
 from bot.sandbox.server import SandboxServer, SandboxUsageError
 from bot.services.members import MembershipError
 from storage.db import unit_of_work
@@ -946,6 +947,7 @@ async def run_scenario(
         cleanup.enter_context(quiet_libraries())
         passed = failed = 0
         async with SandboxBot(sandbox_settings(settings, database)) as sandbox:
+            await seed_content(sandbox)
             run = ScenarioRun(sandbox)
             for step in steps:
                 result = await run.execute(step)
@@ -983,7 +985,8 @@ async def run_scenario_file(
     * ``{"as": "ana", "capture": "start=([A-Za-z0-9_-]+)", "into": "code"}``: keep the first group for ``${code}``
       in later steps.
 
-    The run stops at the first failed step. Every run starts from an empty database unless ``db`` is given.
+    The run stops at the first failed step. Every run starts from a fresh database unless ``db`` is given;
+    either way the services catalogue and the working groups are there (an empty catalogue is seeded).
     """
     try:
         text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8-sig")

@@ -1,10 +1,12 @@
-"""The people the interactive sandbox starts with, and how everyone in its database is brought back each run."""
+"""What the sandbox starts with (people, the services catalogue, working groups), and how everyone in its
+database is brought back each run."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from bot.app import fill_empty_content
 from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SandboxBot
 from bot.services import members
@@ -44,13 +46,21 @@ def name_for(first_name: str) -> str:
     return re.sub(r"\s+", "_", first_name.strip().casefold()) or "someone"
 
 
+async def seed_content(sandbox: SandboxBot) -> None:
+    """The services catalogue and the working groups, so that the sandbox always has something to show."""
+    assert sandbox.rt is not None
+    # As a real first start does: only what is empty is filled, so earlier sessions' edits stay.
+    await fill_empty_content(sandbox.rt.session_factory, actor_label="sandbox-seed")
+
+
 async def seed(sandbox: SandboxBot, people: tuple[SeedPerson, ...] = PEOPLE) -> list[str]:
-    """Put the seed people in the database unless they are there already; returns the names added.
+    """Put the content and the seed people in the database unless they are there already; returns the names added.
 
     Idempotent: a person already in the database is left as earlier sessions left them (an approved
     guest stays a member), so seeding every run never undoes what was tried before.
     """
     assert sandbox.rt is not None
+    await seed_content(sandbox)
     added = []
     async with unit_of_work(sandbox.rt.session_factory) as session:
         repos = Repositories(session)
@@ -138,4 +148,14 @@ def next_free_id(users: dict[str, SandboxUser]) -> int:
     return max([FIRST_FREE_ID - 1, *(user.user_id for user in users.values())]) + 1
 
 
-__all__ = ["PEOPLE", "SeedPerson", "add_person", "everyone", "load_people", "name_for", "next_free_id", "seed"]
+__all__ = [
+    "PEOPLE",
+    "SeedPerson",
+    "add_person",
+    "everyone",
+    "load_people",
+    "name_for",
+    "next_free_id",
+    "seed",
+    "seed_content",
+]
