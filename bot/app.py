@@ -107,7 +107,7 @@ def build_dispatcher(
 
 async def publish_commands(bot: Bot, i18n: I18n) -> None:
     """The command list Telegram shows in the chat menu, in each language."""
-    names = ("start", "menu", "profile", "language", "join", "help")
+    names = ("start", "menu", "services", "groups", "profile", "language", "join", "help")
     for locale in SUPPORTED_LOCALES:
         with i18n.context(), i18n.use_locale(locale):
             commands = [BotCommand(command=name, description=command_description(name)) for name in names]
@@ -123,7 +123,9 @@ def command_description(name: str) -> str:
     return {
         "start": _("Welcome and main menu"),
         "menu": _("Main menu"),
-        "profile": _("Your organisation, role and language"),
+        "services": _("The cluster's services: browse, search, request"),
+        "groups": _("Working groups: join, leave, propose"),
+        "profile": _("Your organisation, role, language and requests"),
         "language": _("Choose Romanian or English"),
         "join": _("Ask to join the cluster"),
         "help": _("What I can do"),

@@ -120,7 +120,9 @@ def help_text(person: PersonView) -> str:
         "",
         _("/start: welcome and main menu"),
         _("/menu: main menu"),
-        _("/profile: your organisation, role and language"),
+        _("/services: the cluster's services; /services WORDS searches them"),
+        _("/groups: working groups: browse, join, leave or propose one"),
+        _("/profile: your organisation, role, language and service requests"),
         _("/language: choose Romanian or English"),
         _("/join: ask to join the cluster for your organisation"),
         _("/cancel: stop what you are doing"),
@@ -134,6 +136,8 @@ def help_text(person: PersonView) -> str:
             _("/invite ORGANISATION: an invite link for an organisation (its name or CUI)"),
             _("/announce: send an announcement to members"),
             _("/announcements: scheduled announcements"),
+            _("/service_requests: members' service requests still open"),
+            _("The services and working groups screens show you buttons to edit them."),
         ]
     return "\n".join(lines)
 
