@@ -231,6 +231,9 @@ async def test_search_ignores_diacritics_and_matches_either_language(repos: Repo
     # Romanian word endings: "legislatie" (the dictionary form) finds "Legislația".
     assert await found(repos, member, "legislatie mediu") == ["environmental-law"]
     assert await found(repos, member, "autorizatie") == ["environmental-law"]
+    # English plurals and Romanian forms of one word find each other.
+    for words in ("laboratory", "laboratories", "laborator", "laboratoare"):
+        assert await found(repos, member, words) == ["laboratories"], words
     assert await found(repos, member, "fond") == ["eu-funding", "capital"]  # the start of a word is enough
     assert await found(repos, member, "apei laboratoare") == []  # every word must match
     assert await found(repos, member, "ond") == []  # but not the middle of one

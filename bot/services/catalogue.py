@@ -269,10 +269,23 @@ def search_words(text: str) -> list[str]:
 def word_starts(words: Sequence[str]) -> list[str]:
     """What each search word must start a word of the text with.
 
-    Romanian changes the ends of words (legislație, legislația, legislației; finanțare, finanțări): a word of
-    five letters or more is matched without its last vowel, so "legislatie" finds "legislația".
+    Both languages change the ends of words (legislație, legislația, legislației; laboratory, laboratories,
+    laboratoare): a word of five letters or more loses an English plural ending, then its last vowel, so
+    "legislatie" finds "legislația" and "laboratory" finds "laboratories" and "laboratoare".
     """
-    return [word[:-1] if len(word) >= 5 and word[-1] in "aeiou" else word for word in words]
+    return [_word_start(word) for word in words]
+
+
+def _word_start(word: str) -> str:
+    if len(word) < 5:
+        return word
+    if word.endswith("ies"):
+        word = word[:-3]
+    elif word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    if len(word) > 4 and word[-1] in "aeiouy":
+        word = word[:-1]
+    return word
 
 
 def search_text(*texts: str) -> str:
