@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait delivers it from this process (needs BOT_TOKEN) and prints the delivery report.",
     )
     announce.add_argument("--audience", choices=["all", "ro", "en"], default="all", help="all members, or one language")
+    announce.add_argument("--group", metavar="KEY|ID", help="only the members of this working group (its key or id)")
     announce.add_argument("--ro", type=Path, help="the Romanian text (a file)")
     announce.add_argument("--en", type=Path, help="the English text (a file)")
     announce.add_argument("--text", type=Path, help="one text for everyone (a file)")
@@ -392,9 +393,14 @@ async def announce_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def work(repos: Any) -> Any:
+        group_id = None
+        if args.group:
+            found = await repos.groups.by_keys([args.group])
+            group_id = found[args.group].id if args.group in found else int(args.group) if args.group.isdigit() else 0
         return await announcements.create(
             repos,
-            audience=announcements.Audience(args.audience),
+            audience=announcements.Audience.GROUP if args.group else announcements.Audience(args.audience),
+            group_id=group_id,
             content=announcements.make_content(texts),
             default_locale=settings.default_locale,
             at=at,
@@ -411,6 +417,10 @@ async def announce_command(args: argparse.Namespace, settings: Settings) -> int:
         await _with_repos(settings, keep)
     except InvalidContent as error:
         print(f"not queued: {error}", file=sys.stderr)
+        return 1
+    except announcements.AnnouncementError as error:
+        problem = {"group_not_found": "no such working group", "group_dissolved": "that working group is dissolved"}
+        print(f"not queued: {problem.get(error.reason, error.reason)} ({args.group})", file=sys.stderr)
         return 1
     view = created[0]
     if view.scheduled_at is not None:
@@ -462,7 +472,8 @@ async def announcements_command(args: argparse.Namespace, settings: Settings) ->
             return 0
         for view in await announcements.scheduled(repos):
             when = view.scheduled_at.astimezone(settings.tz) if view.scheduled_at else None
-            print(f"#{view.id}\t{view.audience.value}\t{when:%Y-%m-%d %H:%M}" if when else f"#{view.id}")
+            audience = f"group {view.group.en or view.group.ro}" if view.group else view.audience.value
+            print(f"#{view.id}\t{audience}\t{when:%Y-%m-%d %H:%M}" if when else f"#{view.id}")
         return 0
 
     try:

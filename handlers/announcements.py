@@ -26,8 +26,10 @@ from bot.delivery import InvalidContent, send_content, validate_content
 from bot.i18n import format_when
 from bot.services import announcements
 from bot.services.announcements import Audience
+from bot.services.groups import Texts
 from bot.services.members import MembershipError, PersonView
 from handlers.common import explain
+from handlers.groups import localized, shown
 from handlers.keyboards import MenuCb, main_menu
 from storage.db import unit_of_work
 from storage.repositories import Repositories
@@ -36,8 +38,8 @@ log = logging.getLogger(__name__)
 
 
 class AnnounceCb(CallbackData, prefix="ann"):
-    """`action`: audience (value all|ro|en), same (one text for all), send, schedule, cancel, stop (value id),
-    unreached (value id)."""
+    """`action`: audience (value all|ro|en), groups (value page), group (value group id), same (one text for
+    all), send, schedule, cancel, stop (value id), unreached (value id)."""
 
     action: str
     value: str = ""
@@ -59,7 +61,9 @@ def _cancel_row() -> list[InlineKeyboardButton]:
     return [_button(_("✖️ Cancel"), "cancel")]
 
 
-def audience_name(audience: Audience) -> str:
+def audience_name(audience: Audience, group: Texts | None = None) -> str:
+    if audience is Audience.GROUP:
+        return _("the members of the working group «{title}»").format(title=shown(group or Texts(None, None), 60))
     return {
         Audience.ALL: _("all members"),
         Audience.RO: _("members who read Romanian"),
@@ -98,6 +102,7 @@ async def begin(message: Message, person: PersonView, state: FSMContext) -> None
                 [_button(_("Everyone: all members"), "audience", Audience.ALL.value)],
                 [_button(_("Members who read Romanian"), "audience", Audience.RO.value)],
                 [_button(_("Members who read English"), "audience", Audience.EN.value)],
+                [_button(_("👥 Members of a working group"), "groups", "0")],
                 _cancel_row(),
             ]
         ),
@@ -114,12 +119,68 @@ async def announce_button(query: CallbackQuery, person: PersonView, state: FSMCo
 
 
 async def chose_audience(query: CallbackQuery, callback_data: AnnounceCb, state: FSMContext) -> None:
-    if callback_data.value not in {a.value for a in Audience}:
+    if callback_data.value not in {Audience.ALL.value, Audience.RO.value, Audience.EN.value}:
         await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
         return
     await state.update_data(audience=callback_data.value)
     await query.answer()
-    if callback_data.value == Audience.EN.value:
+    await _ask_first_text(query, state, callback_data.value)
+
+
+async def show_groups(
+    query: CallbackQuery, callback_data: AnnounceCb, person: PersonView, repos: Repositories
+) -> None:
+    """A page of the working groups an announcement can be for."""
+    if not callback_data.value.isdigit():
+        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
+        return
+    try:
+        page = await announcements.group_choices(repos, person, int(callback_data.value))
+    except MembershipError as refusal:
+        await query.answer(explain(refusal), show_alert=True)
+        return
+    await query.answer()
+    if not page.groups:
+        if isinstance(query.message, Message):
+            await query.message.answer(_("There are no working groups to write to yet."))
+        return
+    rows = [[_button(localized(group.title, 60), "group", str(group.id))] for group in page.groups]
+    moves = []
+    if page.page > 0:
+        moves.append(_button(_("◀️ Previous"), "groups", str(page.page - 1)))
+    if page.page + 1 < page.pages:
+        moves.append(_button(_("Next ▶️"), "groups", str(page.page + 1)))
+    if moves:
+        rows.append(moves)
+    rows.append(_cancel_row())
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_text(
+                _("📣 <b>New announcement</b>\n\nFor the members of which working group?"),
+                reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+            )
+
+
+async def chose_group(
+    query: CallbackQuery, callback_data: AnnounceCb, person: PersonView, repos: Repositories, state: FSMContext
+) -> None:
+    try:
+        group = await announcements.group_to_address(repos, person, int(callback_data.value))
+    except MembershipError as refusal:
+        await query.answer(explain(refusal), show_alert=True)
+        return
+    except (ValueError, announcements.AnnouncementError):
+        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
+        return
+    await state.update_data(
+        audience=Audience.GROUP.value, group_id=group.id, group_title=[group.title_ro, group.title_en]
+    )
+    await query.answer()
+    await _ask_first_text(query, state, Audience.GROUP.value)
+
+
+async def _ask_first_text(query: CallbackQuery, state: FSMContext, audience: str) -> None:
+    if audience == Audience.EN.value:
         await state.set_state(AnnounceForm.en)
         question = _(
             "Send the text in English (bold, italics and links are kept; "
@@ -181,6 +242,11 @@ async def _checked_piece(message: Message) -> dict[str, Any] | None:
     return piece
 
 
+def _group_title(data: dict[str, Any]) -> Texts | None:
+    title = data.get("group_title")
+    return Texts(title[0], title[1]) if title else None
+
+
 def _content(data: dict[str, Any]) -> dict[str, Any]:
     ro, en = data.get("ro"), data.get("en")
     return {"ro": ro or en, "en": en or ro}
@@ -194,8 +260,9 @@ async def _preview(message: Message, state: FSMContext) -> None:
     bot = message.bot
     assert bot is not None
     audience = Audience(data["audience"])
-    shown = [locale for locale in ("ro", "en") if audience.value in (Audience.ALL.value, locale)]
-    for locale in shown:
+    # One language's members see one version; everyone else may read either.
+    languages = [audience.value] if audience in (Audience.RO, Audience.EN) else ["ro", "en"]
+    for locale in languages:
         heading = (
             _("Preview: members who read Romanian see")
             if locale == "ro"
@@ -205,7 +272,7 @@ async def _preview(message: Message, state: FSMContext) -> None:
         # The very call the sender makes, so the preview is what members get.
         await send_content(bot, message.chat.id, content[locale])
     await message.answer(
-        _("Send it to {audience}?").format(audience=audience_name(audience)),
+        _("Send it to {audience}?").format(audience=audience_name(audience, _group_title(data))),
         reply_markup=InlineKeyboardMarkup(
             inline_keyboard=[
                 [_button(_("🚀 Send now"), "send"), _button(_("🕒 Schedule"), "schedule")],
@@ -228,6 +295,7 @@ async def _create(
         default_locale=settings.default_locale,
         author=person,
         at=at,
+        group_id=data.get("group_id"),
     )
 
 
@@ -254,6 +322,9 @@ async def send_now(
         view = await _create(state, person, repos, settings)
     except MembershipError as refusal:
         await query.answer(explain(refusal), show_alert=True)
+        return
+    except announcements.AnnouncementError:
+        await query.answer(_("That working group was dissolved meanwhile: nothing was sent."), show_alert=True)
         return
     await query.answer()
     if not isinstance(query.message, Message):
@@ -302,6 +373,9 @@ async def got_when(
         view = await _create(state, person, repos, settings, at=moment)
     except MembershipError as refusal:
         await message.answer(explain(refusal))
+        return
+    except announcements.AnnouncementError:
+        await message.answer(_("That working group was dissolved meanwhile: nothing was scheduled."))
         return
     await message.answer(
         _("🕒 Announcement #{id} will go out on {when}. /announcements lists the scheduled ones.").format(
@@ -430,7 +504,7 @@ async def list_scheduled(
         await message.answer(
             _("🕒 Announcement #{id} to {audience}, on {when}.").format(
                 id=view.id,
-                audience=audience_name(view.audience),
+                audience=audience_name(view.audience, view.group),
                 when=format_when(view.scheduled_at, locale, settings.tz),
             ),
             reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("✖️ Cancel it"), "stop", str(view.id))]]),
@@ -448,6 +522,8 @@ def build_router() -> Router:
     router.message.register(got_when, AnnounceForm.when, F.text, answer)
     router.callback_query.register(announce_button, MenuCb.filter(F.action == "announce"))
     router.callback_query.register(chose_audience, AnnounceForm.audience, AnnounceCb.filter(F.action == "audience"))
+    router.callback_query.register(show_groups, AnnounceForm.audience, AnnounceCb.filter(F.action == "groups"))
+    router.callback_query.register(chose_group, AnnounceForm.audience, AnnounceCb.filter(F.action == "group"))
     router.callback_query.register(same_for_everyone, AnnounceForm.en, AnnounceCb.filter(F.action == "same"))
     router.callback_query.register(send_now, AnnounceForm.confirm, AnnounceCb.filter(F.action == "send"))
     router.callback_query.register(ask_when, AnnounceForm.confirm, AnnounceCb.filter(F.action == "schedule"))

@@ -232,6 +232,8 @@ class Announcement(Base):
     # Who queued it when it was not a person in the chat: "cli".
     author_label: Mapped[str | None] = mapped_column(String(32))
     audience: Mapped[str] = mapped_column(String(32))
+    # The working group whose members it is for, when `audience` is "group".
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("working_groups.id", ondelete="SET NULL"))
     content: Mapped[dict[str, Any]] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -183,3 +183,49 @@ async def test_the_operator_announces_and_waits_for_the_delivery_report(tmp_path
             [message] = server.bot_messages(chat)
             assert message.text == "Adunarea generală are loc joi."
         assert SANDBOX_TOKEN not in text + err.decode()
+
+
+async def test_a_group_audience_is_the_groups_members_at_sending_time(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    from bot.services import groups
+    from storage.models import GroupMembership, GroupState, WorkingGroup
+
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        people = await cluster(repos)
+        await groups.seed_groups(repos)
+        sludge = await session.scalar(select(WorkingGroup).where(WorkingGroup.key == "sludge"))
+        water = await session.scalar(select(WorkingGroup).where(WorkingGroup.key == "water-treatment"))
+        assert sludge is not None and water is not None
+        session.add(GroupMembership(group_id=sludge.id, person_id=people["ana"].id, organisation_id=None))
+        water.state = GroupState.DISSOLVED.value
+        at = utcnow() + timedelta(hours=1)
+        view = await announcements.create(
+            repos,
+            audience=Audience.GROUP,
+            group_id=sludge.id,
+            content=announcements.make_content(TEXTS),
+            default_locale="ro",
+            at=at,
+            author=people["maria"],
+        )
+        assert view.group is not None and (view.group.en or "").startswith("Advanced technologies for sludge")
+        for group_id, reason in ((water.id, "group_dissolved"), (9999, "group_not_found"), (None, "group_not_found")):
+            with pytest.raises(announcements.AnnouncementError) as refused:
+                await announcements.create(
+                    repos,
+                    audience=Audience.GROUP,
+                    group_id=group_id,
+                    content=announcements.make_content(TEXTS),
+                    default_locale="ro",
+                    author=people["maria"],
+                )
+            assert refused.value.reason == reason
+    # Dan joins before the time comes: the group's members are counted when it goes out.
+    async with unit_of_work(session_factory) as session:
+        session.add(GroupMembership(group_id=sludge.id, person_id=people["dan"].id, organisation_id=None))
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        assert await announcements.queue_due(repos, default_locale="ro", now=at) == [view.id]
+        assert await outbox_rows(session) == [(1001, "ro"), (1002, "ro")]

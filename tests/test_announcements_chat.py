@@ -154,3 +154,50 @@ async def test_a_running_sender_starts_as_soon_as_the_announcement_is_queued(san
     finally:
         stop.set()
         await running
+
+
+async def test_an_announcement_to_the_members_of_a_working_group(sandbox: SandboxBot) -> None:
+    from bot.app import fill_empty_content
+
+    assert sandbox.rt is not None
+    await fill_empty_content(sandbox.rt.session_factory)
+    maria, ana, dan, _gigi = await people(sandbox)
+    await ana.send("/groups")
+    await ana.tap("Tehnologii avansate")
+    await ana.tap("Intrați în grup")
+
+    await maria.send("/announce")
+    await maria.tap("Members of a working group")
+    assert "For the members of which working group?" in (maria.last_text or "")
+    await maria.tap("Advanced technologies for sludge")
+    await maria.send("Întâlnirea grupului: marți.")
+    await maria.tap("Same text for everyone")
+    assert (
+        "Send it to the members of the working group «Advanced technologies for sludge treatment and recovery»?"
+        in (maria.last_text or "")
+    )
+    await maria.tap("Send now")
+    assert "1 message queued" in (maria.last_text or "")
+    await sandbox.deliver()
+    assert ana.last_text == "Întâlnirea grupului: marți."
+    assert all("marți" not in (m.content or "") for m in dan.messages)  # a member, but not in the group
+
+
+async def test_a_forged_group_audience_is_refused(sandbox: SandboxBot) -> None:
+    maria, _ana, dan, _gigi = await people(sandbox)
+    await maria.send("/announce")
+    server = sandbox.server
+    menu = maria.last_message
+    assert menu is not None
+    for data in ("ann:group:999", "ann:group:x", "ann:groups:x"):
+        update_id, query_id = await server.user_taps(maria.user_id, maria.chat_id, menu.message_id, data, forged=True)
+        await server.wait_handled(update_id)
+        answer = server.callback_answer(query_id) or {}
+        assert answer.get("text") == "This button is no longer valid. Open /menu for a fresh one.", data
+    # A member is never shown the form; forging its buttons gets nothing either.
+    dans = dan.last_message
+    assert dans is not None
+    update_id, query_id = await server.user_taps(dan.user_id, dan.chat_id, dans.message_id, "ann:groups:0", forged=True)
+    await server.wait_handled(update_id)
+    assert (server.callback_answer(query_id) or {}).get("show_alert") is True
+    assert all("working group?" not in (m.content or "") for m in dan.messages)

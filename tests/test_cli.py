@@ -201,3 +201,19 @@ def test_operator_schedules_lists_and_cancels_an_announcement(
     assert "not queued" in capsys.readouterr().err
     assert main(["announcements", "--cancel", "99"]) == 1
     assert "refused: not found" in capsys.readouterr().err
+
+
+def test_operator_announces_to_a_working_group(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["seed"]) == 0
+    text = operator_env / "group.html"
+    text.write_text("Întâlnirea grupului / The group's meeting", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["announce", "--group", "sludge", "--text", str(text), "--at", "2099-01-05 09:00"]) == 0
+    assert "announcement #1 scheduled for 2099-01-05 09:00" in capsys.readouterr().out
+    assert main(["announcements"]) == 0
+    assert "#1\tgroup Advanced technologies for sludge" in capsys.readouterr().out
+    # Nobody has joined it yet: queued now, it reaches nobody, and says so.
+    assert main(["announce", "--group", "sludge", "--text", str(text)]) == 0
+    assert "announcement #2: 0 message(s) queued" in capsys.readouterr().out
+    assert main(["announce", "--group", "no-such-group", "--text", str(text)]) == 1
+    assert "not queued: no such working group (no-such-group)" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,17 +11,24 @@ from typing import Any
 
 from bot.delivery import BatchReport, Recipient, batch_report, queue, validate_content
 from bot.i18n import SUPPORTED_LOCALES, resolve_locale
+from bot.services.groups import GroupFilter, GroupPage, GroupSummary, Texts
 from bot.services.members import PersonView, require_manager
-from storage.models import Announcement, AnnouncementStatus, utcnow
+from storage.models import Announcement, AnnouncementStatus, GroupState, Role, WorkingGroup, utcnow
 from storage.repositories import Repositories
 
 
 class Audience(enum.StrEnum):
-    """Who an announcement is for (working groups and projects join when they exist)."""
+    """Who an announcement is for (projects join when they exist)."""
 
     ALL = "all"
     RO = "ro"
     EN = "en"
+    # The members of one working group (`group_id`).
+    GROUP = "group"
+
+
+GROUP_PAGE_SIZE = 8
+_MEMBER_ROLES = {Role.MEMBER.value, Role.MANAGER.value, Role.ADMIN.value}
 
 
 class AnnouncementError(Exception):
@@ -37,13 +45,15 @@ class AnnouncementView:
     status: AnnouncementStatus
     scheduled_at: datetime | None
     queued: int
+    # The working group's title, for a group audience.
+    group: Texts | None = None
 
 
 def batch_of(announcement_id: int) -> str:
     return f"announcement:{announcement_id}"
 
 
-def _view(row: Announcement, queued: int = 0) -> AnnouncementView:
+def _view(row: Announcement, queued: int = 0, group: WorkingGroup | None = None) -> AnnouncementView:
     return AnnouncementView(
         id=row.id,
         batch=batch_of(row.id),
@@ -51,6 +61,7 @@ def _view(row: Announcement, queued: int = 0) -> AnnouncementView:
         status=AnnouncementStatus(row.status),
         scheduled_at=row.scheduled_at,
         queued=queued,
+        group=Texts(group.title_ro, group.title_en) if group is not None else None,
     )
 
 
@@ -68,15 +79,55 @@ def make_content(texts: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-async def recipients(repos: Repositories, audience: Audience, default_locale: str) -> list[Recipient]:
-    """Members (and managers) who can be reached, each in their language."""
+async def recipients(
+    repos: Repositories, audience: Audience, default_locale: str, group_id: int | None = None
+) -> list[Recipient]:
+    """Members (and managers) who can be reached, each in their language; for a group audience, the people
+    in that working group who are still members."""
+    if audience is Audience.GROUP:
+        if group_id is None:
+            return []
+        people = [person for person in await repos.groups.members(group_id) if person.role in _MEMBER_ROLES]
+    else:
+        people = list(await repos.people.reachable_members())
     result = []
-    for person in await repos.people.reachable_members():
+    for person in people:
         locale = resolve_locale(person.language, person.telegram_language, default_locale)
         if audience in (Audience.RO, Audience.EN) and locale != audience.value:
             continue
         result.append(Recipient(chat_id=person.telegram_id, person_id=person.id, locale=locale))
     return result
+
+
+async def audience_group(repos: Repositories, group_id: int | None) -> WorkingGroup:
+    """The working group a group announcement is for: one that exists and is not dissolved."""
+    group = await repos.groups.get(group_id) if group_id is not None else None
+    if group is None:
+        raise AnnouncementError("group_not_found")
+    if group.state == GroupState.DISSOLVED.value:
+        raise AnnouncementError("group_dissolved")
+    return group
+
+
+async def group_to_address(repos: Repositories, viewer: PersonView, group_id: int) -> WorkingGroup:
+    """The working group a manager picked as the audience, checked again when it is picked."""
+    await require_manager(repos, viewer)
+    return await audience_group(repos, group_id)
+
+
+async def group_choices(repos: Repositories, viewer: PersonView, page: int) -> GroupPage:
+    """The working groups an announcement can be for (proposed and active ones), a page at a time."""
+    await require_manager(repos, viewer)
+    states = [GroupState.PROPOSED.value, GroupState.ACTIVE.value]
+    total = await repos.groups.count(states=states, member_id=None)
+    pages = max(1, math.ceil(total / GROUP_PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    rows = await repos.groups.page(states=states, member_id=None, offset=page * GROUP_PAGE_SIZE, limit=GROUP_PAGE_SIZE)
+    summaries = [
+        GroupSummary(row.id, Texts(row.title_ro, row.title_en), GroupState(row.state), row.confidential, False)
+        for row in rows
+    ]
+    return GroupPage(groups=summaries, filter=GroupFilter.ALL, page=page, pages=pages, total=total)
 
 
 async def create(
@@ -89,17 +140,20 @@ async def create(
     author: PersonView | None = None,
     actor_label: str | None = None,
     now: datetime | None = None,
+    group_id: int | None = None,
 ) -> AnnouncementView:
     """Store an announcement; queue it for its audience now, or leave it scheduled for `at`."""
     if author is not None:
         await require_manager(repos, author)
     validate_content(content)
+    group = await audience_group(repos, group_id) if audience is Audience.GROUP else None
     now = now or utcnow()
     scheduled = at is not None and at > now
     row = await repos.announcements.add(
         author_id=author.id if author else None,
         author_label=actor_label,
         audience=audience.value,
+        group_id=group.id if group is not None else None,
         content=dict(content),
         status=(AnnouncementStatus.SCHEDULED if scheduled else AnnouncementStatus.QUEUED).value,
         scheduled_at=at if scheduled else None,
@@ -110,13 +164,13 @@ async def create(
         actor_id=author.id if author else None,
         actor_label=actor_label,
         subject=batch_of(row.id),
-        details={"audience": audience.value, "recipients": queued},
+        details={"audience": audience.value, "group_id": row.group_id, "recipients": queued},
     )
-    return _view(row, queued)
+    return _view(row, queued, group)
 
 
 async def _queue(repos: Repositories, row: Announcement, default_locale: str, now: datetime) -> int:
-    people = await recipients(repos, Audience(row.audience), default_locale)
+    people = await recipients(repos, Audience(row.audience), default_locale, row.group_id)
     row.status = AnnouncementStatus.QUEUED.value
     row.queued_at = now
     return await queue(repos, batch_of(row.id), people, row.content)
@@ -160,13 +214,19 @@ async def report(repos: Repositories, announcement_id: int) -> BatchReport:
 
 
 async def scheduled(repos: Repositories) -> list[AnnouncementView]:
-    return [_view(row) for row in await repos.announcements.scheduled()]
+    views = []
+    for row in await repos.announcements.scheduled():
+        group = await repos.groups.get(row.group_id) if row.group_id is not None else None
+        views.append(_view(row, group=group))
+    return views
 
 
-async def audience_size(repos: Repositories, audience: Audience, default_locale: str) -> dict[str, int]:
+async def audience_size(
+    repos: Repositories, audience: Audience, default_locale: str, group_id: int | None = None
+) -> dict[str, int]:
     """How many people of each language the announcement would reach now."""
     sizes = dict.fromkeys(SUPPORTED_LOCALES, 0)
-    for recipient in await recipients(repos, audience, default_locale):
+    for recipient in await recipients(repos, audience, default_locale, group_id):
         sizes[recipient.locale] = sizes.get(recipient.locale, 0) + 1
     return sizes
 
