@@ -22,7 +22,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import Sender
+from bot.delivery import Sender, startup_heap_frozen
 from bot.i18n import SUPPORTED_LOCALES, build_i18n
 from bot.jobs import Jobs
 from bot.middlewares import (
@@ -190,7 +190,9 @@ async def run_polling(settings: Settings) -> None:
             await publish_commands(bot, rt.i18n)
             await bot.delete_webhook(drop_pending_updates=False)
             scheduler.start()
-            await rt.dispatcher.start_polling(bot, handle_signals=True, close_bot_session=False)
+            # A full garbage collection would otherwise walk every start-up object: a pause of about 0.25 s.
+            with startup_heap_frozen():
+                await rt.dispatcher.start_polling(bot, handle_signals=True, close_bot_session=False)
         finally:
             scheduler.shutdown(wait=False)
             stop.set()
