@@ -484,8 +484,11 @@ async def announcements_command(args: argparse.Namespace, settings: Settings) ->
 
 
 def _file_problems(path: Path | str, error: Any, outcome: str) -> int:
+    from bot.services.catalogue import FileProblem, describe
+
     for problem in error.problems:
-        print(f"{path}: {problem}", file=sys.stderr)
+        text = describe(problem) if isinstance(problem, FileProblem) else problem
+        print(f"{path}: {text}", file=sys.stderr)
     print(outcome, file=sys.stderr)
     return 1
 

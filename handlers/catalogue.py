@@ -13,7 +13,7 @@ from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
@@ -23,6 +23,8 @@ from bot.i18n import in_every_language
 from bot.services import catalogue
 from bot.services.catalogue import (
     CatalogueError,
+    CatalogueFileError,
+    CatalogueReport,
     CategoryView,
     Page,
     Refusal,
@@ -48,6 +50,10 @@ _SEARCH_COUNT = "service_search_count"
 _SEARCHES_KEPT = 10
 # How much of the current text an editing step shows.
 CURRENT_SHOWN = 300
+# An imported catalogue file: larger ones are refused before they are read; problems listed, each cut to a length.
+IMPORT_MAX_BYTES = 1024 * 1024
+PROBLEMS_SHOWN = 15
+PROBLEM_LENGTH = 200
 
 
 class ServicesCb(CallbackData, prefix="sv"):
@@ -65,7 +71,8 @@ class ServicesCb(CallbackData, prefix="sv"):
 
 class CatalogueEditCb(CallbackData, prefix="se"):
     """Managers' changes. On service `id`: edit, hide, show, up, down (`page` and `back` as on its card).
-    On category `id` (`page` of its services): add (a service), rename, chide, cshow, cup, cdown. new: a category."""
+    On category `id` (`page` of its services): add (a service), rename, chide, cshow, cup, cdown. new: a category.
+    export: the catalogue as a file; import: ask for an edited file."""
 
     action: str
     id: int = 0
@@ -96,6 +103,11 @@ class RequestForm(StatesGroup):
 
 class DeclineForm(StatesGroup):
     reason = State()
+
+
+class ImportForm(StatesGroup):
+    # Waiting for the edited catalogue file, as a document.
+    file = State()
 
 
 class EditForm(StatesGroup):
@@ -238,6 +250,12 @@ def home_screen(page: Page[CategoryView], locale: str, manager: bool) -> Screen:
             [
                 _button(_("➕ Add a category"), CatalogueEditCb(action="new")),
                 _button(_("📋 Service requests"), ServicesCb(action="requests")),
+            ]
+        )
+        rows.append(
+            [
+                _button(_("📤 Export as a file"), CatalogueEditCb(action="export")),
+                _button(_("📥 Import a file"), CatalogueEditCb(action="import")),
             ]
         )
     rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action="home").pack())])
@@ -1031,7 +1049,7 @@ async def needs_text(message: Message) -> None:
 
 
 async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
-    editing = await state.get_state() in (EditForm.text.state, EditForm.confirm.state)
+    editing = await state.get_state() in (EditForm.text.state, EditForm.confirm.state, ImportForm.file.state)
     await _leave(state)
     await query.answer()
     if isinstance(query.message, Message):
@@ -1094,6 +1112,112 @@ async def change_category(
     await _replace(query, *screen)
 
 
+# --- the catalogue as a file ------------------------------------------------------------------------------------------
+
+
+async def export_file(query: CallbackQuery, person: PersonView, repos: Repositories) -> None:
+    """The whole catalogue as catalogue.yaml, for a manager to edit and send back."""
+    try:
+        text = await catalogue.export_for(repos, person)
+    except CatalogueError as refusal:
+        await query.answer(explain(refusal), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer_document(
+            BufferedInputFile(text.encode("utf-8"), filename="catalogue.yaml"),
+            caption=_(
+                "📤 The services catalogue, hidden entries included. Edit it, keeping the keys, "
+                "and send it back with 📥 Import a file."
+            ),
+        )
+
+
+async def begin_import(query: CallbackQuery, person: PersonView, repos: Repositories, state: FSMContext) -> None:
+    if await _manager_refused(query, repos, person):
+        return
+    await _leave(state)
+    await state.set_state(ImportForm.file)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _(
+                "📥 Send the edited catalogue file (from 📤 Export as a file) as a document. "
+                "The catalogue becomes what the file says; what the file no longer has is hidden from members, "
+                "never deleted."
+            ),
+            reply_markup=_markup([_cancel_row()]),
+        )
+
+
+def import_report(report: CatalogueReport) -> str:
+    if not report.changed:
+        return _("✅ The file matches the catalogue; nothing changed.")
+    categories, services = report.categories, report.services
+    return "\n".join(
+        [
+            _("✅ The catalogue was imported."),
+            _("Categories: {added} added, {updated} updated, {hidden} hidden.").format(
+                added=categories.added, updated=categories.updated, hidden=categories.hidden
+            ),
+            _("Services: {added} added, {updated} updated, {hidden} hidden.").format(
+                added=services.added, updated=services.updated, hidden=services.hidden
+            ),
+        ]
+    )
+
+
+def problems_text(error: CatalogueFileError) -> str:
+    lines = [_("⚠️ The file has problems:")]
+    for problem in error.problems[:PROBLEMS_SHOWN]:
+        lines.append("• " + escape(short(catalogue.describe(problem, _), PROBLEM_LENGTH)))
+    if len(error.problems) > PROBLEMS_SHOWN:
+        lines.append(_("…and {count} more.").format(count=len(error.problems) - PROBLEMS_SHOWN))
+    lines += ["", _("Nothing was imported; send a corrected file or Cancel.")]
+    return "\n".join(lines)
+
+
+async def got_file(message: Message, person: PersonView, repos: Repositories, state: FSMContext, bot: Bot) -> None:
+    document = message.document
+    assert document is not None
+    retry = _markup([_cancel_row()])
+    too_large = _(
+        "This file is over 1 MB; a catalogue file is much smaller. Send the file made with 📤 Export as a file."
+    )
+    if document.file_size is not None and document.file_size > IMPORT_MAX_BYTES:
+        await message.answer(too_large, reply_markup=retry)
+        return
+    downloaded = await bot.download(document)
+    content = downloaded.read() if downloaded is not None else b""
+    if len(content) > IMPORT_MAX_BYTES:
+        await message.answer(too_large, reply_markup=retry)
+        return
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        await message.answer(
+            _("This file is not UTF-8 text. Save it as UTF-8 (plain text) and send it again."), reply_markup=retry
+        )
+        return
+    try:
+        report = await catalogue.import_from_chat(repos, person, text)
+    except CatalogueFileError as error:
+        await message.answer(problems_text(error), reply_markup=retry)
+        return
+    except CatalogueError as refusal:
+        await _leave(state)
+        await message.answer(explain(refusal), reply_markup=main_menu(person))
+        return
+    await _leave(state)
+    await message.answer(import_report(report), reply_markup=main_menu(person))
+
+
+async def needs_document(message: Message) -> None:
+    await message.answer(
+        _("Please send the catalogue file as a document (📎, File), or Cancel."), reply_markup=_markup([_cancel_row()])
+    )
+
+
 # --- the router -------------------------------------------------------------------------------------------------------
 
 
@@ -1108,6 +1232,8 @@ def build_router() -> Router:
     router.message.register(got_reason, DeclineForm.reason, answer)
     router.message.register(got_text, EditForm.text, answer)
     router.message.register(confirm_with_buttons, EditForm.confirm, ~F.text.startswith("/"))
+    router.message.register(got_file, ImportForm.file, F.document)
+    router.message.register(needs_document, ImportForm.file, ~F.text.startswith("/"))
     router.message.register(
         needs_text, StateFilter(SearchForm.words, RequestForm.note, DeclineForm.reason, EditForm.text), ~F.text
     )
@@ -1131,6 +1257,8 @@ def build_router() -> Router:
     router.callback_query.register(begin_service_add, CatalogueEditCb.filter(F.action == "add"))
     router.callback_query.register(begin_category_add, CatalogueEditCb.filter(F.action == "new"))
     router.callback_query.register(begin_category_rename, CatalogueEditCb.filter(F.action == "rename"))
+    router.callback_query.register(export_file, CatalogueEditCb.filter(F.action == "export"))
+    router.callback_query.register(begin_import, CatalogueEditCb.filter(F.action == "import"))
     router.callback_query.register(change_service, CatalogueEditCb.filter(F.action.in_({"hide", "show", "up", "down"})))
     router.callback_query.register(
         change_category, CatalogueEditCb.filter(F.action.in_({"chide", "cshow", "cup", "cdown"}))

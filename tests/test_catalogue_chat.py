@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from bot.config import Settings
@@ -13,7 +14,7 @@ from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SandboxBot
 from bot.services import catalogue
 from storage.db import unit_of_work
-from storage.models import AuditEntry, Service, ServiceRequest
+from storage.models import AuditEntry, Person, Service, ServiceRequest
 from storage.repositories import Repositories
 
 SMALL = Path(__file__).parent / "data" / "catalogue_small.yaml"
@@ -403,3 +404,118 @@ async def test_a_manager_adds_edits_hides_and_reorders_in_the_chat(sandbox: Sand
         "catalogue.service_shown",
         "catalogue.category_moved",
     ]
+
+
+# --- the catalogue as a file -----------------------------------------------------------------------------------
+
+
+async def exported(sandbox: SandboxBot) -> str:
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        return await catalogue.export_catalogue(Repositories(session))
+
+
+def document_text(sandbox: SandboxBot, person: SandboxUser) -> str:
+    message = person.last_message
+    assert message is not None and message.has_document and message.document_name == "catalogue.yaml"
+    document = sandbox.server.message(person.chat_id, message.message_id).document
+    assert document is not None
+    return sandbox.server.file_content(str(document["file_id"])).decode("utf-8")
+
+
+async def test_a_manager_exports_edits_and_imports_the_catalogue_as_a_file(sandbox: SandboxBot) -> None:
+    await load_catalogue(sandbox)
+    _maria, john, radu, dan = await cast(sandbox)
+    await john.send("/services")
+    assert labels(john)[-3:] == ["📤 Export as a file", "📥 Import a file", "⬅️ Menu"]
+    await john.tap("📤 Export as a file")
+    assert "send it back with 📥 Import a file" in (john.last_message.content if john.last_message else "")
+    text = document_text(sandbox, john)
+    assert text == await exported(sandbox)
+    assert catalogue.parse_catalogue(text)
+
+    document = yaml.safe_load(text)
+    funding, environment = document["categories"][0], document["categories"][1]
+    assert funding["services"][1]["key"] == "capital"
+    funding["services"][1]["title"]["en"] = "Access to finance"
+    assert environment["services"][1]["key"] == "environmental-law"
+    environment["services"][1]["hidden"] = True
+    edited = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+
+    await john.send("/services")
+    await john.tap("📥 Import a file")
+    assert "Send the edited catalogue file" in (john.last_text or "")
+    # Not a document, too large, not UTF-8: asked again, still waiting.
+    await john.send("here it is")
+    assert john.last_text == "Please send the catalogue file as a document (📎, File), or Cancel."
+    await john.send_document("big.yaml", b"#" * (1024 * 1024 + 1))
+    assert (john.last_text or "").startswith("This file is over 1 MB")
+    await john.send_document("latin.yaml", "categories: [ţ]".encode("utf-16"))
+    assert (john.last_text or "").startswith("This file is not UTF-8 text.")
+    await john.send_document("catalogue.yaml", edited.encode("utf-8"))
+    assert john.last_text == (
+        "✅ The catalogue was imported.\n"
+        "Categories: 0 added, 0 updated, 0 hidden.\n"
+        "Services: 0 added, 2 updated, 0 hidden."
+    )
+    # The conversation is over: another file is not taken for an import.
+    await john.send_document("catalogue.yaml", edited.encode("utf-8"))
+    assert "imported" not in (john.last_text or "")
+
+    await dan.send("/services capital")
+    assert labels(dan)[0] == "Access to finance"
+    await radu.send("/services")
+    assert "Mediu (1)" in labels(radu)
+    assert await scalar(sandbox, select(Service.hidden).where(Service.key == "environmental-law")) is True
+    assert await audit(sandbox, "catalogue.") == ["catalogue.seeded", "catalogue.imported"]
+    actor = await scalar(sandbox, select(AuditEntry.actor_id).where(AuditEntry.action == "catalogue.imported"))
+    assert actor == await scalar(sandbox, select(Person.id).where(Person.telegram_id == john.user_id))
+
+
+async def test_a_file_with_problems_is_refused_in_the_managers_language(sandbox: SandboxBot) -> None:
+    await load_catalogue(sandbox)
+    maria, _john, _radu, _dan = await cast(sandbox)
+    before = await exported(sandbox)
+    await maria.send("/services")
+    await maria.tap("📥 Importați un fișier")
+    broken = before.replace("key: capital", "key: eu-funding").replace("en: Funding", "fr: Funding", 1)
+    await maria.send_document("catalogue.yaml", broken.encode("utf-8"))
+    reply = maria.last_text or ""
+    assert reply.startswith("⚠️ Fișierul are probleme:")
+    first, second = (n for n, line in enumerate(broken.splitlines(), 1) if line.strip() == "- key: eu-funding")
+    title = next(n for n, line in enumerate(broken.splitlines(), 1) if line.strip() == "fr: Funding")
+    assert f"• linia {title}: câmp necunoscut 'fr' în titlul categoriei 'funding'; câmpurile sunt: ro, en" in reply
+    assert f"• linia {title - 1}: titlul categoriei 'funding' nu are text în limba engleză (en:)" in reply
+    assert f"• linia {second}: cheie de serviciu repetată 'eu-funding': linia {first} o are deja" in reply
+    assert reply.endswith("Nu s-a importat nimic; trimiteți un fișier corectat sau Anulați.")
+    assert await exported(sandbox) == before
+
+    # Many problems: the first 15 are listed. Still waiting for a file.
+    many = "categories:\n" + "".join(f"  - key: c{n}\n    title: {{ro: R{n}}}\n" for n in range(17))
+    await maria.send_document("catalogue.yaml", many.encode("utf-8"))
+    reply = maria.last_text or ""
+    assert reply.count("• linia") == 15
+    assert "…și încă 2." in reply
+    await maria.send_document("catalogue.yaml", b"categories: [")
+    assert "acesta nu este YAML valid: " in (maria.last_text or "")
+    await maria.send("/cancel")
+    assert await exported(sandbox) == before
+    assert await audit(sandbox, "catalogue.") == ["catalogue.seeded"]
+
+
+async def test_members_cannot_export_or_import(sandbox: SandboxBot) -> None:
+    await load_catalogue(sandbox)
+    _maria, _john, radu, dan = await cast(sandbox)
+    await radu.send("/services")
+    assert "📤 Exportați ca fișier" not in labels(radu)
+    managers_only = ("Îmi pare rău, doar managerii clusterului pot face acest lucru.", True)
+    assert await forge(sandbox, radu, "se:export:0:0:") == managers_only
+    assert await forge(sandbox, radu, "se:import:0:0:") == managers_only
+    await dan.send("/services")
+    assert await forge(sandbox, dan, "se:export:0:0:") == ("Sorry, only the cluster's managers can do that.", True)
+    assert not any(message.has_document for message in radu.messages + dan.messages)
+    # The import never started: a file is not taken for one.
+    before = await exported(sandbox)
+    await radu.send_document("catalogue.yaml", before.replace("Finanțare", "Bani").encode("utf-8"))
+    assert await exported(sandbox) == before
+    assert await audit(sandbox, "catalogue.") == ["catalogue.seeded"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,10 +61,10 @@ class CatalogueError(Exception):
 
 
 class CatalogueFileError(Exception):
-    """A catalogue file that cannot be loaded; every problem names its line."""
+    """A catalogue file that cannot be loaded; every problem names its line (`describe` puts one into words)."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
+    def __init__(self, problems: Sequence[FileProblem]) -> None:
+        super().__init__("\n".join(describe(problem) for problem in problems))
         self.problems = list(problems)
 
 
@@ -579,117 +579,272 @@ class CategoryEntry:
 _CATALOGUE_FIELDS = ("categories",)
 _CATEGORY_FIELDS = ("key", "title", "hidden", "services")
 _SERVICE_FIELDS = ("key", "title", "description", "hidden")
-_LANGUAGES = {"ro": "Romanian", "en": "English"}
+_LANGUAGES = ("ro", "en")
 
 
-def _named(kind: str, key: Node | None) -> str:
-    """How a problem names the entry it is in: "service 'eu-funding'", or "a service" before its key is known."""
-    return f"{kind} {key.value!r}" if isinstance(key, ScalarNode) and key.value else f"a {kind}"
+def _named(key: Node | None) -> str | None:
+    """The key a problem names the entry it is in by; None before its key is known ("a service")."""
+    return str(key.value) if isinstance(key, ScalarNode) and key.value else None
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """One problem of a catalogue file: its line, what is wrong (`kind`) and the details `describe` words it with.
+
+    `params["where"]` names the part of the file: catalogue, category, service, or a title or description
+    ("category title", "service title", "service description") of the entry with `params["key"]` (None: no key yet).
+    """
+
+    line: int
+    kind: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def describe(problem: FileProblem, _: Callable[[str], str] = _same) -> str:
+    """A problem in words: English, or the language of the `_` (gettext) given."""
+    return _("line {line}: {problem}").format(line=problem.line, problem=_problem_text(problem, _))
+
+
+def _problem_text(problem: FileProblem, _: Callable[[str], str]) -> str:
+    params = problem.params
+    kind = problem.kind
+    if kind == "invalid_yaml":
+        # The YAML library's own detail is data: it stays as it is.
+        return _("this is not valid YAML") + f": {params['detail']}"
+    simple = {
+        "empty_file": _("the file is empty; it should start with 'categories:'"),
+        "categories_not_list": _("categories should be a list, each item starting with '- key:'"),
+        "hidden_not_bool": _("hidden should be true or false"),
+        "category_key_not_word": _("the key of a category should be a word like 'eu-funding'"),
+        "service_key_not_word": _("the key of a service should be a word like 'eu-funding'"),
+        "key_format": _(
+            "the key {key} should be lower-case letters, digits and dashes (at most {limit}), like 'eu-funding'"
+        ),
+        "category_key_twice": _("duplicate category key {key}: line {first} has it already"),
+        "service_key_twice": _("duplicate service key {key}: line {first} has it already"),
+    }
+    key = params.get("key")
+    values = {
+        "key": repr(key),
+        "name": repr(params.get("name")),
+        "field": params.get("name", ""),
+        "fields": ", ".join(params.get("fields", ())),
+        "limit": params.get("limit", ""),
+        "first": params.get("first", ""),
+        "length": params.get("length", ""),
+        "code": params.get("language", ""),
+        "language": {"ro": _("Romanian"), "en": _("English")}.get(params.get("language", ""), ""),
+    }
+    if kind in simple:
+        return simple[kind].format(**values)
+    where = (params.get("where", ""), key is not None)
+    messages: dict[tuple[str, str, bool], str] = {
+        ("services_not_list", "category", True): _(
+            "the services of category {key} should be a list, each item starting with '- key:'"
+        ),
+        ("services_not_list", "category", False): _(
+            "the services of a category should be a list, each item starting with '- key:'"
+        ),
+        # The fields of a part of the file.
+        ("not_mapping", "catalogue", False): _("the catalogue should have the fields {fields}"),
+        ("unknown_field", "catalogue", False): _("unknown field {name} in the catalogue; the fields are: {fields}"),
+        ("field_twice", "catalogue", False): _("{name} is given twice in the catalogue"),
+        ("field_missing", "catalogue", False): _("the catalogue has no {field}"),
+        ("not_mapping", "category", False): _("a category should have the fields {fields}"),
+        ("unknown_field", "category", False): _("unknown field {name} in a category; the fields are: {fields}"),
+        ("field_twice", "category", False): _("{name} is given twice in a category"),
+        ("field_missing", "category", False): _("a category has no {field}"),
+        ("not_mapping", "service", False): _("a service should have the fields {fields}"),
+        ("unknown_field", "service", False): _("unknown field {name} in a service; the fields are: {fields}"),
+        ("field_twice", "service", False): _("{name} is given twice in a service"),
+        ("field_missing", "service", False): _("a service has no {field}"),
+        ("not_mapping", "category title", True): _("the title of category {key} should have the fields {fields}"),
+        ("not_mapping", "category title", False): _("the title of a category should have the fields {fields}"),
+        ("not_mapping", "service title", True): _("the title of service {key} should have the fields {fields}"),
+        ("not_mapping", "service title", False): _("the title of a service should have the fields {fields}"),
+        ("not_mapping", "service description", True): _(
+            "the description of service {key} should have the fields {fields}"
+        ),
+        ("not_mapping", "service description", False): _(
+            "the description of a service should have the fields {fields}"
+        ),
+        ("unknown_field", "category title", True): _(
+            "unknown field {name} in the title of category {key}; the fields are: {fields}"
+        ),
+        ("unknown_field", "category title", False): _(
+            "unknown field {name} in the title of a category; the fields are: {fields}"
+        ),
+        ("unknown_field", "service title", True): _(
+            "unknown field {name} in the title of service {key}; the fields are: {fields}"
+        ),
+        ("unknown_field", "service title", False): _(
+            "unknown field {name} in the title of a service; the fields are: {fields}"
+        ),
+        ("unknown_field", "service description", True): _(
+            "unknown field {name} in the description of service {key}; the fields are: {fields}"
+        ),
+        ("unknown_field", "service description", False): _(
+            "unknown field {name} in the description of a service; the fields are: {fields}"
+        ),
+        ("field_twice", "category title", True): _("{name} is given twice in the title of category {key}"),
+        ("field_twice", "category title", False): _("{name} is given twice in the title of a category"),
+        ("field_twice", "service title", True): _("{name} is given twice in the title of service {key}"),
+        ("field_twice", "service title", False): _("{name} is given twice in the title of a service"),
+        ("field_twice", "service description", True): _("{name} is given twice in the description of service {key}"),
+        ("field_twice", "service description", False): _("{name} is given twice in the description of a service"),
+        # The texts of a title or description, in one language.
+        ("text_missing", "category title", True): _("the title of category {key} has no {language} text ({code}:)"),
+        ("text_missing", "category title", False): _("the title of a category has no {language} text ({code}:)"),
+        ("text_missing", "service title", True): _("the title of service {key} has no {language} text ({code}:)"),
+        ("text_missing", "service title", False): _("the title of a service has no {language} text ({code}:)"),
+        ("text_missing", "service description", True): _(
+            "the description of service {key} has no {language} text ({code}:)"
+        ),
+        ("text_missing", "service description", False): _(
+            "the description of a service has no {language} text ({code}:)"
+        ),
+        ("not_text", "category title", True): _("the {language} title of category {key} should be text"),
+        ("not_text", "category title", False): _("the {language} title of a category should be text"),
+        ("not_text", "service title", True): _("the {language} title of service {key} should be text"),
+        ("not_text", "service title", False): _("the {language} title of a service should be text"),
+        ("not_text", "service description", True): _("the {language} description of service {key} should be text"),
+        ("not_text", "service description", False): _("the {language} description of a service should be text"),
+        ("text_empty", "category title", True): _("the {language} title of category {key} is empty"),
+        ("text_empty", "category title", False): _("the {language} title of a category is empty"),
+        ("text_empty", "service title", True): _("the {language} title of service {key} is empty"),
+        ("text_empty", "service title", False): _("the {language} title of a service is empty"),
+        ("text_empty", "service description", True): _("the {language} description of service {key} is empty"),
+        ("text_empty", "service description", False): _("the {language} description of a service is empty"),
+        ("text_too_long", "category title", True): _(
+            "the {language} title of category {key} is {length} characters long; at most {limit}"
+        ),
+        ("text_too_long", "category title", False): _(
+            "the {language} title of a category is {length} characters long; at most {limit}"
+        ),
+        ("text_too_long", "service title", True): _(
+            "the {language} title of service {key} is {length} characters long; at most {limit}"
+        ),
+        ("text_too_long", "service title", False): _(
+            "the {language} title of a service is {length} characters long; at most {limit}"
+        ),
+        ("text_too_long", "service description", True): _(
+            "the {language} description of service {key} is {length} characters long; at most {limit}"
+        ),
+        ("text_too_long", "service description", False): _(
+            "the {language} description of a service is {length} characters long; at most {limit}"
+        ),
+    }
+    return messages[(kind, *where)].format(**values)
 
 
 class _FileReader:
     """Walks the YAML node tree, so that every problem can name the line it is on."""
 
     def __init__(self) -> None:
-        self.problems: list[str] = []
+        self.problems: list[FileProblem] = []
         self.category_keys: dict[str, int] = {}
         self.service_keys: dict[str, int] = {}
 
-    def problem(self, node: Node, message: str) -> None:
-        self.problems.append(f"line {node.start_mark.line + 1}: {message}")
+    def problem(self, node: Node, kind: str, **params: Any) -> None:
+        self.problems.append(FileProblem(node.start_mark.line + 1, kind, params))
 
-    def fields(self, node: Node, what: str, known: Sequence[str], required: Sequence[str]) -> dict[str, Node] | None:
+    def fields(
+        self, node: Node, where: str, known: Sequence[str], required: Sequence[str], key: str | None = None
+    ) -> dict[str, Node] | None:
         if not isinstance(node, MappingNode):
-            self.problem(node, f"{what} should have the fields {', '.join(known)}")
+            self.problem(node, "not_mapping", where=where, key=key, fields=tuple(known))
             return None
         found: dict[str, Node] = {}
         for key_node, value_node in node.value:
             name = str(key_node.value) if isinstance(key_node, ScalarNode) else None
             if name is None or name not in known:
-                self.problem(key_node, f"unknown field {name!r} in {what}; the fields are: {', '.join(known)}")
+                self.problem(key_node, "unknown_field", where=where, key=key, name=name, fields=tuple(known))
             elif name in found:
-                self.problem(key_node, f"{name!r} is given twice in {what}")
+                self.problem(key_node, "field_twice", where=where, key=key, name=name)
             else:
                 found[name] = value_node
         for name in required:
             if name not in found:
-                self.problem(node, f"{what} has no {name}")
+                self.problem(node, "field_missing", where=where, key=key, name=name)
         return found
 
     def key(self, node: Node, kind: str, seen: dict[str, int]) -> str | None:
         if not isinstance(node, ScalarNode) or not node.value:
-            self.problem(node, f"the key of a {kind} should be a word like 'eu-funding'")
+            self.problem(node, f"{kind}_key_not_word")
             return None
         key = str(node.value)
         if len(key) > KEY_MAX or not _KEY.fullmatch(key):
-            self.problem(
-                node,
-                f"the key {key!r} should be lower-case letters, digits and dashes (at most {KEY_MAX}), "
-                "like 'eu-funding'",
-            )
+            self.problem(node, "key_format", key=key, limit=KEY_MAX)
             return None
         line = node.start_mark.line + 1
         if key in seen:
-            self.problem(node, f"duplicate {kind} key {key!r}: line {seen[key]} has it already")
+            self.problem(node, f"{kind}_key_twice", key=key, first=seen[key])
             return None
         seen[key] = line
         return key
 
-    def texts(self, node: Node | None, noun: str, owner: str) -> dict[str, str]:
+    def texts(self, node: Node | None, noun: str, owner: str, key: str | None) -> dict[str, str]:
         """{"ro": ..., "en": ...} of a title or description, cleaned; what is missing or wrong is left out."""
         if node is None:
             return {}
-        fields = self.fields(node, f"the {noun} of {owner}", tuple(_LANGUAGES), ())
+        where = f"{owner} {noun}"
+        fields = self.fields(node, where, _LANGUAGES, (), key)
         if fields is None:
             return {}
         limit = DESCRIPTION_MAX if noun == "description" else TITLE_MAX
         texts = {}
-        for language, name in _LANGUAGES.items():
+        for language in _LANGUAGES:
             value = fields.get(language)
             if value is None:
-                self.problem(node, f"the {noun} of {owner} has no {name} text ({language}:)")
+                self.problem(node, "text_missing", where=where, key=key, language=language)
                 continue
             if not isinstance(value, ScalarNode) or value.tag == "tag:yaml.org,2002:null":
-                self.problem(value, f"the {name} {noun} of {owner} should be text")
+                self.problem(value, "not_text", where=where, key=key, language=language)
                 continue
             try:
                 texts[language] = clean_description(value.value) if noun == "description" else clean_title(value.value)
             except CatalogueError as refusal:
                 if refusal.reason is Refusal.TEXT_EMPTY:
-                    self.problem(value, f"the {name} {noun} of {owner} is empty")
+                    self.problem(value, "text_empty", where=where, key=key, language=language)
                 else:
                     length = refusal.context["length"]
-                    self.problem(value, f"the {name} {noun} of {owner} is {length} characters long; at most {limit}")
+                    self.problem(
+                        value, "text_too_long", where=where, key=key, language=language, length=length, limit=limit
+                    )
         return texts
 
     def hidden(self, node: Node | None) -> bool:
         if node is None:
             return False
         if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
-            self.problem(node, "hidden should be true or false")
+            self.problem(node, "hidden_not_bool")
             return False
         return bool(yaml.safe_load(node.value))
 
     def catalogue(self, root: Node | None) -> list[CategoryEntry]:
         if root is None:
-            self.problems.append("line 1: the file is empty; it should start with 'categories:'")
+            self.problems.append(FileProblem(1, "empty_file", {}))
             return []
-        fields = self.fields(root, "the catalogue", _CATALOGUE_FIELDS, _CATALOGUE_FIELDS)
+        fields = self.fields(root, "catalogue", _CATALOGUE_FIELDS, _CATALOGUE_FIELDS)
         if fields is None or "categories" not in fields:
             return []
         items = fields["categories"]
         if not isinstance(items, SequenceNode):
-            self.problem(items, "categories should be a list, each item starting with '- key:'")
+            self.problem(items, "categories_not_list")
             return []
         return [entry for node in items.value if (entry := self.category(node)) is not None]
 
     def category(self, node: Node) -> CategoryEntry | None:
-        fields = self.fields(node, "a category", _CATEGORY_FIELDS, ("key", "title"))
+        fields = self.fields(node, "category", _CATEGORY_FIELDS, ("key", "title"))
         if fields is None:
             return None
         key = self.key(fields["key"], "category", self.category_keys) if "key" in fields else None
-        what = _named("category", fields.get("key"))
-        title = self.texts(fields.get("title"), "title", what)
+        named = _named(fields.get("key"))
+        title = self.texts(fields.get("title"), "title", "category", named)
         hidden = self.hidden(fields.get("hidden"))
         services: list[ServiceEntry] = []
         items = fields.get("services")
@@ -697,19 +852,19 @@ class _FileReader:
             if isinstance(items, SequenceNode):
                 services = [entry for item in items.value if (entry := self.service(item)) is not None]
             else:
-                self.problem(items, f"the services of {what} should be a list, each item starting with '- key:'")
+                self.problem(items, "services_not_list", where="category", key=named)
         if key is None or len(title) < 2:
             return None
         return CategoryEntry(key, title["ro"], title["en"], hidden, tuple(services), node.start_mark.line + 1)
 
     def service(self, node: Node) -> ServiceEntry | None:
-        fields = self.fields(node, "a service", _SERVICE_FIELDS, ("key", "title", "description"))
+        fields = self.fields(node, "service", _SERVICE_FIELDS, ("key", "title", "description"))
         if fields is None:
             return None
         key = self.key(fields["key"], "service", self.service_keys) if "key" in fields else None
-        what = _named("service", fields.get("key"))
-        title = self.texts(fields.get("title"), "title", what)
-        description = self.texts(fields.get("description"), "description", what)
+        named = _named(fields.get("key"))
+        title = self.texts(fields.get("title"), "title", "service", named)
+        description = self.texts(fields.get("description"), "description", "service", named)
         hidden = self.hidden(fields.get("hidden"))
         if key is None or len(title) < 2 or len(description) < 2:
             return None
@@ -724,9 +879,10 @@ def parse_catalogue(text: str) -> list[CategoryEntry]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise CatalogueFileError([f"line {line}: this is not valid YAML: {error.problem or error.context}"]) from None
+        detail = error.problem or error.context
+        raise CatalogueFileError([FileProblem(line, "invalid_yaml", {"detail": detail})]) from None
     except yaml.YAMLError as error:
-        raise CatalogueFileError([f"line 1: this is not valid YAML: {error}"]) from None
+        raise CatalogueFileError([FileProblem(1, "invalid_yaml", {"detail": str(error)})]) from None
     reader = _FileReader()
     entries = reader.catalogue(root)
     if reader.problems:
@@ -852,6 +1008,18 @@ async def import_catalogue(repos: Repositories, text: str, *, actor_label: str =
     return await apply_catalogue(repos, parse_catalogue(text), action="catalogue.imported", actor_label=actor_label)
 
 
+async def export_for(repos: Repositories, viewer: PersonView) -> str:
+    """The catalogue file for a manager in the chat (the role is read afresh)."""
+    await check_manager(repos, viewer)
+    return await export_catalogue(repos)
+
+
+async def import_from_chat(repos: Repositories, viewer: PersonView, text: str) -> CatalogueReport:
+    """A manager's edited file sent in the chat: all of it or nothing; the audit log names the manager."""
+    await check_manager(repos, viewer)
+    return await apply_catalogue(repos, parse_catalogue(text), action="catalogue.imported", actor_id=viewer.id)
+
+
 class _ExportDumper(yaml.SafeDumper):
     """Descriptions with several lines are written as blocks, the way people write them by hand."""
 
@@ -864,7 +1032,8 @@ def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _ExportDumper.add_representer(str, _represent_text)
 
 EXPORT_HEADER = (
-    "# The cluster's services catalogue. Edit it and load it back with: clusterbot catalogue import FILE\n"
+    "# The cluster's services catalogue. Edit it and load it back: in the chat with 📥 Import a file\n"
+    "# (managers, on the services screen), or with: clusterbot catalogue import FILE\n"
     "# The order in the file is the order members see; 'hidden: true' hides an entry; keys never change.\n"
     f"# Every title and description in Romanian (ro) and English (en); titles at most {TITLE_MAX} characters,\n"
     f"# descriptions at most {DESCRIPTION_MAX}.\n"
