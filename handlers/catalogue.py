@@ -34,7 +34,7 @@ from bot.services.catalogue import (
     ServiceView,
 )
 from bot.services.members import PersonView
-from handlers.keyboards import MenuCb, main_menu
+from handlers.keyboards import MenuCb, clip, main_menu
 from storage.models import ServiceRequestStatus
 from storage.repositories import Repositories
 
@@ -124,7 +124,7 @@ _CATEGORY_FIELDS = ("title_ro", "title_en")
 
 
 def short(text: str, limit: int = BUTTON_TITLE) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return clip(text, limit)
 
 
 def utf16_length(text: str) -> int:

@@ -38,7 +38,7 @@ from bot.services.groups import (
 )
 from bot.services.members import MembershipError, PersonView, clean_text
 from handlers.common import explain, leave_conversation, stale_button
-from handlers.keyboards import MenuCb, main_menu
+from handlers.keyboards import MenuCb, clip, main_menu
 from storage.models import GroupEventKind, GroupState
 from storage.repositories import Repositories
 
@@ -108,10 +108,6 @@ class TermsForm(StatesGroup):
 
 def language_name(code: str) -> str:
     return {"ro": _("Romanian"), "en": _("English")}[code]
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def localized(texts: Texts, limit: int | None = None) -> str:
@@ -479,6 +475,14 @@ async def _show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup, *
     await query.message.answer(text, reply_markup=markup)
 
 
+async def _show_card(
+    query: CallbackQuery, card: GroupCard, callback_data: GroupCb, locale: str, settings: Settings, *, edit: bool = True
+) -> None:
+    """A group's card, its buttons leading back to the list page it was opened from."""
+    markup = card_keyboard(card, callback_data.view, callback_data.page)
+    await _show(query, card_text(card, locale, settings.tz), markup, edit=edit)
+
+
 async def _refuse(query: CallbackQuery, error: GroupError | MembershipError) -> None:
     """A refused tap: an alert, except for guests, who get the way into the cluster."""
     if isinstance(error, GroupError) and error.reason is GroupRefusal.NOT_MEMBER:
@@ -536,9 +540,7 @@ async def show_card(
         await _refuse(query, error)
         return
     await query.answer()
-    await _show(
-        query, card_text(card, locale, settings.tz), card_keyboard(card, callback_data.view, callback_data.page)
-    )
+    await _show_card(query, card, callback_data, locale, settings)
 
 
 # --- joining and leaving -------------------------------------------------------------------------------------------
@@ -559,11 +561,7 @@ async def join_group(
         await _refuse(query, error)
         return
     await query.answer(_("✅ You joined the group."))
-    await _show(
-        query,
-        card_text(outcome.card, locale, settings.tz),
-        card_keyboard(outcome.card, callback_data.view, callback_data.page),
-    )
+    await _show_card(query, outcome.card, callback_data, locale, settings)
 
 
 async def show_terms(query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories) -> None:
@@ -607,12 +605,7 @@ async def accept_terms(
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_reply_markup(reply_markup=None)
-    await _show(
-        query,
-        card_text(outcome.card, locale, settings.tz),
-        card_keyboard(outcome.card, callback_data.view, callback_data.page),
-        edit=False,
-    )
+    await _show_card(query, outcome.card, callback_data, locale, settings, edit=False)
 
 
 async def leave_group(
@@ -630,11 +623,7 @@ async def leave_group(
         await _refuse(query, error)
         return
     await query.answer(_("You left the group."))
-    await _show(
-        query,
-        card_text(outcome.card, locale, settings.tz),
-        card_keyboard(outcome.card, callback_data.view, callback_data.page),
-    )
+    await _show_card(query, outcome.card, callback_data, locale, settings)
 
 
 # --- proposing -----------------------------------------------------------------------------------------------------

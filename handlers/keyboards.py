@@ -38,6 +38,11 @@ class JoinDecisionCb(CallbackData, prefix="jr"):
     decision: str
 
 
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def language_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for code, label in LANGUAGE_NAMES.items():

@@ -820,6 +820,12 @@ class WorkingGroupRepository:
             query = query.with_for_update()
         return await self.session.scalar(query)
 
+    async def by_ids(self, group_ids: Collection[int]) -> dict[int, WorkingGroup]:
+        if not group_ids:
+            return {}
+        rows = await self.session.scalars(select(WorkingGroup).where(WorkingGroup.id.in_(group_ids)))
+        return {group.id: group for group in rows.all()}
+
     async def by_keys(self, keys: Collection[str]) -> dict[str, WorkingGroup]:
         if not keys:
             return {}

@@ -214,11 +214,9 @@ async def report(repos: Repositories, announcement_id: int) -> BatchReport:
 
 
 async def scheduled(repos: Repositories) -> list[AnnouncementView]:
-    views = []
-    for row in await repos.announcements.scheduled():
-        group = await repos.groups.get(row.group_id) if row.group_id is not None else None
-        views.append(_view(row, group=group))
-    return views
+    rows = await repos.announcements.scheduled()
+    groups = await repos.groups.by_ids({row.group_id for row in rows if row.group_id is not None})
+    return [_view(row, group=groups.get(row.group_id or 0)) for row in rows]
 
 
 async def audience_size(

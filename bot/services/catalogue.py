@@ -213,7 +213,7 @@ def _request_view(
         service_title_ro=service.title_ro,
         service_title_en=service.title_en,
         person_id=person.id,
-        person_name=f"{person.first_name} {person.last_name}" if person.last_name else person.first_name,
+        person_name=person.full_name,
         person_username=person.username,
         organisation_name=organisation.name if organisation else None,
         note=request.note,

@@ -584,8 +584,7 @@ async def propose(
         group.id, GroupEventKind.JOINED, actor_id=person.id, details={"organisation_id": organisation_id}, at=now
     )
     organisation = await repos.organisations.get(organisation_id)
-    name = " ".join(part for part in (person.first_name, person.last_name) if part)
-    proposer = f"{name} ({organisation.name})" if organisation is not None else name
+    proposer = f"{person.full_name} ({organisation.name})" if organisation is not None else person.full_name
     notice = GroupNotice(GroupEventKind.PROPOSED, group.id, _title(group), proposer=proposer)
     await _tell(repos, f"group:{group.id}:proposed", list(await repos.people.managers()), notifier, notice)
     return await _card(repos, group, person)
