@@ -4,22 +4,31 @@ What they put into the handler's data (a handler names these in its signature):
 - `repos`: `storage.repositories.Repositories` on this update's transaction;
 - `person`: `bot.services.members.PersonView` of the sender (absent for updates without a user);
 - `locale`: "ro" or "en", the language the reply is written in;
-- `notices`: `Notices`, messages to other people sent only once the transaction has committed.
+- `notices`: `Notices`, messages to other people sent only once the transaction has committed;
+- `work`: `UpdateWork`, the update's unit of work (`after_commit` for actions that must follow the commit).
+
+A Telegram call made while handling an update commits the update's transaction first (`CommitBeforeTelegram`).
 
 It reads `sender` (`bot.delivery.Sender`, when the process runs one) to wake it when an update queued outbox rows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup, TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from aiogram.utils.i18n import gettext as _
@@ -59,8 +68,13 @@ class Notices:
     def add(self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
         self.items.append(Notice(chat_id, text, reply_markup))
 
-    async def send(self, bot: Bot) -> None:
-        for notice in self.items:
+    def take(self) -> list[Notice]:
+        items, self.items = self.items, []
+        return items
+
+    @staticmethod
+    async def send(bot: Bot, items: list[Notice]) -> None:
+        for notice in items:
             try:
                 await bot.send_message(notice.chat_id, notice.text, reply_markup=notice.reply_markup)
             except TelegramForbiddenError:
@@ -106,6 +120,97 @@ class PersonCache:
             self._entries.pop(telegram_id, None)
 
 
+class UpdateWork:
+    """The update's unit of work: its repositories, and what to do once its changes are committed.
+
+    What the bot tells people about a change is said after the change is committed, so a Telegram call made by
+    the update's own task first commits what the update has done so far (`CommitBeforeTelegram`, installed on
+    the bot's session): a failed commit raises there, the message is never sent, and the person is asked to try
+    again. The same rule means no update holds a connection, a row lock or the SQLite writer lock while it
+    waits for Telegram. Actions that must follow a commit (notices to other people, waking the sender,
+    background watchers) are registered with `after_commit` and run when the update ends, only if the commit
+    that covered them succeeded.
+    """
+
+    def __init__(self, repos: Repositories, notices: Notices, bot: Bot | None, sender: Any = None) -> None:
+        self.repos = repos
+        self.notices = notices
+        self.bot = bot
+        self.sender = sender
+        self.owner = asyncio.current_task()
+        self.callback_answered = False
+        self._pending: list[Callable[[], Awaitable[None] | None]] = []
+        self._ready: list[Callable[[], Awaitable[None] | None]] = []
+        self._finished = False
+
+    def after_commit(self, action: Callable[[], Awaitable[None] | None]) -> None:
+        self._pending.append(action)
+
+    async def commit(self) -> None:
+        """Commit what the update has done so far; the session stays usable and opens a new transaction."""
+        session = self.repos.opened
+        if session is not None and session.in_transaction():
+            await session.commit()
+            if self.sender is not None and session.info.pop(OUTBOX_QUEUED, False):
+                self._ready.append(self.sender.notify)
+        self._ready += self._pending
+        self._pending.clear()
+        if self.notices.items and self.bot is not None:
+            self._ready.append(partial(Notices.send, self.bot, self.notices.take()))
+
+    async def rollback(self) -> None:
+        self._pending.clear()
+        self.notices.take()
+        session = self.repos.opened
+        if session is not None:
+            await session.rollback()
+
+    def in_own_task(self) -> bool:
+        return not self._finished and asyncio.current_task() is self.owner
+
+    async def finish(self) -> None:
+        """Close the session, then run what the committed changes asked for."""
+        self._finished = True
+        if self.repos.opened is not None:
+            await self.repos.opened.close()
+        ready, self._ready = self._ready, []
+        for action in ready:
+            try:
+                outcome = action()
+                if outcome is not None:
+                    await outcome
+            except Exception as exc:
+                log.warning("an after-commit action failed: %s", type(exc).__name__)
+
+
+# The unit of work of the update this task is handling (None outside updates, e.g. in the sender).
+CURRENT_WORK: ContextVar[UpdateWork | None] = ContextVar("clusterbot_update_work", default=None)
+
+
+class CommitBeforeTelegram(BaseRequestMiddleware):
+    """On the bot's session: an update's call to Telegram first commits that update's transaction.
+
+    Tasks an update starts (watchers) inherit the context but are not its owner, so they never commit it.
+    """
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> Response[TelegramType]:
+        work = CURRENT_WORK.get()
+        if work is not None and work.in_own_task():
+            await work.commit()
+            if isinstance(method, AnswerCallbackQuery):
+                work.callback_answered = True
+        return await make_request(bot, method)
+
+
+def commit_before_telegram(bot: Bot) -> Bot:
+    """Install `CommitBeforeTelegram` on `bot` (once); returns the bot."""
+    if not any(isinstance(m, CommitBeforeTelegram) for m in bot.session.middleware):
+        bot.session.middleware(CommitBeforeTelegram())
+    return bot
+
+
 class TransactionMiddleware(BaseMiddleware):
     """Opens the update's unit of work; commits when the handler returns, rolls back when it raises."""
 
@@ -118,29 +223,27 @@ class TransactionMiddleware(BaseMiddleware):
         data["notices"] = notices
         repos = Repositories.lazily(self.session_factory)
         data["repos"] = repos
+        work = UpdateWork(repos, notices, data.get("bot"), data.get("sender"))
+        data["work"] = work
+        token = CURRENT_WORK.set(work)
         try:
             result = await handler(event, data)
-            if repos.opened is not None:
-                await repos.opened.commit()
+            await work.commit()
         except BaseException:
-            if repos.opened is not None:
-                await repos.opened.rollback()
+            await work.rollback()
             raise
         finally:
+            CURRENT_WORK.reset(token)
+            # Whatever this update changed about people is stale in the cache, committed or not.
             if repos.opened is not None:
-                await repos.opened.close()
+                self.cache.forget(changed_people(repos.opened))
+            await work.finish()
         # Committed: the person read fresh for this update may be cached, unless this update changed them.
         fresh: members.PersonView | None = data.get(FRESH_PERSON)
+        if fresh is not None and repos.opened is not None and fresh.telegram_id in changed_people(repos.opened):
+            fresh = None
         if fresh is not None:
             self.cache.put(fresh)
-        if repos.opened is not None:
-            self.cache.forget(changed_people(repos.opened))
-            sender = data.get("sender")
-            if sender is not None and repos.opened.info.get(OUTBOX_QUEUED):
-                sender.notify()
-        bot: Bot | None = data.get("bot")
-        if notices.items and bot is not None:
-            await notices.send(bot)
         return result
 
 

@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
 
 from bot.app import Runtime, create_bot, create_sender, publish_commands, runtime
 from bot.config import Settings
@@ -26,16 +28,23 @@ from storage.repositories import Repositories
 SANDBOX_TOKEN = "7000000001:sandbox-not-a-secret"
 SANDBOX_BOT_USERNAME = "clusterbot_sandbox_bot"
 
+T = TypeVar("T")
+
 
 class SandboxBot:
     """Starts the sandbox server (unless given one) and the bot polling it; people are provisioned by name.
 
-    Polling runs with `handle_as_tasks=False`, so the sandbox knows when each update has been handled
-    (the next getUpdates confirms it) and a test's `await ana.send(...)` returns with every reply in place.
+    With `concurrent=True` polling runs as `clusterbot run` does in production, every update a task of its
+    own (`handle_as_tasks=True`), and the bot reports to the sandbox when it finished each one; otherwise
+    updates are handled one after the other and the next getUpdates confirms each. Either way a test's
+    `await ana.send(...)` returns with every reply in place. `at_once` starts several actions in one batch.
     """
 
-    def __init__(self, settings: Settings, *, server: SandboxServer | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, server: SandboxServer | None = None, concurrent: bool = True
+    ) -> None:
         self.settings = settings
+        self.concurrent = concurrent
         self.server = server or SandboxServer(bot_username=SANDBOX_BOT_USERNAME)
         self._own_server = server is None
         self.people: dict[str, SandboxUser] = {}
@@ -65,12 +74,44 @@ class SandboxBot:
         self.rt.dispatcher["sender"] = self.sender
         self.jobs = Jobs(self.settings, self.rt.session_factory, self.sender)
         await publish_commands(self.bot, self.rt.i18n)
+        if self.concurrent:
+            self._report_handling(self.rt.dispatcher)
         self._polling = asyncio.create_task(
             self.rt.dispatcher.start_polling(
-                self.bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False, polling_timeout=10
+                self.bot,
+                handle_as_tasks=self.concurrent,
+                handle_signals=False,
+                close_bot_session=False,
+                polling_timeout=10,
             )
         )
         await self.server.wait_for_bot()
+
+    def _report_handling(self, dispatcher: Dispatcher) -> None:
+        # Around the whole of feed_update, error handlers included: the sandbox hears when nothing more follows.
+        feed_update = dispatcher.feed_update
+        server = self.server
+
+        async def feed_and_report(bot: Bot, update: Update, **kwargs: Any) -> Any:
+            try:
+                return await feed_update(bot, update, **kwargs)
+            finally:
+                server.report_handled(update.update_id)
+
+        self.server.expect_handling_reports()
+        dispatcher.feed_update = feed_and_report  # type: ignore[method-assign]
+
+    async def at_once(self, *actions: Awaitable[T]) -> list[T]:
+        """Run people's actions (`ana.tap(...)`, `radu.send(...)`) so that their updates reach the bot in one
+        getUpdates batch and, with `concurrent=True`, are handled at the same time; returns their results."""
+        before = self.server.updates_queued
+        with self.server.held():
+            tasks = [asyncio.ensure_future(action) for action in actions]
+            await self.server.wait_until(
+                lambda: self.server.updates_queued - before >= len(tasks) or any(t.done() for t in tasks),
+                what="every action queued its update",
+            )
+        return list(await asyncio.gather(*tasks))
 
     async def deliver(self) -> None:
         """Send whatever the outbox holds (announcements, alerts), as the bot's sender would by now."""

@@ -15,7 +15,7 @@ import re
 import struct
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -72,7 +72,7 @@ _PHOTO_LIMIT = 10 * 1024 * 1024
 _WEBHOOK_TIMEOUT = 60.0
 
 EventKind = Literal["sent", "edited", "deleted", "callback_answer", "chat_action"]
-UpdateState = Literal["queued", "delivered", "handled", "filtered", "dropped"]
+UpdateState = Literal["queued", "delivered", "confirmed", "handled", "filtered", "dropped"]
 
 
 class SandboxUsageError(RuntimeError):
@@ -312,6 +312,10 @@ class SandboxServer:
         self._update_kind: dict[int, str] = {}
         self._next_update_id = 100_000_001
         self._allowed_updates: list[str] | None = None
+        # With the bot handling updates as tasks, only the bot can say when one is finished (report_handled).
+        self._handling_reported = False
+        self._reported: set[int] = set()
+        self._held = 0
         self._poll_generation = 0
         self._polls_active = 0
         self._webhook: _Webhook | None = None
@@ -602,6 +606,35 @@ class SandboxServer:
         await asyncio.sleep(0)
         return update_id, query_id
 
+    def expect_handling_reports(self) -> None:
+        """The bot handles updates as concurrent tasks (as in production) and reports each one it finished.
+
+        A getUpdates offset then only confirms receipt; :meth:`report_handled` marks the end of handling.
+        """
+        self._handling_reported = True
+
+    def report_handled(self, update_id: int) -> None:
+        """The bot finished handling ``update_id`` (its replies, and its error handler's, are all sent)."""
+        self._reported.add(update_id)
+        if self._update_state.get(update_id) in ("delivered", "confirmed"):
+            self._update_state[update_id] = "handled"
+        self._notify()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Updates queued inside the block reach the bot together, in one getUpdates batch, when it ends."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            self._notify()
+
+    @property
+    def updates_queued(self) -> int:
+        """How many updates users have caused so far."""
+        return self._next_update_id - 100_000_001
+
     async def wait_handled(self, update_id: int, timeout: float = 10.0) -> None:
         """Return once the bot has finished handling ``update_id``.
 
@@ -629,6 +662,7 @@ class SandboxServer:
                     "queued": "the bot never fetched it: is polling running or a webhook set?",
                     "delivered": "the bot received it but did not confirm it: handler still "
                     "running, or polling with handle_as_tasks=True / webhook in background?",
+                    "confirmed": "the bot received it and has not reported it handled: handler still running?",
                 }.get(state, "")
                 raise TimeoutError(
                     f"update {update_id} ({self._update_kind[update_id]}) was not handled "
@@ -1259,7 +1293,7 @@ class SandboxServer:
                     raise ApiError(409, CONFLICT_POLLING)
                 if self._webhook is not None:
                     raise ApiError(409, CONFLICT_WEBHOOK)
-                batch = self._take_batch(limit)
+                batch = [] if self._held else self._take_batch(limit)
                 remaining = deadline - loop.time()
                 if batch or remaining <= 0 or self._stopping:
                     return batch
@@ -1277,7 +1311,14 @@ class SandboxServer:
             while self._queue and self._queue[0].update_id < offset:
                 update = self._queue.pop(0)
                 state = self._update_state[update.update_id]
-                self._update_state[update.update_id] = "handled" if state == "delivered" else "dropped"
+                if state == "handled":
+                    continue
+                if state != "delivered":
+                    self._update_state[update.update_id] = "dropped"
+                elif not self._handling_reported or update.update_id in self._reported:
+                    self._update_state[update.update_id] = "handled"
+                else:
+                    self._update_state[update.update_id] = "confirmed"
         self._notify()
 
     def _take_batch(self, limit: int) -> list[dict[str, Any]]:
@@ -1290,7 +1331,8 @@ class SandboxServer:
                 self._update_state[update.update_id] = "filtered"
                 self._notify()
                 continue
-            self._update_state[update.update_id] = "delivered"
+            if self._update_state[update.update_id] != "handled":
+                self._update_state[update.update_id] = "delivered"
             batch.append(copy.deepcopy(update.payload))
         return batch
 
