@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import Any, Literal
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -30,19 +31,57 @@ from bot.services.groups import Texts
 from bot.services.members import MembershipError, PersonView
 from handlers.common import explain
 from handlers.groups import localized, shown
-from handlers.keyboards import MenuCb, main_menu
+from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowId, main_menu
 from storage.db import unit_of_work
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
 
-class AnnounceCb(CallbackData, prefix="ann"):
-    """`action`: audience (value all|ro|en), groups (value page), group (value group id), same (one text for
-    all), send, schedule, cancel, stop (value id), unreached (value id)."""
+class AnnounceAction(enum.StrEnum):
+    AUDIENCE = "audience"
+    GROUPS = "groups"
+    GROUP = "group"
+    SAME = "same"
+    SEND = "send"
+    SCHEDULE = "schedule"
+    CANCEL = "cancel"
+    STOP = "stop"
+    UNREACHED = "unreached"
 
-    action: str
-    value: str = ""
+
+# The buttons of announcements share the prefix "ann"; each kind has its own fields, so a field means one thing
+# and a press whose action and fields do not go together matches none of them (it is stale).
+# A step of the conversation: same (one text for all), send, schedule, cancel.
+AnnounceStep = Literal[AnnounceAction.SAME, AnnounceAction.SEND, AnnounceAction.SCHEDULE, AnnounceAction.CANCEL]
+
+
+class AnnounceCb(CallbackData, prefix="ann"):
+    action: AnnounceStep
+
+
+class AnnounceAudienceCb(CallbackData, prefix="ann"):
+    action: Literal[AnnounceAction.AUDIENCE] = AnnounceAction.AUDIENCE
+    audience: Literal[Audience.ALL, Audience.RO, Audience.EN]
+
+
+class AnnounceGroupsCb(CallbackData, prefix="ann"):
+    """A page of the working groups an announcement can be for."""
+
+    action: Literal[AnnounceAction.GROUPS] = AnnounceAction.GROUPS
+    page: PageNumber
+
+
+class AnnounceGroupCb(CallbackData, prefix="ann"):
+    action: Literal[AnnounceAction.GROUP] = AnnounceAction.GROUP
+    group_id: RowId
+
+
+class AnnouncementCb(CallbackData, prefix="ann"):
+    """Stop sending (or cancel a scheduled) announcement, or see whom it did not reach."""
+
+    action: Literal[AnnounceAction.STOP, AnnounceAction.UNREACHED]
+    announcement_id: RowId
 
 
 class AnnounceForm(StatesGroup):
@@ -53,12 +92,24 @@ class AnnounceForm(StatesGroup):
     when = State()
 
 
-def _button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=AnnounceCb(action=action, value=value).pack())
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def _step(text: str, action: AnnounceStep) -> InlineKeyboardButton:
+    return _button(text, AnnounceCb(action=action))
 
 
 def _cancel_row() -> list[InlineKeyboardButton]:
-    return [_button(_("✖️ Cancel"), "cancel")]
+    return [_step(_("✖️ Cancel"), AnnounceAction.CANCEL)]
+
+
+def _stop(announcement_id: int) -> AnnouncementCb:
+    return AnnouncementCb(action=AnnounceAction.STOP, announcement_id=announcement_id)
+
+
+def _unreached(announcement_id: int) -> AnnouncementCb:
+    return AnnouncementCb(action=AnnounceAction.UNREACHED, announcement_id=announcement_id)
 
 
 def audience_name(audience: Audience, group: Texts | None = None) -> str:
@@ -99,10 +150,10 @@ async def begin(message: Message, person: PersonView, state: FSMContext) -> None
         _("📣 <b>New announcement</b>\n\nWho should receive it?"),
         reply_markup=InlineKeyboardMarkup(
             inline_keyboard=[
-                [_button(_("Everyone: all members"), "audience", Audience.ALL.value)],
-                [_button(_("Members who read Romanian"), "audience", Audience.RO.value)],
-                [_button(_("Members who read English"), "audience", Audience.EN.value)],
-                [_button(_("👥 Members of a working group"), "groups", "0")],
+                [_button(_("Everyone: all members"), AnnounceAudienceCb(audience=Audience.ALL))],
+                [_button(_("Members who read Romanian"), AnnounceAudienceCb(audience=Audience.RO))],
+                [_button(_("Members who read English"), AnnounceAudienceCb(audience=Audience.EN))],
+                [_button(_("👥 Members of a working group"), AnnounceGroupsCb(page=0))],
                 _cancel_row(),
             ]
         ),
@@ -118,24 +169,18 @@ async def announce_button(query: CallbackQuery, person: PersonView, state: FSMCo
         await begin(query.message, person, state)
 
 
-async def chose_audience(query: CallbackQuery, callback_data: AnnounceCb, state: FSMContext) -> None:
-    if callback_data.value not in {Audience.ALL.value, Audience.RO.value, Audience.EN.value}:
-        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
-        return
-    await state.update_data(audience=callback_data.value)
+async def chose_audience(query: CallbackQuery, callback_data: AnnounceAudienceCb, state: FSMContext) -> None:
+    await state.update_data(audience=callback_data.audience.value)
     await query.answer()
-    await _ask_first_text(query, state, callback_data.value)
+    await _ask_first_text(query, state, callback_data.audience.value)
 
 
 async def show_groups(
-    query: CallbackQuery, callback_data: AnnounceCb, person: PersonView, repos: Repositories
+    query: CallbackQuery, callback_data: AnnounceGroupsCb, person: PersonView, repos: Repositories
 ) -> None:
     """A page of the working groups an announcement can be for."""
-    if not callback_data.value.isdigit():
-        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
-        return
     try:
-        page = await announcements.group_choices(repos, person, int(callback_data.value))
+        page = await announcements.group_choices(repos, person, callback_data.page)
     except MembershipError as refusal:
         await query.answer(explain(refusal), show_alert=True)
         return
@@ -144,12 +189,12 @@ async def show_groups(
         if isinstance(query.message, Message):
             await query.message.answer(_("There are no working groups to write to yet."))
         return
-    rows = [[_button(localized(group.title, 60), "group", str(group.id))] for group in page.groups]
+    rows = [[_button(localized(group.title, 60), AnnounceGroupCb(group_id=group.id))] for group in page.groups]
     moves = []
     if page.page > 0:
-        moves.append(_button(_("◀️ Previous"), "groups", str(page.page - 1)))
+        moves.append(_button(_("◀️ Previous"), AnnounceGroupsCb(page=page.page - 1)))
     if page.page + 1 < page.pages:
-        moves.append(_button(_("Next ▶️"), "groups", str(page.page + 1)))
+        moves.append(_button(_("Next ▶️"), AnnounceGroupsCb(page=page.page + 1)))
     if moves:
         rows.append(moves)
     rows.append(_cancel_row())
@@ -162,14 +207,14 @@ async def show_groups(
 
 
 async def chose_group(
-    query: CallbackQuery, callback_data: AnnounceCb, person: PersonView, repos: Repositories, state: FSMContext
+    query: CallbackQuery, callback_data: AnnounceGroupCb, person: PersonView, repos: Repositories, state: FSMContext
 ) -> None:
     try:
-        group = await announcements.group_to_address(repos, person, int(callback_data.value))
+        group = await announcements.group_to_address(repos, person, callback_data.group_id)
     except MembershipError as refusal:
         await query.answer(explain(refusal), show_alert=True)
         return
-    except (ValueError, announcements.AnnouncementError):
+    except announcements.AnnouncementError:
         await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
         return
     await state.update_data(
@@ -208,7 +253,7 @@ async def got_romanian(message: Message, state: FSMContext) -> None:
     await message.answer(
         _("Now the same in English, or use the Romanian text for everyone."),
         reply_markup=InlineKeyboardMarkup(
-            inline_keyboard=[[_button(_("Same text for everyone"), "same")], _cancel_row()]
+            inline_keyboard=[[_step(_("Same text for everyone"), AnnounceAction.SAME)], _cancel_row()]
         ),
     )
 
@@ -275,7 +320,7 @@ async def _preview(message: Message, state: FSMContext) -> None:
         _("Send it to {audience}?").format(audience=audience_name(audience, _group_title(data))),
         reply_markup=InlineKeyboardMarkup(
             inline_keyboard=[
-                [_button(_("🚀 Send now"), "send"), _button(_("🕒 Schedule"), "schedule")],
+                [_step(_("🚀 Send now"), AnnounceAction.SEND), _step(_("🕒 Schedule"), AnnounceAction.SCHEDULE)],
                 _cancel_row(),
             ]
         ),
@@ -337,7 +382,7 @@ async def send_now(
             "📣 Announcement #{id}: {count} messages queued.",
             view.queued,
         ).format(id=view.id, count=view.queued),
-        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("⏹ Stop sending"), "stop", str(view.id))]]),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("⏹ Stop sending"), _stop(view.id))]]),
     )
     locale = i18n.current_locale
     # The sender delivers; this only watches and edits one message, at most every few seconds.
@@ -428,15 +473,13 @@ async def follow_progress(
                 markup = None
                 if report.undelivered:
                     markup = InlineKeyboardMarkup(
-                        inline_keyboard=[[_button(_("Who was not reached"), "unreached", str(announcement_id))]]
+                        inline_keyboard=[[_button(_("Who was not reached"), _unreached(announcement_id))]]
                     )
             else:
                 if finished:
                     left = int(elapsed / finished * report.waiting)
                     text += "\n" + _("About {seconds} s left.").format(seconds=left)
-                markup = InlineKeyboardMarkup(
-                    inline_keyboard=[[_button(_("⏹ Stop sending"), "stop", str(announcement_id))]]
-                )
+                markup = InlineKeyboardMarkup(inline_keyboard=[[_button(_("⏹ Stop sending"), _stop(announcement_id))]])
         if text != last:
             try:
                 await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
@@ -448,13 +491,10 @@ async def follow_progress(
 
 
 async def stop_sending(
-    query: CallbackQuery, callback_data: AnnounceCb, person: PersonView, repos: Repositories
+    query: CallbackQuery, callback_data: AnnouncementCb, person: PersonView, repos: Repositories
 ) -> None:
-    if not callback_data.value.isdigit():
-        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
-        return
     try:
-        withdrawn = await announcements.cancel(repos, int(callback_data.value), author=person)
+        withdrawn = await announcements.cancel(repos, callback_data.announcement_id, author=person)
     except MembershipError as refusal:
         await query.answer(explain(refusal), show_alert=True)
         return
@@ -470,13 +510,10 @@ async def stop_sending(
 
 
 async def show_unreached(
-    query: CallbackQuery, callback_data: AnnounceCb, person: PersonView, repos: Repositories
+    query: CallbackQuery, callback_data: AnnouncementCb, person: PersonView, repos: Repositories
 ) -> None:
-    if not callback_data.value.isdigit():
-        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
-        return
     try:
-        missed = await announcements.unreached(repos, int(callback_data.value), person)
+        missed = await announcements.unreached(repos, callback_data.announcement_id, person)
     except MembershipError as refusal:
         await query.answer(explain(refusal), show_alert=True)
         return
@@ -507,7 +544,7 @@ async def list_scheduled(
                 audience=audience_name(view.audience, view.group),
                 when=format_when(view.scheduled_at, locale, settings.tz),
             ),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("✖️ Cancel it"), "stop", str(view.id))]]),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("✖️ Cancel it"), _stop(view.id))]]),
         )
 
 
@@ -520,14 +557,15 @@ def build_router() -> Router:
     router.message.register(got_romanian, AnnounceForm.ro, answer)
     router.message.register(got_english, AnnounceForm.en, answer)
     router.message.register(got_when, AnnounceForm.when, F.text, answer)
-    router.callback_query.register(announce_button, MenuCb.filter(F.action == "announce"))
-    router.callback_query.register(chose_audience, AnnounceForm.audience, AnnounceCb.filter(F.action == "audience"))
-    router.callback_query.register(show_groups, AnnounceForm.audience, AnnounceCb.filter(F.action == "groups"))
-    router.callback_query.register(chose_group, AnnounceForm.audience, AnnounceCb.filter(F.action == "group"))
-    router.callback_query.register(same_for_everyone, AnnounceForm.en, AnnounceCb.filter(F.action == "same"))
-    router.callback_query.register(send_now, AnnounceForm.confirm, AnnounceCb.filter(F.action == "send"))
-    router.callback_query.register(ask_when, AnnounceForm.confirm, AnnounceCb.filter(F.action == "schedule"))
-    router.callback_query.register(cancel_form, AnnounceCb.filter(F.action == "cancel"))
-    router.callback_query.register(stop_sending, AnnounceCb.filter(F.action == "stop"))
-    router.callback_query.register(show_unreached, AnnounceCb.filter(F.action == "unreached"))
+    router.callback_query.register(announce_button, MenuCb.filter(F.action == MenuAction.ANNOUNCE))
+    router.callback_query.register(chose_audience, AnnounceForm.audience, AnnounceAudienceCb.filter())
+    router.callback_query.register(show_groups, AnnounceForm.audience, AnnounceGroupsCb.filter())
+    router.callback_query.register(chose_group, AnnounceForm.audience, AnnounceGroupCb.filter())
+    step = AnnounceCb.filter
+    router.callback_query.register(same_for_everyone, AnnounceForm.en, step(F.action == AnnounceAction.SAME))
+    router.callback_query.register(send_now, AnnounceForm.confirm, step(F.action == AnnounceAction.SEND))
+    router.callback_query.register(ask_when, AnnounceForm.confirm, step(F.action == AnnounceAction.SCHEDULE))
+    router.callback_query.register(cancel_form, step(F.action == AnnounceAction.CANCEL))
+    router.callback_query.register(stop_sending, AnnouncementCb.filter(F.action == AnnounceAction.STOP))
+    router.callback_query.register(show_unreached, AnnouncementCb.filter(F.action == AnnounceAction.UNREACHED))
     return router

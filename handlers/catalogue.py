@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import enum
+import re
 from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import Annotated, Any, Self
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -16,6 +18,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
+from pydantic import AfterValidator, model_validator
 
 from bot.config import Settings
 from bot.delivery import TEXT_LIMIT
@@ -34,7 +37,7 @@ from bot.services.catalogue import (
     ServiceView,
 )
 from bot.services.members import PersonView
-from handlers.keyboards import MenuCb, clip, main_menu
+from handlers.keyboards import MAX_ROW_ID, MenuAction, MenuCb, PageNumber, RowId, RowIdOrZero, clip, main_menu
 from storage.models import ServiceRequestStatus
 from storage.repositories import Repositories
 
@@ -56,41 +59,114 @@ PROBLEMS_SHOWN = 15
 PROBLEM_LENGTH = 200
 
 
+# Where a card was opened, for its Back button: "c<category id>", a search that fits ("s<words>"), one kept in
+# the conversation's data ("t<number>"), or "" (the categories).
+_ORIGIN = re.compile(r"c(?P<category>[1-9][0-9]{0,18})|s.+|t[1-9][0-9]{0,8}|", re.DOTALL)
+
+
+def _origin(back: str) -> str:
+    found = _ORIGIN.fullmatch(back)
+    if found is None or int(found["category"] or 0) > MAX_ROW_ID:
+        raise ValueError("not a place a card is opened from")
+    return back
+
+
+CardOrigin = Annotated[str, AfterValidator(_origin)]
+
+
+class BrowseAction(enum.StrEnum):
+    HOME = "home"  # categories page `page`
+    CATEGORY = "cat"  # category `id`, page
+    CARD = "card"  # service `id`
+    FIND = "find"  # search results `back`, page
+    SEARCH = "search"  # ask for words
+    ASK = "ask"  # request service `id`
+    REQUESTS = "requests"  # managers
+
+
+_BROWSE_ON_A_ROW = {BrowseAction.CATEGORY, BrowseAction.CARD, BrowseAction.ASK}
+
+
 class ServicesCb(CallbackData, prefix="sv"):
-    """Browsing. `action`: home (categories page `page`), cat (category `id`, page), card (service `id`),
-    find (search results `back`, page), search (ask for words), ask (request service `id`), requests (managers).
+    """Browsing. On a card, `page` and `back` say where it was opened (CardOrigin). `id` is 0 for the actions
+    about no row."""
 
-    On a card, `page` and `back` say where it was opened: "c<category id>" or a search ("s<words>", "t<number>").
-    """
+    action: BrowseAction
+    id: RowIdOrZero = 0
+    page: PageNumber = 0
+    back: CardOrigin = ""
 
-    action: str
-    id: int = 0
-    page: int = 0
-    back: str = ""
+    @model_validator(mode="after")
+    def _fields_of_the_action(self) -> Self:
+        if (self.id != 0) != (self.action in _BROWSE_ON_A_ROW):
+            raise ValueError("an id with the actions about a row, and only then")
+        if self.action is BrowseAction.FIND and self.back[:1] not in ("s", "t"):
+            raise ValueError("search results without a search")
+        return self
+
+
+class CatalogueEditAction(enum.StrEnum):
+    # On service `id` (`page` and `back` as on its card).
+    EDIT = "edit"
+    HIDE = "hide"
+    SHOW = "show"
+    UP = "up"
+    DOWN = "down"
+    # On category `id` (`page` of its services).
+    ADD = "add"  # a service
+    RENAME = "rename"
+    CATEGORY_HIDE = "chide"
+    CATEGORY_SHOW = "cshow"
+    CATEGORY_UP = "cup"
+    CATEGORY_DOWN = "cdown"
+    # On the catalogue (`id` 0): a new category, the catalogue as a file, ask for an edited file.
+    NEW = "new"
+    EXPORT = "export"
+    IMPORT = "import"
+
+
+SERVICE_CHANGES = {CatalogueEditAction.HIDE, CatalogueEditAction.SHOW, CatalogueEditAction.UP, CatalogueEditAction.DOWN}
+CATEGORY_CHANGES = {
+    CatalogueEditAction.CATEGORY_HIDE,
+    CatalogueEditAction.CATEGORY_SHOW,
+    CatalogueEditAction.CATEGORY_UP,
+    CatalogueEditAction.CATEGORY_DOWN,
+}
+_EDIT_OF_THE_CATALOGUE = {CatalogueEditAction.NEW, CatalogueEditAction.EXPORT, CatalogueEditAction.IMPORT}
 
 
 class CatalogueEditCb(CallbackData, prefix="se"):
-    """Managers' changes. On service `id`: edit, hide, show, up, down (`page` and `back` as on its card).
-    On category `id` (`page` of its services): add (a service), rename, chide, cshow, cup, cdown. new: a category.
-    export: the catalogue as a file; import: ask for an edited file."""
+    """Managers' changes."""
 
-    action: str
-    id: int = 0
-    page: int = 0
-    back: str = ""
+    action: CatalogueEditAction
+    id: RowIdOrZero = 0
+    page: PageNumber = 0
+    back: CardOrigin = ""
+
+    @model_validator(mode="after")
+    def _fields_of_the_action(self) -> Self:
+        if (self.id == 0) != (self.action in _EDIT_OF_THE_CATALOGUE):
+            raise ValueError("an id with the actions about a row, and only then")
+        return self
 
 
 class ServiceRequestCb(CallbackData, prefix="sr"):
-    """A manager's action on request `request_id`: take, done, decline."""
+    """A manager's action on request `request_id`."""
 
-    request_id: int
-    action: str
+    request_id: RowId
+    action: RequestAction
+
+
+class CatalogueFormAction(enum.StrEnum):
+    CANCEL = "cancel"
+    KEEP = "keep"  # the current text
+    SAVE = "save"
 
 
 class CatalogueFormCb(CallbackData, prefix="sf"):
-    """Buttons of the catalogue's conversations: cancel, keep (the current text), save."""
+    """Buttons of the catalogue's conversations."""
 
-    action: str
+    action: CatalogueFormAction
 
 
 class SearchForm(StatesGroup):
@@ -151,7 +227,7 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
 
 
 def _cancel_row() -> list[InlineKeyboardButton]:
-    return [_button(_("✖️ Cancel"), CatalogueFormCb(action="cancel"))]
+    return [_button(_("✖️ Cancel"), CatalogueFormCb(action=CatalogueFormAction.CANCEL))]
 
 
 def _page_line(page: Page[Any]) -> str:
@@ -238,27 +314,27 @@ def home_screen(page: Page[CategoryView], locale: str, manager: bool) -> Screen:
         [
             _button(
                 f"{_hidden_mark(item.hidden)}{short(item.title(locale), BUTTON_TITLE - 6)} ({item.services})",
-                ServicesCb(action="cat", id=item.id),
+                ServicesCb(action=BrowseAction.CATEGORY, id=item.id),
             )
         ]
         for item in page.items
     ]
-    rows.append(_nav_row(page, lambda number: ServicesCb(action="home", page=number)))
-    rows.append([_button(_("🔎 Search"), ServicesCb(action="search"))])
+    rows.append(_nav_row(page, lambda number: ServicesCb(action=BrowseAction.HOME, page=number)))
+    rows.append([_button(_("🔎 Search"), ServicesCb(action=BrowseAction.SEARCH))])
     if manager:
         rows.append(
             [
-                _button(_("➕ Add a category"), CatalogueEditCb(action="new")),
-                _button(_("📋 Service requests"), ServicesCb(action="requests")),
+                _button(_("➕ Add a category"), CatalogueEditCb(action=CatalogueEditAction.NEW)),
+                _button(_("📋 Service requests"), ServicesCb(action=BrowseAction.REQUESTS)),
             ]
         )
         rows.append(
             [
-                _button(_("📤 Export as a file"), CatalogueEditCb(action="export")),
-                _button(_("📥 Import a file"), CatalogueEditCb(action="import")),
+                _button(_("📤 Export as a file"), CatalogueEditCb(action=CatalogueEditAction.EXPORT)),
+                _button(_("📥 Import a file"), CatalogueEditCb(action=CatalogueEditAction.IMPORT)),
             ]
         )
-    rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action="home").pack())])
+    rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())])
     return "\n".join(lines) + _page_line(page), _markup(rows)
 
 
@@ -275,29 +351,36 @@ def category_screen(category: CategoryView, page: Page[ServiceView], locale: str
         [
             _button(
                 f"{_hidden_mark(item.hidden)}{short(item.title(locale))}",
-                ServicesCb(action="card", id=item.id, page=page.number, back=f"c{category.id}"),
+                ServicesCb(action=BrowseAction.CARD, id=item.id, page=page.number, back=f"c{category.id}"),
             )
         ]
         for item in page.items
     ]
-    rows.append(_nav_row(page, lambda number: ServicesCb(action="cat", id=category.id, page=number)))
+    rows.append(_nav_row(page, lambda number: ServicesCb(action=BrowseAction.CATEGORY, id=category.id, page=number)))
     if manager:
 
-        def on_category(action: str) -> CatalogueEditCb:
+        def on_category(action: CatalogueEditAction) -> CatalogueEditCb:
             return CatalogueEditCb(action=action, id=category.id, page=page.number)
 
-        rows.append([_button(_("➕ Add a service"), on_category("add")), _button(_("✏️ Rename"), on_category("rename"))])
+        rows.append(
+            [
+                _button(_("➕ Add a service"), on_category(CatalogueEditAction.ADD)),
+                _button(_("✏️ Rename"), on_category(CatalogueEditAction.RENAME)),
+            ]
+        )
         rows.append(
             [
                 _button(
                     _("👁 Show") if category.hidden else _("🙈 Hide"),
-                    on_category("cshow" if category.hidden else "chide"),
+                    on_category(
+                        CatalogueEditAction.CATEGORY_SHOW if category.hidden else CatalogueEditAction.CATEGORY_HIDE
+                    ),
                 ),
-                _button(_("⬆️ Move up"), on_category("cup")),
-                _button(_("⬇️ Move down"), on_category("cdown")),
+                _button(_("⬆️ Move up"), on_category(CatalogueEditAction.CATEGORY_UP)),
+                _button(_("⬇️ Move down"), on_category(CatalogueEditAction.CATEGORY_DOWN)),
             ]
         )
-    rows.append([_button(_("⬅️ Categories"), ServicesCb(action="home"))])
+    rows.append([_button(_("⬅️ Categories"), ServicesCb(action=BrowseAction.HOME))])
     return "\n".join(lines) + _page_line(page), _markup(rows)
 
 
@@ -312,16 +395,16 @@ def results_screen(words: str, ref: str, page: Page[ServiceView], locale: str) -
         [
             _button(
                 f"{_hidden_mark(not item.shown)}{short(item.title(locale))}",
-                ServicesCb(action="card", id=item.id, page=page.number, back=ref),
+                ServicesCb(action=BrowseAction.CARD, id=item.id, page=page.number, back=ref),
             )
         ]
         for item in page.items
     ]
-    rows.append(_nav_row(page, lambda number: ServicesCb(action="find", page=number, back=ref)))
+    rows.append(_nav_row(page, lambda number: ServicesCb(action=BrowseAction.FIND, page=number, back=ref)))
     rows.append(
         [
-            _button(_("🔎 New search"), ServicesCb(action="search")),
-            _button(_("⬅️ Categories"), ServicesCb(action="home")),
+            _button(_("🔎 New search"), ServicesCb(action=BrowseAction.SEARCH)),
+            _button(_("⬅️ Categories"), ServicesCb(action=BrowseAction.HOME)),
         ]
     )
     return text + _page_line(page), _markup(rows)
@@ -340,32 +423,39 @@ def card_screen(service: ServiceView, locale: str, page: int, back: str, manager
     )
     rows = []
     if service.shown:
-        rows.append([_button(_("📨 Request this service"), ServicesCb(action="ask", id=service.id))])
+        rows.append([_button(_("📨 Request this service"), ServicesCb(action=BrowseAction.ASK, id=service.id))])
     if manager:
 
-        def on_service(action: str) -> CatalogueEditCb:
+        def on_service(action: CatalogueEditAction) -> CatalogueEditCb:
             return CatalogueEditCb(action=action, id=service.id, page=page, back=back)
 
         rows.append(
             [
-                _button(_("✏️ Edit"), on_service("edit")),
+                _button(_("✏️ Edit"), on_service(CatalogueEditAction.EDIT)),
                 _button(
-                    _("👁 Show") if service.hidden else _("🙈 Hide"), on_service("show" if service.hidden else "hide")
+                    _("👁 Show") if service.hidden else _("🙈 Hide"),
+                    on_service(CatalogueEditAction.SHOW if service.hidden else CatalogueEditAction.HIDE),
                 ),
             ]
         )
-        rows.append([_button(_("⬆️ Move up"), on_service("up")), _button(_("⬇️ Move down"), on_service("down"))])
+        rows.append(
+            [
+                _button(_("⬆️ Move up"), on_service(CatalogueEditAction.UP)),
+                _button(_("⬇️ Move down"), on_service(CatalogueEditAction.DOWN)),
+            ]
+        )
     rows.append([_button(_("⬅️ Back"), _back_to(page, back))])
     return text, _markup(rows)
 
 
 def _back_to(page: int, back: str) -> ServicesCb:
     """Where a card's Back goes: the category page or the search results page it was opened from."""
-    if back.startswith("c") and back[1:].isdigit():
-        return ServicesCb(action="cat", id=int(back[1:]), page=page)
+    found = _ORIGIN.fullmatch(back)
+    if found is not None and found["category"]:
+        return ServicesCb(action=BrowseAction.CATEGORY, id=int(found["category"]), page=page)
     if back[:1] in ("s", "t"):
-        return ServicesCb(action="find", page=page, back=back)
-    return ServicesCb(action="home")
+        return ServicesCb(action=BrowseAction.FIND, page=page, back=back)
+    return ServicesCb(action=BrowseAction.HOME)
 
 
 # --- browsing ---------------------------------------------------------------------------------------------------------
@@ -462,7 +552,7 @@ async def _send_results(
     if not words:
         await message.answer(
             _("Please send one or more words to look for."),
-            reply_markup=_markup([[_button(_("⬅️ Categories"), ServicesCb(action="home"))]]),
+            reply_markup=_markup([[_button(_("⬅️ Categories"), ServicesCb(action=BrowseAction.HOME))]]),
         )
         return
     page = await catalogue.search(repos, person, words)
@@ -507,10 +597,10 @@ async def open_results(
 def join_invitation() -> InlineKeyboardMarkup:
     return _markup(
         [
-            [InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action="join").pack())],
+            [InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action=MenuAction.JOIN).pack())],
             [
                 InlineKeyboardButton(
-                    text=_("🎟 I have an invite code"), callback_data=MenuCb(action="invite_code").pack()
+                    text=_("🎟 I have an invite code"), callback_data=MenuCb(action=MenuAction.INVITE_CODE).pack()
                 )
             ],
         ]
@@ -581,7 +671,7 @@ def request_keyboard(request: ServiceRequestView) -> InlineKeyboardMarkup | None
         RequestAction.DECLINE: _("❌ Decline"),
     }
     row = [
-        _button(labels[action], ServiceRequestCb(request_id=request.id, action=action.value))
+        _button(labels[action], ServiceRequestCb(request_id=request.id, action=action))
         for action in catalogue.actions_for(request.status)
     ]
     return _markup([row]) if row else None
@@ -649,7 +739,7 @@ async def _tell_member(repos: Repositories, i18n: I18n, changed: catalogue.Reque
 
     def render() -> dict[str, Any]:
         # Run once per language: the button's label is translated too.
-        profile = InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action="profile").pack())
+        profile = InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action=MenuAction.PROFILE).pack())
         return _as_outbox(member_notice(request, i18n.current_locale), _markup([[profile]]))
 
     await catalogue.notify(repos, request.id, request.status.value, [changed.member], in_every_language(i18n, render))
@@ -672,7 +762,7 @@ async def act_on_request(
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    action = RequestAction(callback_data.action)
+    action = callback_data.action
     try:
         changed = await catalogue.act_on_request(
             repos, person, callback_data.request_id, action, default_locale=settings.default_locale
@@ -832,7 +922,7 @@ def _step_prompt(edit: dict[str, Any]) -> Screen:
     current = edit["current"].get(field)
     if current:
         lines += ["", _("Now: {text}").format(text=f"<i>{escape(short(current, CURRENT_SHOWN))}</i>")]
-        rows.insert(0, [_button(_("↩️ Keep it as it is"), CatalogueFormCb(action="keep"))])
+        rows.insert(0, [_button(_("↩️ Keep it as it is"), CatalogueFormCb(action=CatalogueFormAction.KEEP))])
     return "\n".join(lines), _markup(rows)
 
 
@@ -942,7 +1032,7 @@ async def _next_step(message: Message, state: FSMContext, edit: dict[str, Any]) 
         return
     await state.set_state(EditForm.confirm)
     texts = edit["texts"]
-    save = _markup([[_button(_("💾 Save"), CatalogueFormCb(action="save")), *_cancel_row()]])
+    save = _markup([[_button(_("💾 Save"), CatalogueFormCb(action=CatalogueFormAction.SAVE)), *_cancel_row()]])
     if edit["kind"] == "category":
         await message.answer(
             "\n".join(
@@ -1064,16 +1154,19 @@ async def change_service(
 ) -> None:
     """Hide, show, or move a service, then show its card again as it is now."""
     changes = {
-        "hide": (
+        CatalogueEditAction.HIDE: (
             lambda: catalogue.set_service_hidden(repos, person, callback_data.id, True),
             _("🙈 Hidden from members."),
         ),
-        "show": (
+        CatalogueEditAction.SHOW: (
             lambda: catalogue.set_service_hidden(repos, person, callback_data.id, False),
             _("👁 Members see it again."),
         ),
-        "up": (lambda: catalogue.move_service(repos, person, callback_data.id, -1), _("⬆️ Moved up.")),
-        "down": (lambda: catalogue.move_service(repos, person, callback_data.id, 1), _("⬇️ Moved down.")),
+        CatalogueEditAction.UP: (lambda: catalogue.move_service(repos, person, callback_data.id, -1), _("⬆️ Moved up.")),
+        CatalogueEditAction.DOWN: (
+            lambda: catalogue.move_service(repos, person, callback_data.id, 1),
+            _("⬇️ Moved down."),
+        ),
     }
     change, done = changes[callback_data.action]
     try:
@@ -1090,16 +1183,22 @@ async def change_category(
 ) -> None:
     """Hide, show, or move a category, then show its page again as it is now."""
     changes = {
-        "chide": (
+        CatalogueEditAction.CATEGORY_HIDE: (
             lambda: catalogue.set_category_hidden(repos, person, callback_data.id, True),
             _("🙈 Hidden from members."),
         ),
-        "cshow": (
+        CatalogueEditAction.CATEGORY_SHOW: (
             lambda: catalogue.set_category_hidden(repos, person, callback_data.id, False),
             _("👁 Members see it again."),
         ),
-        "cup": (lambda: catalogue.move_category(repos, person, callback_data.id, -1), _("⬆️ Moved up.")),
-        "cdown": (lambda: catalogue.move_category(repos, person, callback_data.id, 1), _("⬇️ Moved down.")),
+        CatalogueEditAction.CATEGORY_UP: (
+            lambda: catalogue.move_category(repos, person, callback_data.id, -1),
+            _("⬆️ Moved up."),
+        ),
+        CatalogueEditAction.CATEGORY_DOWN: (
+            lambda: catalogue.move_category(repos, person, callback_data.id, 1),
+            _("⬇️ Moved down."),
+        ),
     }
     change, done = changes[callback_data.action]
     try:
@@ -1238,29 +1337,35 @@ def build_router() -> Router:
         needs_text, StateFilter(SearchForm.words, RequestForm.note, DeclineForm.reason, EditForm.text), ~F.text
     )
 
-    router.callback_query.register(services_button, MenuCb.filter(F.action == "services"))
-    router.callback_query.register(open_home, ServicesCb.filter(F.action == "home"))
-    router.callback_query.register(open_category, ServicesCb.filter(F.action == "cat"))
-    router.callback_query.register(open_card, ServicesCb.filter(F.action == "card"))
-    router.callback_query.register(open_results, ServicesCb.filter(F.action == "find"))
-    router.callback_query.register(ask_words, ServicesCb.filter(F.action == "search"))
-    router.callback_query.register(ask_note, ServicesCb.filter(F.action == "ask"))
-    router.callback_query.register(requests_button, ServicesCb.filter(F.action == "requests"))
+    router.callback_query.register(services_button, MenuCb.filter(F.action == MenuAction.SERVICES))
+    router.callback_query.register(open_home, ServicesCb.filter(F.action == BrowseAction.HOME))
+    router.callback_query.register(open_category, ServicesCb.filter(F.action == BrowseAction.CATEGORY))
+    router.callback_query.register(open_card, ServicesCb.filter(F.action == BrowseAction.CARD))
+    router.callback_query.register(open_results, ServicesCb.filter(F.action == BrowseAction.FIND))
+    router.callback_query.register(ask_words, ServicesCb.filter(F.action == BrowseAction.SEARCH))
+    router.callback_query.register(ask_note, ServicesCb.filter(F.action == BrowseAction.ASK))
+    router.callback_query.register(requests_button, ServicesCb.filter(F.action == BrowseAction.REQUESTS))
 
-    router.callback_query.register(act_on_request, ServiceRequestCb.filter(F.action.in_({"take", "done"})))
-    router.callback_query.register(ask_reason, ServiceRequestCb.filter(F.action == "decline"))
-
-    router.callback_query.register(cancel_form, CatalogueFormCb.filter(F.action == "cancel"))
-    router.callback_query.register(keep_text, EditForm.text, CatalogueFormCb.filter(F.action == "keep"))
-    router.callback_query.register(save_edit, EditForm.confirm, CatalogueFormCb.filter(F.action == "save"))
-    router.callback_query.register(begin_service_edit, CatalogueEditCb.filter(F.action == "edit"))
-    router.callback_query.register(begin_service_add, CatalogueEditCb.filter(F.action == "add"))
-    router.callback_query.register(begin_category_add, CatalogueEditCb.filter(F.action == "new"))
-    router.callback_query.register(begin_category_rename, CatalogueEditCb.filter(F.action == "rename"))
-    router.callback_query.register(export_file, CatalogueEditCb.filter(F.action == "export"))
-    router.callback_query.register(begin_import, CatalogueEditCb.filter(F.action == "import"))
-    router.callback_query.register(change_service, CatalogueEditCb.filter(F.action.in_({"hide", "show", "up", "down"})))
     router.callback_query.register(
-        change_category, CatalogueEditCb.filter(F.action.in_({"chide", "cshow", "cup", "cdown"}))
+        act_on_request, ServiceRequestCb.filter(F.action.in_({RequestAction.TAKE, RequestAction.DONE}))
     )
+    router.callback_query.register(ask_reason, ServiceRequestCb.filter(F.action == RequestAction.DECLINE))
+
+    router.callback_query.register(cancel_form, CatalogueFormCb.filter(F.action == CatalogueFormAction.CANCEL))
+    router.callback_query.register(
+        keep_text, EditForm.text, CatalogueFormCb.filter(F.action == CatalogueFormAction.KEEP)
+    )
+    router.callback_query.register(
+        save_edit, EditForm.confirm, CatalogueFormCb.filter(F.action == CatalogueFormAction.SAVE)
+    )
+    router.callback_query.register(begin_service_edit, CatalogueEditCb.filter(F.action == CatalogueEditAction.EDIT))
+    router.callback_query.register(begin_service_add, CatalogueEditCb.filter(F.action == CatalogueEditAction.ADD))
+    router.callback_query.register(begin_category_add, CatalogueEditCb.filter(F.action == CatalogueEditAction.NEW))
+    router.callback_query.register(
+        begin_category_rename, CatalogueEditCb.filter(F.action == CatalogueEditAction.RENAME)
+    )
+    router.callback_query.register(export_file, CatalogueEditCb.filter(F.action == CatalogueEditAction.EXPORT))
+    router.callback_query.register(begin_import, CatalogueEditCb.filter(F.action == CatalogueEditAction.IMPORT))
+    router.callback_query.register(change_service, CatalogueEditCb.filter(F.action.in_(SERVICE_CHANGES)))
+    router.callback_query.register(change_category, CatalogueEditCb.filter(F.action.in_(CATEGORY_CHANGES)))
     return router

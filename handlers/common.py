@@ -20,6 +20,7 @@ from handlers.catalogue import requests_section
 from handlers.keyboards import (
     LANGUAGE_NAMES,
     LanguageCb,
+    MenuAction,
     MenuCb,
     back_to_menu,
     language_keyboard,
@@ -327,10 +328,10 @@ def build_routers() -> tuple[Router, Router]:
     group.message.filter(F.chat.type.in_({"group", "supergroup"}))
     group.message.register(group_command, Command(*GROUP_COMMANDS, ignore_case=True))
 
-    router.callback_query.register(menu_button, MenuCb.filter(F.action == "home"))
-    router.callback_query.register(help_button, MenuCb.filter(F.action == "help"))
-    router.callback_query.register(profile_button, MenuCb.filter(F.action == "profile"))
-    router.callback_query.register(language_button, MenuCb.filter(F.action == "language"))
+    router.callback_query.register(menu_button, MenuCb.filter(F.action == MenuAction.HOME))
+    router.callback_query.register(help_button, MenuCb.filter(F.action == MenuAction.HELP))
+    router.callback_query.register(profile_button, MenuCb.filter(F.action == MenuAction.PROFILE))
+    router.callback_query.register(language_button, MenuCb.filter(F.action == MenuAction.LANGUAGE))
     router.callback_query.register(choose_language, LanguageCb.filter())
     router.include_routers(group, private)
 

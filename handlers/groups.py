@@ -4,10 +4,11 @@ transform, dissolve, add the missing language and make groups confidential."""
 from __future__ import annotations
 
 import contextlib
+import enum
 from collections.abc import Mapping
 from functools import partial
 from html import escape
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -19,6 +20,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
+from pydantic import model_validator
 
 from bot.config import Settings
 from bot.delivery import TEXT_LIMIT
@@ -37,8 +39,8 @@ from bot.services.groups import (
     Texts,
 )
 from bot.services.members import MembershipError, PersonView, clean_text
-from handlers.common import explain, leave_conversation, stale_button
-from handlers.keyboards import MenuCb, clip, main_menu
+from handlers.common import explain, leave_conversation
+from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, clip, main_menu
 from storage.models import GroupEventKind, GroupState
 from storage.repositories import Repositories
 
@@ -52,26 +54,52 @@ HISTORY_QUOTE_MAX = 200
 
 
 class GroupListCb(CallbackData, prefix="gl"):
-    """A page of the list: `view` is a GroupFilter value, `page` counts from 0."""
+    """A page of the list."""
 
-    view: str
-    page: int
+    view: GroupFilter
+    page: PageNumber
+
+
+class GroupAction(enum.StrEnum):
+    CARD = "card"
+    JOIN = "join"
+    TERMS = "terms"
+    ACCEPT = "accept"
+    LEAVE = "leave"
+    # The one action about no group: its `group_id` is 0.
+    PROPOSE = "propose"
+    TRANSFORM = "transform"
+    DISSOLVE = "dissolve"
+    TRANSLATE = "translate"
+    CONFIDENTIAL = "confidential"
 
 
 class GroupCb(CallbackData, prefix="g"):
-    """An action on group `group_id`: card, join, terms, accept, leave, propose (group 0), transform, dissolve,
-    translate, confidential. `view` and `page` are the list page the card was opened from."""
+    """An action on group `group_id`; `view` and `page` are the list page the card was opened from."""
 
-    action: str
-    group_id: int
-    view: str = GroupFilter.ALL.value
-    page: int = 0
+    action: GroupAction
+    group_id: RowIdOrZero
+    view: GroupFilter = GroupFilter.ALL
+    page: PageNumber = 0
+
+    @model_validator(mode="after")
+    def _group_when_about_one(self) -> Self:
+        if (self.group_id == 0) != (self.action is GroupAction.PROPOSE):
+            raise ValueError("a group id with every action but propose, and only then")
+        return self
+
+
+class GroupFormAction(enum.StrEnum):
+    CONFIRM = "confirm"
+    # Keep a single language.
+    ONE = "one"
+    CANCEL = "cancel"
 
 
 class GroupFormCb(CallbackData, prefix="gf"):
-    """Buttons of the groups' conversations: confirm, one (keep a single language), cancel."""
+    """Buttons of the groups' conversations."""
 
-    action: str
+    action: GroupFormAction
 
 
 class ProposeForm(StatesGroup):
@@ -191,7 +219,7 @@ def list_keyboard(page: GroupPage) -> InlineKeyboardMarkup:
     filters = [
         InlineKeyboardButton(
             text=("▸ " if view is page.filter else "") + filter_name(view),
-            callback_data=GroupListCb(view=view.value, page=0).pack(),
+            callback_data=GroupListCb(view=view, page=0).pack(),
         )
         for view in GroupFilter
     ]
@@ -204,7 +232,7 @@ def list_keyboard(page: GroupPage) -> InlineKeyboardMarkup:
                 InlineKeyboardButton(
                     text=f"{STATE_ICONS[group.state]} {title}{marks}",
                     callback_data=GroupCb(
-                        action="card", group_id=group.id, view=page.filter.value, page=page.page
+                        action=GroupAction.CARD, group_id=group.id, view=page.filter, page=page.page
                     ).pack(),
                 )
             ]
@@ -213,21 +241,20 @@ def list_keyboard(page: GroupPage) -> InlineKeyboardMarkup:
     if page.page > 0:
         moves.append(
             InlineKeyboardButton(
-                text=_("◀️ Previous"), callback_data=GroupListCb(view=page.filter.value, page=page.page - 1).pack()
+                text=_("◀️ Previous"), callback_data=GroupListCb(view=page.filter, page=page.page - 1).pack()
             )
         )
     if page.page + 1 < page.pages:
         moves.append(
             InlineKeyboardButton(
-                text=_("Next ▶️"), callback_data=GroupListCb(view=page.filter.value, page=page.page + 1).pack()
+                text=_("Next ▶️"), callback_data=GroupListCb(view=page.filter, page=page.page + 1).pack()
             )
         )
     if moves:
         rows.append(moves)
-    rows.append(
-        [InlineKeyboardButton(text=_("💡 Propose a group"), callback_data=GroupCb(action="propose", group_id=0).pack())]
-    )
-    rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action="home").pack())])
+    propose = GroupCb(action=GroupAction.PROPOSE, group_id=0).pack()
+    rows.append([InlineKeyboardButton(text=_("💡 Propose a group"), callback_data=propose)])
+    rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -324,8 +351,8 @@ def card_text(card: GroupCard, locale: str, tz: ZoneInfo) -> str:
     return text
 
 
-def card_keyboard(card: GroupCard, view: str = GroupFilter.ALL.value, page: int = 0) -> InlineKeyboardMarkup:
-    def button(text: str, action: str) -> InlineKeyboardButton:
+def card_keyboard(card: GroupCard, view: GroupFilter = GroupFilter.ALL, page: int = 0) -> InlineKeyboardMarkup:
+    def button(text: str, action: GroupAction) -> InlineKeyboardButton:
         return InlineKeyboardButton(
             text=text, callback_data=GroupCb(action=action, group_id=card.id, view=view, page=page).pack()
         )
@@ -334,21 +361,26 @@ def card_keyboard(card: GroupCard, view: str = GroupFilter.ALL.value, page: int 
     if card.state is not GroupState.DISSOLVED:
         if card.viewer_in:
             if card.confidential and not card.viewer_accepted:
-                rows.append([button(_("🔒 Read and accept the terms"), "terms")])
-            rows.append([button(_("🚪 Leave the group"), "leave")])
+                rows.append([button(_("🔒 Read and accept the terms"), GroupAction.TERMS)])
+            rows.append([button(_("🚪 Leave the group"), GroupAction.LEAVE)])
         elif card.confidential and not card.viewer_accepted:
-            rows.append([button(_("🔒 Read the terms and join"), "terms")])
+            rows.append([button(_("🔒 Read the terms and join"), GroupAction.TERMS)])
         else:
-            rows.append([button(_("✅ Join the group"), "join")])
+            rows.append([button(_("✅ Join the group"), GroupAction.JOIN)])
         if card.viewer_manages:
-            rows.append([button(_("🔁 Transform"), "transform"), button(_("🗑 Dissolve"), "dissolve")])
+            rows.append(
+                [button(_("🔁 Transform"), GroupAction.TRANSFORM), button(_("🗑 Dissolve"), GroupAction.DISSOLVE)]
+            )
             extra = []
             if card.missing_language:
                 extra.append(
-                    button(_("🌐 Add {language}").format(language=language_name(card.missing_language)), "translate")
+                    button(
+                        _("🌐 Add {language}").format(language=language_name(card.missing_language)),
+                        GroupAction.TRANSLATE,
+                    )
                 )
             if not card.confidential:
-                extra.append(button(_("🔒 Make confidential"), "confidential"))
+                extra.append(button(_("🔒 Make confidential"), GroupAction.CONFIDENTIAL))
             if extra:
                 rows.append(extra)
     rows.append(
@@ -397,7 +429,7 @@ def notice_message(notice: GroupNotice) -> dict[str, Any]:
             "💡 {proposer} proposed a new working group: {title}. It becomes active when three member "
             "organisations take part."
         ).format(proposer=escape(notice.proposer or ""), title=title)
-        card = GroupCb(action="card", group_id=notice.group_id).pack()
+        card = GroupCb(action=GroupAction.CARD, group_id=notice.group_id).pack()
         message["reply_markup"] = {"inline_keyboard": [[{"text": _("👥 Open the group"), "callback_data": card}]]}
     elif notice.kind is GroupEventKind.DISSOLVED:
         text = _("The working group {title} has been dissolved.\nReason: {reason}").format(
@@ -418,7 +450,7 @@ def notice_message(notice: GroupNotice) -> dict[str, Any]:
                 shown(notice.terms),
             )
         )
-        accept = GroupCb(action="accept", group_id=notice.group_id).pack()
+        accept = GroupCb(action=GroupAction.ACCEPT, group_id=notice.group_id).pack()
         message["reply_markup"] = {"inline_keyboard": [[{"text": _("✅ I accept"), "callback_data": accept}]]}
     message["text"] = text
     return message
@@ -433,7 +465,8 @@ def notifier(i18n: I18n, settings: Settings) -> Notifier:
 
 def cancel_keyboard(*extra: InlineKeyboardButton) -> InlineKeyboardMarkup:
     rows = [[button] for button in extra]
-    rows.append([InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=GroupFormCb(action="cancel").pack())])
+    cancel = GroupFormCb(action=GroupFormAction.CANCEL).pack()
+    rows.append([InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=cancel)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -441,22 +474,25 @@ def confirm_keyboard(label: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text=label, callback_data=GroupFormCb(action="confirm").pack()),
-                InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=GroupFormCb(action="cancel").pack()),
+                InlineKeyboardButton(text=label, callback_data=GroupFormCb(action=GroupFormAction.CONFIRM).pack()),
+                InlineKeyboardButton(
+                    text=_("✖️ Cancel"), callback_data=GroupFormCb(action=GroupFormAction.CANCEL).pack()
+                ),
             ]
         ]
     )
 
 
 def only_romanian_button() -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=_("🇷🇴 Only the Romanian text"), callback_data=GroupFormCb(action="one").pack())
+    one = GroupFormCb(action=GroupFormAction.ONE).pack()
+    return InlineKeyboardButton(text=_("🇷🇴 Only the Romanian text"), callback_data=one)
 
 
 def join_cluster_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action="join").pack())],
-            [InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action="home").pack())],
+            [InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action=MenuAction.JOIN).pack())],
+            [InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())],
         ]
     )
 
@@ -493,13 +529,6 @@ async def _refuse(query: CallbackQuery, error: GroupError | MembershipError) -> 
     await query.answer(refusal_text(error), show_alert=True)
 
 
-def _view(raw: str) -> GroupFilter | None:
-    try:
-        return GroupFilter(raw)
-    except ValueError:
-        return None
-
-
 # --- list and card -------------------------------------------------------------------------------------------------
 
 
@@ -517,11 +546,7 @@ async def groups_button(query: CallbackQuery, person: PersonView, repos: Reposit
 
 
 async def show_page(query: CallbackQuery, callback_data: GroupListCb, person: PersonView, repos: Repositories) -> None:
-    view = _view(callback_data.view)
-    if view is None:
-        await stale_button(query)
-        return
-    page = await groups.list_groups(repos, person, view, callback_data.page)
+    page = await groups.list_groups(repos, person, callback_data.view, callback_data.page)
     await query.answer()
     await _show(query, list_text(page), list_keyboard(page))
 
@@ -572,7 +597,7 @@ async def show_terms(query: CallbackQuery, callback_data: GroupCb, person: Perso
         return
     await query.answer()
 
-    def button(text: str, action: str) -> InlineKeyboardButton:
+    def button(text: str, action: GroupAction) -> InlineKeyboardButton:
         return InlineKeyboardButton(
             text=text,
             callback_data=GroupCb(
@@ -583,7 +608,9 @@ async def show_terms(query: CallbackQuery, callback_data: GroupCb, person: Perso
     await _show(
         query,
         terms_text(card),
-        InlineKeyboardMarkup(inline_keyboard=[[button(_("✅ I accept"), "accept"), button(_("✖️ Cancel"), "card")]]),
+        InlineKeyboardMarkup(
+            inline_keyboard=[[button(_("✅ I accept"), GroupAction.ACCEPT), button(_("✖️ Cancel"), GroupAction.CARD)]]
+        ),
     )
 
 
@@ -1159,23 +1186,25 @@ def build_router() -> Router:
         answer,
     )
 
-    router.callback_query.register(groups_button, MenuCb.filter(F.action == "groups"))
+    router.callback_query.register(groups_button, MenuCb.filter(F.action == MenuAction.GROUPS))
     router.callback_query.register(show_page, GroupListCb.filter())
-    router.callback_query.register(show_card, GroupCb.filter(F.action == "card"))
-    router.callback_query.register(join_group, GroupCb.filter(F.action == "join"))
-    router.callback_query.register(show_terms, GroupCb.filter(F.action == "terms"))
-    router.callback_query.register(accept_terms, GroupCb.filter(F.action == "accept"))
-    router.callback_query.register(leave_group, GroupCb.filter(F.action == "leave"))
-    router.callback_query.register(begin_propose, GroupCb.filter(F.action == "propose"))
-    router.callback_query.register(begin_transform, GroupCb.filter(F.action == "transform"))
-    router.callback_query.register(begin_dissolve, GroupCb.filter(F.action == "dissolve"))
-    router.callback_query.register(begin_translate, GroupCb.filter(F.action == "translate"))
-    router.callback_query.register(begin_confidential, GroupCb.filter(F.action == "confidential"))
-    router.callback_query.register(cancel_form, GroupFormCb.filter(F.action == "cancel"))
-    router.callback_query.register(objective_in_romanian_only, TransformForm.en, GroupFormCb.filter(F.action == "one"))
-    router.callback_query.register(terms_in_romanian_only, TermsForm.en, GroupFormCb.filter(F.action == "one"))
-    router.callback_query.register(confirm_proposal, ProposeForm.confirm, GroupFormCb.filter(F.action == "confirm"))
-    router.callback_query.register(confirm_transform, TransformForm.confirm, GroupFormCb.filter(F.action == "confirm"))
-    router.callback_query.register(confirm_dissolve, DissolveForm.confirm, GroupFormCb.filter(F.action == "confirm"))
-    router.callback_query.register(confirm_confidential, TermsForm.confirm, GroupFormCb.filter(F.action == "confirm"))
+    router.callback_query.register(show_card, GroupCb.filter(F.action == GroupAction.CARD))
+    router.callback_query.register(join_group, GroupCb.filter(F.action == GroupAction.JOIN))
+    router.callback_query.register(show_terms, GroupCb.filter(F.action == GroupAction.TERMS))
+    router.callback_query.register(accept_terms, GroupCb.filter(F.action == GroupAction.ACCEPT))
+    router.callback_query.register(leave_group, GroupCb.filter(F.action == GroupAction.LEAVE))
+    router.callback_query.register(begin_propose, GroupCb.filter(F.action == GroupAction.PROPOSE))
+    router.callback_query.register(begin_transform, GroupCb.filter(F.action == GroupAction.TRANSFORM))
+    router.callback_query.register(begin_dissolve, GroupCb.filter(F.action == GroupAction.DISSOLVE))
+    router.callback_query.register(begin_translate, GroupCb.filter(F.action == GroupAction.TRANSLATE))
+    router.callback_query.register(begin_confidential, GroupCb.filter(F.action == GroupAction.CONFIDENTIAL))
+    router.callback_query.register(cancel_form, GroupFormCb.filter(F.action == GroupFormAction.CANCEL))
+    one = GroupFormCb.filter(F.action == GroupFormAction.ONE)
+    router.callback_query.register(objective_in_romanian_only, TransformForm.en, one)
+    router.callback_query.register(terms_in_romanian_only, TermsForm.en, one)
+    confirm = GroupFormCb.filter(F.action == GroupFormAction.CONFIRM)
+    router.callback_query.register(confirm_proposal, ProposeForm.confirm, confirm)
+    router.callback_query.register(confirm_transform, TransformForm.confirm, confirm)
+    router.callback_query.register(confirm_dissolve, DissolveForm.confirm, confirm)
+    router.callback_query.register(confirm_confidential, TermsForm.confirm, confirm)
     return router

@@ -2,40 +2,90 @@
 
 from __future__ import annotations
 
+import enum
+import re
 from functools import lru_cache
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import BeforeValidator, Field
 
 from bot.services.members import PersonView
 
 LANGUAGE_NAMES = {"ro": "🇷🇴 Română", "en": "🇬🇧 English"}
 
+# Every number a button carries is parsed here, by the field types below: callback data comes from the client and
+# may be anything, and a value that fails them makes aiogram's CallbackData filter not match, so the press falls
+# to the catch-all `stale_button` (a polite alert) instead of reaching a handler, or the database, as an error.
+MAX_ROW_ID = 2**63 - 1  # the largest id a 64-bit key column holds (storage.models.RowKey)
+MAX_PAGE = 99_999  # far past any list the bot shows; a page past the end shows the last one
+# Only the spelling `pack()` writes: pydantic alone would also take "+5", " 5", "1_0", "5.0", and str.isdigit()
+# takes "²", which int() then refuses.
+_NUMBER = re.compile(r"0|[1-9][0-9]{0,18}")
+
+
+def _packed_number(value: object) -> object:
+    if isinstance(value, str) and not _NUMBER.fullmatch(value):
+        raise ValueError("not a number as a button carries it")
+    return value
+
+
+# A row's id: 1 to 2^63 - 1, as the id columns hold on both databases.
+RowId = Annotated[int, BeforeValidator(_packed_number), Field(ge=1, le=MAX_ROW_ID)]
+# A row's id where an action about no row carries 0.
+RowIdOrZero = Annotated[int, BeforeValidator(_packed_number), Field(ge=0, le=MAX_ROW_ID)]
+# A page of a list, counted from 0.
+PageNumber = Annotated[int, BeforeValidator(_packed_number), Field(ge=0, le=MAX_PAGE)]
+
+
+class MenuAction(enum.StrEnum):
+    HOME = "home"
+    JOIN = "join"
+    INVITE_CODE = "invite_code"
+    PROFILE = "profile"
+    LANGUAGE = "language"
+    HELP = "help"
+    REQUESTS = "requests"
+    ANNOUNCE = "announce"
+    SERVICES = "services"
+    GROUPS = "groups"
+
 
 class MenuCb(CallbackData, prefix="menu"):
-    """A main-menu entry: home, join, invite_code, profile, language, help, requests, announce, services, groups."""
+    """A main-menu entry."""
 
-    action: str
+    action: MenuAction
 
 
 class LanguageCb(CallbackData, prefix="lang"):
     code: str
 
 
-class JoinFormCb(CallbackData, prefix="join"):
-    """Buttons of the join conversation: `send`, `cancel`."""
+class JoinFormAction(enum.StrEnum):
+    SEND = "send"
+    CANCEL = "cancel"
 
-    action: str
+
+class JoinFormCb(CallbackData, prefix="join"):
+    """Buttons of the join conversation."""
+
+    action: JoinFormAction
+
+
+class JoinDecision(enum.StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
 
 
 class JoinDecisionCb(CallbackData, prefix="jr"):
-    """A manager's decision on join request `request_id`: `approve` or `reject`."""
+    """A manager's decision on join request `request_id`."""
 
-    request_id: int
-    decision: str
+    request_id: RowId
+    decision: JoinDecision
 
 
 def clip(text: str, limit: int) -> str:
@@ -69,36 +119,42 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
             )
         )
     if not is_member:
-        builder.row(InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action="join").pack()))
         builder.row(
-            InlineKeyboardButton(text=_("🎟 I have an invite code"), callback_data=MenuCb(action="invite_code").pack())
+            InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action=MenuAction.JOIN).pack())
+        )
+        builder.row(
+            InlineKeyboardButton(
+                text=_("🎟 I have an invite code"), callback_data=MenuCb(action=MenuAction.INVITE_CODE).pack()
+            )
         )
     builder.row(
-        InlineKeyboardButton(text=_("🧰 Services"), callback_data=MenuCb(action="services").pack()),
-        InlineKeyboardButton(text=_("👥 Working groups"), callback_data=MenuCb(action="groups").pack()),
+        InlineKeyboardButton(text=_("🧰 Services"), callback_data=MenuCb(action=MenuAction.SERVICES).pack()),
+        InlineKeyboardButton(text=_("👥 Working groups"), callback_data=MenuCb(action=MenuAction.GROUPS).pack()),
     )
     if is_manager:
         builder.row(
-            InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action="requests").pack()),
-            InlineKeyboardButton(text=_("📣 Announcement"), callback_data=MenuCb(action="announce").pack()),
+            InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action=MenuAction.REQUESTS).pack()),
+            InlineKeyboardButton(text=_("📣 Announcement"), callback_data=MenuCb(action=MenuAction.ANNOUNCE).pack()),
         )
     builder.row(
-        InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action="profile").pack()),
-        InlineKeyboardButton(text=_("🌐 Language"), callback_data=MenuCb(action="language").pack()),
+        InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action=MenuAction.PROFILE).pack()),
+        InlineKeyboardButton(text=_("🌐 Language"), callback_data=MenuCb(action=MenuAction.LANGUAGE).pack()),
     )
-    builder.row(InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCb(action="help").pack()))
+    builder.row(InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCb(action=MenuAction.HELP).pack()))
     return builder.as_markup()
 
 
 def back_to_menu() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action="home").pack())]]
+        inline_keyboard=[[InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())]]
     )
 
 
 def join_form_cancel() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=JoinFormCb(action="cancel").pack())]]
+        inline_keyboard=[
+            [InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=JoinFormCb(action=JoinFormAction.CANCEL).pack())]
+        ]
     )
 
 
@@ -106,8 +162,10 @@ def join_form_confirm() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(text=_("✅ Send request"), callback_data=JoinFormCb(action="send").pack()),
-                InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=JoinFormCb(action="cancel").pack()),
+                InlineKeyboardButton(
+                    text=_("✅ Send request"), callback_data=JoinFormCb(action=JoinFormAction.SEND).pack()
+                ),
+                InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=JoinFormCb(action=JoinFormAction.CANCEL).pack()),
             ]
         ]
     )
@@ -118,10 +176,12 @@ def join_decision(request_id: int) -> InlineKeyboardMarkup:
         inline_keyboard=[
             [
                 InlineKeyboardButton(
-                    text=_("✅ Approve"), callback_data=JoinDecisionCb(request_id=request_id, decision="approve").pack()
+                    text=_("✅ Approve"),
+                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.APPROVE).pack(),
                 ),
                 InlineKeyboardButton(
-                    text=_("❌ Reject"), callback_data=JoinDecisionCb(request_id=request_id, decision="reject").pack()
+                    text=_("❌ Reject"),
+                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.REJECT).pack(),
                 ),
             ]
         ]

@@ -20,8 +20,11 @@ from bot.services import members
 from bot.services.members import JoinRequestView, MembershipError, PersonView
 from handlers.common import explain, menu_text
 from handlers.keyboards import (
+    JoinDecision,
     JoinDecisionCb,
+    JoinFormAction,
     JoinFormCb,
+    MenuAction,
     MenuCb,
     join_decision,
     join_form_cancel,
@@ -251,10 +254,7 @@ async def decide(
     i18n: I18n,
     settings: Settings,
 ) -> None:
-    if callback_data.decision not in ("approve", "reject"):
-        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
-        return
-    approve = callback_data.decision == "approve"
+    approve = callback_data.decision is JoinDecision.APPROVE
     try:
         decision = await members.decide_join_request(repos, callback_data.request_id, person, approve=approve)
     except MembershipError as refusal:
@@ -372,10 +372,10 @@ def build_routers() -> tuple[Router, Router]:
         form_needs_text, StateFilter(JoinForm.organisation, JoinForm.cui, JoinForm.position, InviteForm.code), ~F.text
     )
 
-    router.callback_query.register(join_button, MenuCb.filter(F.action == "join"))
-    router.callback_query.register(invite_code_button, MenuCb.filter(F.action == "invite_code"))
-    router.callback_query.register(requests_button, MenuCb.filter(F.action == "requests"))
-    router.callback_query.register(cancel_form, JoinFormCb.filter(F.action == "cancel"))
-    router.callback_query.register(send_request, JoinForm.confirm, JoinFormCb.filter(F.action == "send"))
+    router.callback_query.register(join_button, MenuCb.filter(F.action == MenuAction.JOIN))
+    router.callback_query.register(invite_code_button, MenuCb.filter(F.action == MenuAction.INVITE_CODE))
+    router.callback_query.register(requests_button, MenuCb.filter(F.action == MenuAction.REQUESTS))
+    router.callback_query.register(cancel_form, JoinFormCb.filter(F.action == JoinFormAction.CANCEL))
+    router.callback_query.register(send_request, JoinForm.confirm, JoinFormCb.filter(F.action == JoinFormAction.SEND))
     router.callback_query.register(decide, JoinDecisionCb.filter())
     return deep_links, router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
@@ -48,6 +48,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# A row's id, and every column that refers to one: 64-bit on PostgreSQL, so no id a table can reach (or a button
+# can carry, see handlers.keyboards.RowId) is out of the column's range; on SQLite it stays INTEGER, the only type
+# that makes the primary key the rowid (autoincrement), and SQLite's INTEGER is 64-bit anyway.
+RowKey = Annotated[int, "row key"]
+ROW_KEY_TYPE = BigInteger().with_variant(Integer, "sqlite")
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -59,7 +65,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), RowKey: ROW_KEY_TYPE}
 
 
 class Role(enum.StrEnum):
@@ -95,7 +101,7 @@ class RequestStatus(enum.StrEnum):
 class Organisation(Base):
     __tablename__ = "organisations"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     # Lower-case, diacritics folded: two spellings of one company are one organisation.
     name_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -107,7 +113,7 @@ class Organisation(Base):
 class Person(Base):
     __tablename__ = "people"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     first_name: Mapped[str] = mapped_column(String(128))
     last_name: Mapped[str | None] = mapped_column(String(128))
@@ -117,7 +123,9 @@ class Person(Base):
     telegram_language: Mapped[str | None] = mapped_column(String(16))
     role: Mapped[str] = mapped_column(String(16), default=Role.GUEST.value)
     status: Mapped[str] = mapped_column(String(16), default=PersonStatus.ACTIVE.value)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    organisation_id: Mapped[RowKey | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
     position: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -140,14 +148,14 @@ class JoinRequest(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    person_id: Mapped[RowKey] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     organisation_name: Mapped[str] = mapped_column(String(200))
     cui: Mapped[str] = mapped_column(String(12))
     position: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(16), default=RequestStatus.PENDING.value, index=True)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -155,9 +163,9 @@ class JoinRequest(Base):
 class InviteCode(Base):
     __tablename__ = "invite_codes"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[RowKey] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     # Who the code was made for, when it was made for one representative (member list import).
     label: Mapped[str | None] = mapped_column(String(200))
     max_uses: Mapped[int | None] = mapped_column(Integer)
@@ -170,8 +178,8 @@ class InviteCode(Base):
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    actor_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     # Who acted when it was not a person in the chat: "cli", "import", "system".
     actor_label: Mapped[str | None] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(64), index=True)
@@ -200,11 +208,11 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
     # What queued it, e.g. "announcement:12": progress and reports are per batch.
     batch: Mapped[str] = mapped_column(String(64))
     chat_id: Mapped[int] = mapped_column(BigInteger)
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     locale: Mapped[str] = mapped_column(String(8))
     # The message in every language: {"ro": {"text": ..., "parse_mode": "HTML"}, "en": {...}}.
     content: Mapped[dict[str, Any]] = mapped_column()
@@ -231,13 +239,13 @@ class Announcement(Base):
 
     __tablename__ = "announcements"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    author_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     # Who queued it when it was not a person in the chat: "cli".
     author_label: Mapped[str | None] = mapped_column(String(32))
     audience: Mapped[str] = mapped_column(String(32))
     # The working group whose members it is for, when `audience` is "group".
-    group_id: Mapped[int | None] = mapped_column(ForeignKey("working_groups.id", ondelete="SET NULL"))
+    group_id: Mapped[RowKey | None] = mapped_column(ForeignKey("working_groups.id", ondelete="SET NULL"))
     content: Mapped[dict[str, Any]] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -251,7 +259,7 @@ class ServiceCategory(Base):
 
     __tablename__ = "service_categories"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
     # Stable name used by the seed file and by import/export to find the row again: "funding".
     key: Mapped[str] = mapped_column(String(64), unique=True)
     title_ro: Mapped[str] = mapped_column(String(120))
@@ -268,9 +276,9 @@ class Service(Base):
     __tablename__ = "services"
     __table_args__ = (Index("ix_services_category_id_position", "category_id", "position"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
-    category_id: Mapped[int] = mapped_column(ForeignKey("service_categories.id", ondelete="RESTRICT"))
+    category_id: Mapped[RowKey] = mapped_column(ForeignKey("service_categories.id", ondelete="RESTRICT"))
     title_ro: Mapped[str] = mapped_column(String(120))
     title_en: Mapped[str] = mapped_column(String(120))
     description_ro: Mapped[str] = mapped_column(String(2000))
@@ -295,13 +303,13 @@ class ServiceRequest(Base):
 
     __tablename__ = "service_requests"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    service_id: Mapped[RowKey] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[RowKey] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
     note: Mapped[str] = mapped_column(String(1000))
     status: Mapped[str] = mapped_column(String(16), default=ServiceRequestStatus.OPEN.value, index=True)
-    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    handled_by_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     decline_reason: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -319,7 +327,7 @@ class WorkingGroup(Base):
 
     __tablename__ = "working_groups"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
     # Set for the groups of the seed file; groups members propose have none.
     key: Mapped[str | None] = mapped_column(String(64), unique=True)
     # A member proposes in their own language; managers add the other one later, so either may be missing.
@@ -331,7 +339,7 @@ class WorkingGroup(Base):
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     terms_ro: Mapped[str | None] = mapped_column(String(2000))
     terms_en: Mapped[str | None] = mapped_column(String(2000))
-    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    proposed_by_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     # When an active group fell below three organisations and managers were told; cleared when it recovers.
     flagged_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -344,11 +352,11 @@ class GroupMembership(Base):
     __tablename__ = "group_memberships"
     __table_args__ = (UniqueConstraint("group_id", "person_id", name="uq_group_memberships_group_id_person_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    group_id: Mapped[RowKey] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
+    person_id: Mapped[RowKey] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     # The organisation the person represented when joining: the three-organisation rule counts these.
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -360,10 +368,10 @@ class ConfidentialityAcceptance(Base):
         UniqueConstraint("group_id", "person_id", name="uq_confidentiality_acceptances_group_id_person_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    group_id: Mapped[RowKey] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
+    person_id: Mapped[RowKey] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
     # The language the terms were shown in, and the terms themselves as accepted.
     locale: Mapped[str] = mapped_column(String(8))
     terms: Mapped[str] = mapped_column(String(2000))
@@ -391,10 +399,10 @@ class GroupEvent(Base):
     __tablename__ = "group_events"
     __table_args__ = (Index("ix_group_events_group_id_created_at", "group_id", "created_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    group_id: Mapped[RowKey] = mapped_column(ForeignKey("working_groups.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    actor_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     # Reason, previous objective and the like, as the manager or member wrote them.
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

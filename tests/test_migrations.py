@@ -114,3 +114,13 @@ async def test_engine_fixture_is_migrated_and_isolated(engine: AsyncEngine, atte
         )
         if engine.dialect.name == "sqlite":
             assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+
+
+async def test_row_ids_are_64_bit_with_their_sequences(engine: AsyncEngine) -> None:
+    """A SERIAL's sequence stops at 2^31 - 1 even in a BIGINT column: at head, every id sequence is bigint."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's INTEGER primary key is the rowid, 64-bit already")
+    async with engine.connect() as connection:
+        sequences = (await connection.execute(text("SELECT sequencename, data_type FROM pg_sequences"))).all()
+    assert sequences
+    assert {name: kind for name, kind in sequences if kind != "bigint"} == {}
