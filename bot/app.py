@@ -26,11 +26,13 @@ from bot.delivery import Sender, startup_heap_frozen
 from bot.i18n import SUPPORTED_LOCALES, build_i18n
 from bot.jobs import Jobs
 from bot.middlewares import (
+    CleanInputMiddleware,
     LocaleMiddleware,
     OversizedInputMiddleware,
     PersonCache,
     PersonMiddleware,
     TransactionMiddleware,
+    commit_before_telegram,
 )
 from bot.services import catalogue, groups
 from handlers import setup_routers
@@ -67,7 +69,9 @@ def create_bot(settings: Settings, *, token: str | None = None, api_url: str | N
         raise ValueError("BOT_TOKEN is not set")
     base = api_url or settings.telegram_api_url
     session = BotSession(api=TelegramAPIServer.from_base(base)) if base else BotSession()
-    return Bot(secret, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    bot = Bot(secret, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    # What an update tells people follows its commit; see bot.middlewares.UpdateWork.
+    return commit_before_telegram(bot)
 
 
 def create_storage(settings: Settings) -> BaseStorage:
@@ -97,6 +101,7 @@ def build_dispatcher(
     )
     # Several replicas cannot tell each other what changed: there every update reads the person afresh.
     cache = PersonCache(0 if settings.redis_url else settings.person_cache_seconds)
+    dispatcher.update.outer_middleware(CleanInputMiddleware())
     dispatcher.update.outer_middleware(TransactionMiddleware(session_factory, cache))
     dispatcher.update.outer_middleware(PersonMiddleware(settings, cache))
     dispatcher.update.outer_middleware(LocaleMiddleware(i18n, settings.default_locale))

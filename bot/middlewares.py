@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import InlineKeyboardMarkup, TelegramObject, User
+from aiogram.types import InlineKeyboardMarkup, Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -88,8 +89,10 @@ class PersonCache:
 
     Only what is committed goes in; whatever a transaction of this process changes about a person is dropped
     at its commit; entries expire after `ttl` seconds, which bounds how long a change made elsewhere (the
-    command line, another replica) can go unseen. Nothing is decided on it alone: services that need a role
-    read it from the database (`members.require_manager`). `ttl=0` turns it off.
+    command line, another replica) can go unseen. It serves only people who are not managers (PersonMiddleware
+    reads managers afresh), so at worst a member sees a member's view for `ttl` seconds more. Nothing is
+    decided on it alone: services that need a role read it from the database (`members.require_manager`).
+    `ttl=0` turns it off.
     """
 
     def __init__(self, ttl: float, size: int = 10_000) -> None:
@@ -258,8 +261,12 @@ class PersonMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or user.is_bot:
             return await handler(event, data)
+        user = clean_user(user)
         cached = self.cache.get(user.id)
-        if cached is not None and members.still_matches(cached, user, self.settings.admin_ids):
+        # Managers are read from the database on every update: a demotion made elsewhere (the command line,
+        # another replica) takes effect at once. The cache only spares the reads of what members may see.
+        fits = cached is not None and members.still_matches(cached, user, self.settings.admin_ids)
+        if cached is not None and fits and not cached.is_manager:
             data["person"] = cached
         else:
             data["person"] = data[FRESH_PERSON] = await members.touch_person(
@@ -271,6 +278,59 @@ class PersonMiddleware(BaseMiddleware):
                 language_code=user.language_code,
                 admin_ids=self.settings.admin_ids,
             )
+        return await handler(event, data)
+
+
+# C0 controls but tab, newline and carriage return; DEL; lone UTF-16 surrogates. PostgreSQL refuses NUL in text,
+# a surrogate cannot be encoded for the database, and nobody means to write any of them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(text: str, *, keep_offsets: bool = False) -> str:
+    """`text` without control characters; with `keep_offsets` each becomes a space, so that entity offsets
+    (counted in UTF-16 units, one per removed character) still point at the same words."""
+    return _CONTROL.sub(" " if keep_offsets else "", text)
+
+
+def _clean_fields(obj: TelegramObject, fields: dict[str, bool]) -> Any:
+    """A copy of `obj` with the named text fields cleaned (field -> keep offsets), or `obj` when all are clean."""
+    changes = {}
+    for name, keep_offsets in fields.items():
+        value = getattr(obj, name, None)
+        if isinstance(value, str) and _CONTROL.search(value):
+            changes[name] = clean_text(value, keep_offsets=keep_offsets)
+    return obj.model_copy(update=changes) if changes else obj
+
+
+def clean_user(user: User) -> User:
+    return cast(User, _clean_fields(user, {"first_name": False, "last_name": False, "username": False}))
+
+
+def clean_update(update: Update) -> Update:
+    """The update as the bot reads it: no control characters in what a person typed or a button carried."""
+    changes: dict[str, Any] = {}
+    for name in ("message", "edited_message"):
+        message: Message | None = getattr(update, name)
+        if message is not None:
+            fixed = _clean_fields(
+                message, {"text": bool(message.entities), "caption": bool(message.caption_entities)}
+            )
+            if fixed is not message:
+                changes[name] = fixed
+    query = update.callback_query
+    if query is not None:
+        fixed = _clean_fields(query, {"data": False})
+        if fixed is not query:
+            changes["callback_query"] = fixed
+    return update.model_copy(update=changes) if changes else update
+
+
+class CleanInputMiddleware(BaseMiddleware):
+    """Strips control characters from every text a person can send, before anything reads it."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Update):
+            event = clean_update(event)
         return await handler(event, data)
 
 

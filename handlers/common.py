@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.i18n import resolve_locale
+from bot.middlewares import UpdateWork
 from bot.services import catalogue, members
 from bot.services.members import MembershipError, PersonView, Refusal
 from handlers.catalogue import requests_section
@@ -302,8 +303,11 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, 
         locale = resolve_locale(None, user.language_code if user else None, settings.default_locale)
     with i18n.context(), i18n.use_locale(locale):
         text = _("Something went wrong on my side and nothing was saved. Please try again in a moment.")
+    work = data.get("work")
+    # A press already answered (before the failure) cannot show an alert any more: then say it in the chat.
+    answered = isinstance(work, UpdateWork) and work.callback_answered
     try:
-        if update.callback_query is not None:
+        if update.callback_query is not None and not answered:
             await update.callback_query.answer(text, show_alert=True)
         elif chat_id is not None:
             await bot.send_message(chat_id, text)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from datetime import datetime
 from types import TracebackType
-from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher

@@ -73,6 +73,7 @@ _WEBHOOK_TIMEOUT = 60.0
 
 EventKind = Literal["sent", "edited", "deleted", "callback_answer", "chat_action"]
 UpdateState = Literal["queued", "delivered", "confirmed", "handled", "filtered", "dropped"]
+_FINAL_STATES = ("handled", "filtered", "dropped")
 
 
 class SandboxUsageError(RuntimeError):
@@ -315,6 +316,7 @@ class SandboxServer:
         # With the bot handling updates as tasks, only the bot can say when one is finished (report_handled).
         self._handling_reported = False
         self._reported: set[int] = set()
+        self._state_waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._held = 0
         self._poll_generation = 0
         self._polls_active = 0
@@ -617,7 +619,7 @@ class SandboxServer:
         """The bot finished handling ``update_id`` (its replies, and its error handler's, are all sent)."""
         self._reported.add(update_id)
         if self._update_state.get(update_id) in ("delivered", "confirmed"):
-            self._update_state[update_id] = "handled"
+            self._set_state(update_id, "handled")
         self._notify()
 
     @contextlib.contextmanager
@@ -645,30 +647,30 @@ class SandboxServer:
         """
         if update_id not in self._update_state:
             raise KeyError(f"unknown update_id {update_id}")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
+        state = self._update_state[update_id]
+        if state not in _FINAL_STATES:
+            waiter = asyncio.get_running_loop().create_future()
+            self._state_waiters.setdefault(update_id, []).append(waiter)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), timeout)
             state = self._update_state[update_id]
-            if state in ("handled", "filtered"):
-                return
-            if state == "dropped":
-                raise SandboxUsageError(
-                    f"update {update_id} ({self._update_kind[update_id]}) was dropped "
-                    "(drop_pending_updates or a negative offset) and will never be handled"
-                )
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                hint = {
-                    "queued": "the bot never fetched it: is polling running or a webhook set?",
-                    "delivered": "the bot received it but did not confirm it: handler still "
-                    "running, or polling with handle_as_tasks=True / webhook in background?",
-                    "confirmed": "the bot received it and has not reported it handled: handler still running?",
-                }.get(state, "")
-                raise TimeoutError(
-                    f"update {update_id} ({self._update_kind[update_id]}) was not handled "
-                    f"within {timeout:g}s; state={state}; {hint}"
-                )
-            await self._wait_change(remaining)
+        if state in ("handled", "filtered"):
+            return
+        if state == "dropped":
+            raise SandboxUsageError(
+                f"update {update_id} ({self._update_kind[update_id]}) was dropped "
+                "(drop_pending_updates or a negative offset) and will never be handled"
+            )
+        hint = {
+            "queued": "the bot never fetched it: is polling running or a webhook set?",
+            "delivered": "the bot received it but did not confirm it: handler still "
+            "running, or polling with handle_as_tasks=True / webhook in background?",
+            "confirmed": "the bot received it and has not reported it handled: handler still running?",
+        }.get(state, "")
+        raise TimeoutError(
+            f"update {update_id} ({self._update_kind[update_id]}) was not handled "
+            f"within {timeout:g}s; state={state}; {hint}"
+        )
 
     async def wait_until(
         self,
@@ -898,11 +900,19 @@ class SandboxServer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), seconds)
 
+    def _set_state(self, update_id: int, state: UpdateState) -> None:
+        self._update_state[update_id] = state
+        if state in _FINAL_STATES:
+            # Each waiter is woken once, when its own update is done, not at every change of the sandbox.
+            for waiter in self._state_waiters.pop(update_id, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+
     def _enqueue(self, kind: str, body: dict[str, Any]) -> int:
         update_id = self._next_update_id
         self._next_update_id += 1
         self._queue.append(_Update(update_id, kind, {"update_id": update_id, kind: body}))
-        self._update_state[update_id] = "queued"
+        self._set_state(update_id, "queued")
         self._update_kind[update_id] = kind
         self._notify()
         return update_id
@@ -928,7 +938,7 @@ class SandboxServer:
     def _drop_queued(self, updates: Sequence[_Update]) -> None:
         for update in updates:
             if self._update_state[update.update_id] in ("queued", "delivered"):
-                self._update_state[update.update_id] = "dropped"
+                self._set_state(update.update_id, "dropped")
 
     def _check_rate(self, args: Mapping[str, Any]) -> None:
         limits = self._limits
@@ -1314,11 +1324,11 @@ class SandboxServer:
                 if state == "handled":
                     continue
                 if state != "delivered":
-                    self._update_state[update.update_id] = "dropped"
+                    self._set_state(update.update_id, "dropped")
                 elif not self._handling_reported or update.update_id in self._reported:
-                    self._update_state[update.update_id] = "handled"
+                    self._set_state(update.update_id, "handled")
                 else:
-                    self._update_state[update.update_id] = "confirmed"
+                    self._set_state(update.update_id, "confirmed")
         self._notify()
 
     def _take_batch(self, limit: int) -> list[dict[str, Any]]:
@@ -1328,11 +1338,11 @@ class SandboxServer:
                 break
             if not self._is_allowed(update.kind):
                 self._queue.remove(update)
-                self._update_state[update.update_id] = "filtered"
+                self._set_state(update.update_id, "filtered")
                 self._notify()
                 continue
             if self._update_state[update.update_id] != "handled":
-                self._update_state[update.update_id] = "delivered"
+                self._set_state(update.update_id, "delivered")
             batch.append(copy.deepcopy(update.payload))
         return batch
 
@@ -1371,7 +1381,7 @@ class SandboxServer:
             self._webhook_task = None
         for update in self._queue:
             if self._update_state[update.update_id] == "delivered":
-                self._update_state[update.update_id] = "queued"
+                self._set_state(update.update_id, "queued")
         self._notify()
         return True
 
@@ -1623,7 +1633,7 @@ class SandboxServer:
             if update is None:
                 await self._wait_change(None)
                 continue
-            self._update_state[update.update_id] = "delivered"
+            self._set_state(update.update_id, "delivered")
             error, reply = await self._post_update(hook, update)
             if error is not None:
                 self.stats.webhook_failures += 1
@@ -1637,7 +1647,7 @@ class SandboxServer:
             if reply is not None:
                 await self._run_webhook_reply(*reply)
             if self._update_state[update.update_id] == "delivered":
-                self._update_state[update.update_id] = "handled"
+                self._set_state(update.update_id, "handled")
             self._notify()
 
     def _next_webhook_update(self) -> _Update | None:
@@ -1646,7 +1656,7 @@ class SandboxServer:
             if self._is_allowed(update.kind):
                 return update
             self._queue.pop(0)
-            self._update_state[update.update_id] = "filtered"
+            self._set_state(update.update_id, "filtered")
             self._notify()
         return None
 
