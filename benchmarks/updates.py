@@ -8,7 +8,13 @@ middlewares, the database transaction (a real SQLite file), FSM, i18n, rendering
 A second measurement runs both bots against the local Bot API sandbox over HTTP (long polling), the way a
 deployment runs against Telegram, timing each update from the user's action until the bot has handled it.
 
+A third has N people act at the same moment (default 500), the bot handling updates as concurrent tasks as
+`clusterbot run` does, on SQLite and on PostgreSQL: each sends /start, then asks to join (/join, organisation,
+fiscal code, role, Send); it prints p50/p99 from the moment all updates are released until each person's
+update is handled, and how many people got their answer without a "try again".
+
     python benchmarks/updates.py [--updates 4000] [--people 200] [--rounds 3] [--http-updates 1000]
+                                 [--at-once 500] [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from aiogram.types import CallbackQuery, Message, Update
 from bot.app import PinnedResponses, build_dispatcher, create_bot
 from bot.config import Settings
 from bot.i18n import build_i18n
+from bot.middlewares import commit_before_telegram
 from bot.services import members
 from storage.db import create_engine, create_session_factory, migrate, unit_of_work
 from storage.models import Role
@@ -165,7 +172,10 @@ async def in_process(settings: Settings, updates: list[Update], warmup: list[Upd
     factory = create_session_factory(engine)
     bots = {
         "echo": (bare_echo_dispatcher(), Bot(f"{BOT_ID}:BENCH", session=InstantTelegram())),
-        "full": (build_dispatcher(settings, factory, build_i18n()), Bot(f"{BOT_ID}:BENCH", session=InstantTelegram())),
+        "full": (
+            build_dispatcher(settings, factory, build_i18n()),
+            commit_before_telegram(Bot(f"{BOT_ID}:BENCH", session=InstantTelegram())),
+        ),
     }
     results: dict[str, list] = {"echo": [0.0, []], "full": [0.0, []]}
     for dp, bot in bots.values():
@@ -224,7 +234,72 @@ async def over_http(settings: Settings, count: int, people: int) -> dict[str, li
     return results
 
 
-async def main(count: int, people: int, rounds: int, http_updates: int) -> None:
+STEPS = ("/start", "/join", "organisation", "fiscal code", "Director", "Send request")
+TRY_AGAIN = "Something went wrong on my side"
+
+
+def valid_cuis(count: int) -> list[str]:
+    found: list[str] = []
+    body = 1_000_000
+    while len(found) < count:
+        body += 1
+        found += [f"RO {body}{c}" for c in range(10) if members.normalise_cui(f"{body}{c}")][:1]
+    return found
+
+
+async def at_once(database_url: str, data_dir: Path, count: int) -> None:
+    """`count` people doing each step of a join request at the same moment; the bot handles updates as tasks."""
+    from bot.sandbox.harness import SandboxBot
+
+    settings = Settings(database_url=database_url, data_dir=data_dir, bot_token=None, redis_url=None)
+    async with SandboxBot(settings, concurrent=True) as sandbox:
+        manager = await sandbox.person("maria", 3001, "Maria", language_code="en", role="manager")
+        await manager.send("/start")
+        people = [await sandbox.person(f"p{n}", 20_000 + n, f"Person {n}", language_code="en") for n in range(count)]
+        for person in people:
+            person.timeout = 300
+        cuis = valid_cuis(count)
+        latencies: list[float] = []
+        started_all = time.perf_counter()
+        for step in STEPS:
+            released = time.perf_counter()
+
+            async def act(n: int, step: str = step, released: float = released) -> None:
+                person = people[n]
+                if step == "Send request":
+                    await person.tap(step)
+                else:
+                    text = {"organisation": f"Firma {n} & <Co> SRL", "fiscal code": cuis[n]}.get(step, step)
+                    await person.send(text)
+                latencies.append(time.perf_counter() - released)
+
+            await sandbox.at_once(*(act(n) for n in range(count)))
+        elapsed = time.perf_counter() - started_all
+        answered = sum(
+            any("sent to the cluster's managers" in m.content for m in person.since_last_action) for person in people
+        )
+        failed = sum(any(TRY_AGAIN in m.content for m in person.messages) for person in people)
+        report(f"  {len(STEPS)} steps x {count} people", elapsed, latencies)
+        print(f"    join requests confirmed: {answered}/{count}; 'try again' seen by {failed}")
+
+
+async def with_pg_database(pg_url: str, count: int, data_dir: Path) -> None:
+    import asyncpg
+
+    from storage.db import normalise_url
+
+    name = f"cb_bench_{int(time.time())}"
+    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base = pg_url.rsplit("/", 1)[0]
+        await at_once(normalise_url(f"{base}/{name}"), data_dir, count)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main(count: int, people: int, rounds: int, http_updates: int, together: int, pg_url: str) -> None:
     updates = make_updates(count, people)
     warmup = make_updates(min(400, count), people)
     with tempfile.TemporaryDirectory() as folder:
@@ -244,6 +319,13 @@ async def main(count: int, people: int, rounds: int, http_updates: int) -> None:
             echo_rate = report("  bare aiogram echo bot", *results["echo"])
             full_rate = report("  clusterbot full stack", *results["full"])
             print(f"  ratio full stack / echo: {full_rate / echo_rate:.2f}")
+        if together:
+            print(f"{together} people at the same moment, updates handled as concurrent tasks, over HTTP:")
+            print(" SQLite file:")
+            await at_once(f"sqlite+aiosqlite:///{Path(folder) / 'together.sqlite3'}", Path(folder), together)
+            if pg_url:
+                print(" PostgreSQL:")
+                await with_pg_database(pg_url, together, Path(folder))
 
 
 if __name__ == "__main__":
@@ -252,5 +334,11 @@ if __name__ == "__main__":
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="in-process rounds, echo and full interleaved")
     parser.add_argument("--http-updates", type=int, default=1000, help="0 skips the HTTP measurement")
+    parser.add_argument("--at-once", type=int, default=500, help="people acting at the same moment; 0 skips it")
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL database to create a scratch database from; empty skips PostgreSQL",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.updates, args.people, args.rounds, args.http_updates))
+    asyncio.run(main(args.updates, args.people, args.rounds, args.http_updates, args.at_once, args.pg_url))

@@ -20,7 +20,7 @@ from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SANDBOX_TOKEN, SandboxBot
 from bot.services import catalogue, members
 from storage.db import TrackedSession, unit_of_work
-from storage.models import JoinRequest, Person, Role, ServiceRequest
+from storage.models import AuditEntry, JoinRequest, Person, Role, ServiceRequest
 
 TRY_AGAIN_EN = "Something went wrong on my side and nothing was saved"
 TRY_AGAIN_RO = "A apărut o problemă"
@@ -264,3 +264,40 @@ async def test_a_failing_handler_logs_the_statement_not_the_private_note(
     logged = captured_logs.getvalue()
     assert "failed" in logged and "SELECT id FROM services WHERE id" in logged
     assert "confidential" not in logged and "Zeta" not in logged
+
+
+async def ask_to_join(sandbox: SandboxBot) -> tuple[SandboxUser, SandboxUser, SandboxUser]:
+    maria = await sandbox.person("maria", 3001, "Maria", language_code="ro", role="manager")
+    john = await sandbox.person("john", 3002, "John", language_code="en", role="manager")
+    await maria.send("/start")
+    await john.send("/start")
+    dan = await sandbox.person("dan", 1002, "Dan", language_code="en")
+    await dan.send("/join")
+    await dan.send("Green Biomass SRL")
+    await dan.send("RO 14399840")
+    await dan.send("Project manager")
+    await dan.tap("Send request")
+    return maria, john, dan
+
+
+@pytest.mark.parametrize(("maria_says", "john_says"), [("Aprobați", "Reject"), ("Aprobați", "Approve")])
+async def test_two_managers_deciding_at_the_same_instant_make_one_decision(
+    sandbox: SandboxBot, maria_says: str, john_says: str
+) -> None:
+    maria, john, dan = await ask_to_join(sandbox)
+    told_before = len(dan.messages)
+    await sandbox.at_once(maria.tap(maria_says), john.tap(john_says))
+
+    answers = [maria.last_callback_answer, john.last_callback_answer]
+    refused = [a for a in answers if a is not None and a[1] and "already been decided" in (a[0] or "")]
+    refused += [a for a in answers if a is not None and a[1] and "S-a luat deja o decizie" in (a[0] or "")]
+    assert len(refused) == 1, answers
+    assert not any(TRY_AGAIN_EN in m.content or TRY_AGAIN_RO in m.content for m in (*maria.messages, *john.messages))
+    decisions = [m.content for m in dan.messages[told_before:]]
+    assert len(decisions) == 1, decisions
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        actions = (await session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("join.%")))).all()
+    assert sorted(actions) in (["join.approved", "join.requested"], ["join.rejected", "join.requested"])
+    approved = "approved" in decisions[0]
+    assert ("join.approved" in actions) == approved
