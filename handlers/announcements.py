@@ -498,7 +498,10 @@ async def stop_sending(
     except MembershipError as refusal:
         await query.answer(explain(refusal), show_alert=True)
         return
-    except announcements.AnnouncementError:
+    except announcements.AnnouncementError as refusal:
+        if refusal.reason == "already_cancelled":
+            await query.answer(_("This announcement was already stopped."), show_alert=True)
+            return
         await query.answer(_("This announcement no longer exists."), show_alert=True)
         return
     await query.answer(

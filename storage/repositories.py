@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, RowMapping, Table, and_, bindparam, case, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.db import PEOPLE_CHANGED
 from storage.models import (
     Announcement,
     AnnouncementStatus,
@@ -97,6 +98,24 @@ class PersonRepository:
         await self.session.flush()
         return person
 
+    async def fresh(self, person_id: int) -> Person | None:
+        """The person as the database has them now, not as this session first read them."""
+        return await self.session.get(Person, person_id, populate_existing=True)
+
+    async def attach(self, person_id: int, organisation_id: int) -> bool:
+        """Make the person a representative of the organisation unless they already represent one; False then."""
+        result = await self.session.execute(
+            update(Person)
+            .where(Person.id == person_id, Person.organisation_id.is_(None))
+            .values(organisation_id=organisation_id)
+            .returning(Person.telegram_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        changed = result.scalars().all()
+        # A statement, not a flush: the person cache learns of it here (see storage.db.changed_people).
+        self.session.info.setdefault(PEOPLE_CHANGED, set()).update(changed)
+        return bool(changed)
+
     async def managers(self) -> Sequence[Person]:
         """Everyone who handles requests: managers and admins, reachable ones only."""
         result = await self.session.scalars(
@@ -148,12 +167,9 @@ class JoinRequestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, request_id: int, *, for_update: bool = False) -> JoinRequest | None:
-        query = select(JoinRequest).where(JoinRequest.id == request_id)
-        if for_update:
-            # Two managers pressing Approve at once: the second waits and then sees the decision.
-            query = query.with_for_update()
-        return await self.session.scalar(query)
+    async def get(self, request_id: int, *, fresh: bool = False) -> JoinRequest | None:
+        """The request; `fresh` reads it again even if this session has it (after losing a race, say)."""
+        return await self.session.get(JoinRequest, request_id, populate_existing=fresh)
 
     async def pending_for(self, person_id: int) -> JoinRequest | None:
         return await self.session.scalar(
@@ -181,11 +197,26 @@ class JoinRequestRepository:
     async def decide(
         self, request_id: int, *, status: RequestStatus, by_id: int | None, at: datetime, organisation_id: int | None
     ) -> bool:
-        """Flip a pending request; False when somebody else decided it first."""
+        """Flip a pending request; False when somebody else decided it first.
+
+        This statement is the decision: on PostgreSQL a second one waits for the first's commit and then finds
+        the request no longer pending, on SQLite the writer lock orders them the same way. Nothing else may be
+        written before it, so the loser has nothing to undo.
+        """
         result = await self.session.execute(
             update(JoinRequest)
             .where(JoinRequest.id == request_id, JoinRequest.status == RequestStatus.PENDING.value)
             .values(status=status.value, decided_by_id=by_id, decided_at=at, organisation_id=organisation_id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def withdraw_pending(self, person_id: int) -> bool:
+        """Withdraw the person's pending request, if they have one (they joined another way)."""
+        result = await self.session.execute(
+            update(JoinRequest)
+            .where(JoinRequest.person_id == person_id, JoinRequest.status == RequestStatus.PENDING.value)
+            .values(status=RequestStatus.WITHDRAWN.value)
             .execution_options(synchronize_session="fetch")
         )
         return bool(getattr(result, "rowcount", 0))
@@ -216,6 +247,15 @@ class InviteRepository:
             .execution_options(synchronize_session="fetch")
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def release(self, invite_id: int) -> None:
+        """Give back a use `consume` counted, in the same transaction, when the redemption did not happen."""
+        await self.session.execute(
+            update(InviteCode)
+            .where(InviteCode.id == invite_id, InviteCode.uses > 0)
+            .values(uses=InviteCode.uses - 1)
+            .execution_options(synchronize_session="fetch")
+        )
 
     async def of_organisation(self, organisation_id: int) -> Sequence[InviteCode]:
         result = await self.session.scalars(
@@ -553,6 +593,30 @@ class AnnouncementRepository:
     async def get(self, announcement_id: int) -> Announcement | None:
         return await self.session.get(Announcement, announcement_id)
 
+    async def _move(self, announcement_id: int, allowed: Collection[AnnouncementStatus], **values: Any) -> bool:
+        result = await self.session.execute(
+            update(Announcement)
+            .where(Announcement.id == announcement_id, Announcement.status.in_([s.value for s in allowed]))
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def mark_queued(self, announcement_id: int, now: datetime) -> bool:
+        """A scheduled announcement's time has come; False when it was cancelled or queued meanwhile."""
+        return await self._move(
+            announcement_id, [AnnouncementStatus.SCHEDULED], status=AnnouncementStatus.QUEUED.value, queued_at=now
+        )
+
+    async def mark_cancelled(self, announcement_id: int, now: datetime) -> bool:
+        """Stop a scheduled or running announcement; False when somebody stopped it first."""
+        return await self._move(
+            announcement_id,
+            [AnnouncementStatus.SCHEDULED, AnnouncementStatus.QUEUED],
+            status=AnnouncementStatus.CANCELLED.value,
+            cancelled_at=now,
+        )
+
     async def due(self, now: datetime) -> Sequence[Announcement]:
         result = await self.session.scalars(
             select(Announcement)
@@ -561,6 +625,7 @@ class AnnouncementRepository:
                 Announcement.scheduled_at <= now,
             )
             .order_by(Announcement.scheduled_at, Announcement.id)
+            # Only spares a second job on PostgreSQL the wait; `mark_queued` decides who queues each one.
             .with_for_update(skip_locked=True)
         )
         return result.all()
@@ -754,9 +819,10 @@ class ServiceRequestRepository:
         return bool(getattr(result, "rowcount", 0))
 
     async def with_details(
-        self, *conditions: Any, newest_first: bool = False, limit: int | None = None
+        self, *conditions: Any, newest_first: bool = False, limit: int | None = None, fresh: bool = False
     ) -> Sequence[tuple[ServiceRequest, Service, Person, Organisation | None]]:
-        """Requests with their service, the member and the member's organisation, in one query."""
+        """Requests with their service, the member and the member's organisation, in one query; `fresh` reads
+        rows again that this session already has (the request another manager changed meanwhile)."""
         oldest_first = (ServiceRequest.created_at, ServiceRequest.id)
         order = (ServiceRequest.created_at.desc(), ServiceRequest.id.desc()) if newest_first else oldest_first
         query = (
@@ -769,11 +835,15 @@ class ServiceRequestRepository:
         )
         if limit is not None:
             query = query.limit(limit)
+        if fresh:
+            query = query.execution_options(populate_existing=True)
         rows = await self.session.execute(query)
         return [(request, service, person, organisation) for request, service, person, organisation in rows.all()]
 
-    async def detailed(self, request_id: int) -> tuple[ServiceRequest, Service, Person, Organisation | None] | None:
-        found = await self.with_details(ServiceRequest.id == request_id)
+    async def detailed(
+        self, request_id: int, *, fresh: bool = False
+    ) -> tuple[ServiceRequest, Service, Person, Organisation | None] | None:
+        found = await self.with_details(ServiceRequest.id == request_id, fresh=fresh)
         return found[0] if found else None
 
     async def of_person(
@@ -813,12 +883,56 @@ class WorkingGroupRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, group_id: int, *, for_update: bool = False) -> WorkingGroup | None:
-        query = select(WorkingGroup).where(WorkingGroup.id == group_id)
-        if for_update:
-            # Joins and leaves of one group take turns, so the third organisation is counted exactly once.
-            query = query.with_for_update()
-        return await self.session.scalar(query)
+    async def get(self, group_id: int, *, fresh: bool = False) -> WorkingGroup | None:
+        """The group; `fresh` reads it again even if this session has it (after `claim`)."""
+        return await self.session.get(WorkingGroup, group_id, populate_existing=fresh)
+
+    async def claim(self, group_id: int) -> bool:
+        """Take the group's turn: False when it is dissolved (or gone).
+
+        A write that changes nothing, so that changes to one group's members take turns on both engines: the
+        row lock on PostgreSQL, the writer lock on SQLite, held to the commit. What the transaction reads after
+        it is current, so the third organisation is counted exactly once and two presses of one person find
+        each other's result. A SELECT ... FOR UPDATE would do it on PostgreSQL only.
+        """
+        result = await self.session.execute(
+            update(WorkingGroup)
+            .where(WorkingGroup.id == group_id, WorkingGroup.state != GroupState.DISSOLVED.value)
+            .values(state=WorkingGroup.state, updated_at=WorkingGroup.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def _change(self, group_id: int, *conditions: ColumnElement[bool], **values: Any) -> bool:
+        result = await self.session.execute(
+            update(WorkingGroup)
+            .where(WorkingGroup.id == group_id, *conditions)
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def activate(self, group_id: int, at: datetime) -> bool:
+        """A proposed group becomes active; False when it is not proposed (any more)."""
+        return await self._change(
+            group_id,
+            WorkingGroup.state == GroupState.PROPOSED.value,
+            state=GroupState.ACTIVE.value,
+            updated_at=at,
+        )
+
+    async def flag(self, group_id: int, at: datetime) -> bool:
+        """Mark an active group as fallen below three organisations; False when it is flagged already."""
+        return await self._change(
+            group_id,
+            WorkingGroup.state == GroupState.ACTIVE.value,
+            WorkingGroup.flagged_at.is_(None),
+            flagged_at=at,
+        )
+
+    async def unflag(self, group_id: int) -> bool:
+        """Clear the flag of a group that has three organisations again; False when it was not flagged."""
+        return await self._change(group_id, WorkingGroup.flagged_at.is_not(None), flagged_at=None)
 
     async def by_ids(self, group_ids: Collection[int]) -> dict[int, WorkingGroup]:
         if not group_ids:
@@ -888,11 +1002,25 @@ class WorkingGroupRepository:
             select(GroupMembership).where(GroupMembership.group_id == group_id, GroupMembership.person_id == person_id)
         )
 
-    async def add_membership(self, *, group_id: int, person_id: int, organisation_id: int, at: datetime) -> None:
-        self.session.add(
-            GroupMembership(group_id=group_id, person_id=person_id, organisation_id=organisation_id, joined_at=at)
+    async def add_membership(self, *, group_id: int, person_id: int, organisation_id: int, at: datetime) -> bool:
+        """Put the person in the group; False when they are in it already (their other press, say)."""
+        return await self._insert_once(
+            GroupMembership,
+            ["group_id", "person_id"],
+            group_id=group_id,
+            person_id=person_id,
+            organisation_id=organisation_id,
+            joined_at=at,
         )
-        await self.session.flush()
+
+    async def _insert_once(self, model: type[Any], unique: list[str], **values: Any) -> bool:
+        """INSERT ... ON CONFLICT DO NOTHING on the unique columns: whether the row was written."""
+        table = cast(Table, model.__table__)
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        result = await self.session.execute(
+            insert(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+        )
+        return result.first() is not None
 
     async def remove_membership(self, group_id: int, person_id: int) -> bool:
         result = await self.session.execute(
@@ -928,11 +1056,11 @@ class WorkingGroupRepository:
             )
         )
 
-    async def add_acceptance(self, **fields: Any) -> ConfidentialityAcceptance:
-        acceptance = ConfidentialityAcceptance(**fields)
-        self.session.add(acceptance)
-        await self.session.flush()
-        return acceptance
+    async def add_acceptance(self, *, group_id: int, person_id: int, **fields: Any) -> bool:
+        """Record an acceptance of the group's terms; False when the person had accepted them already."""
+        return await self._insert_once(
+            ConfidentialityAcceptance, ["group_id", "person_id"], group_id=group_id, person_id=person_id, **fields
+        )
 
     async def acceptances(
         self, group_id: int, limit: int

@@ -157,8 +157,9 @@ async def create(
         content=dict(content),
         status=(AnnouncementStatus.SCHEDULED if scheduled else AnnouncementStatus.QUEUED).value,
         scheduled_at=at if scheduled else None,
+        queued_at=None if scheduled else now,
     )
-    queued = 0 if scheduled else await _queue(repos, row, default_locale, now)
+    queued = 0 if scheduled else await _queue(repos, row, default_locale)
     await repos.audit.record(
         "announcement.scheduled" if scheduled else "announcement.queued",
         actor_id=author.id if author else None,
@@ -169,35 +170,40 @@ async def create(
     return _view(row, queued, group)
 
 
-async def _queue(repos: Repositories, row: Announcement, default_locale: str, now: datetime) -> int:
+async def _queue(repos: Repositories, row: Announcement, default_locale: str) -> int:
     people = await recipients(repos, Audience(row.audience), default_locale, row.group_id)
-    row.status = AnnouncementStatus.QUEUED.value
-    row.queued_at = now
     return await queue(repos, batch_of(row.id), people, row.content)
 
 
 async def queue_due(repos: Repositories, *, default_locale: str, now: datetime | None = None) -> list[int]:
-    """The scheduled job: queue every announcement whose time has come; returns their ids."""
+    """The scheduled job: queue every announcement whose time has come; returns the ids it queued."""
     now = now or utcnow()
-    due = await repos.announcements.due(now)
-    for row in due:
-        await _queue(repos, row, default_locale, now)
-    return [row.id for row in due]
+    queued = []
+    for row in await repos.announcements.due(now):
+        # Marked queued before any message is written: one a manager stopped meanwhile, or another run of the
+        # job took, is left alone.
+        if await repos.announcements.mark_queued(row.id, now):
+            await _queue(repos, row, default_locale)
+            queued.append(row.id)
+    return queued
 
 
 async def cancel(
     repos: Repositories, announcement_id: int, *, author: PersonView | None = None, actor_label: str | None = None
 ) -> int:
-    """Stop an announcement: a scheduled one never goes, a running one stops; returns messages withdrawn."""
+    """Stop an announcement: a scheduled one never goes, a running one stops; returns messages withdrawn.
+
+    Two managers pressing Stop at once: the first stops it, the second is refused with "already_cancelled".
+    """
     if author is not None:
         await require_manager(repos, author)
     row = await repos.announcements.get(announcement_id)
     if row is None:
         raise AnnouncementError("not_found")
-    if row.status == AnnouncementStatus.CANCELLED.value:
-        return 0
-    row.status = AnnouncementStatus.CANCELLED.value
-    row.cancelled_at = utcnow()
+    if row.status == AnnouncementStatus.CANCELLED.value or not await repos.announcements.mark_cancelled(
+        row.id, utcnow()
+    ):
+        raise AnnouncementError("already_cancelled")
     withdrawn = await repos.outbox.cancel_pending(batch_of(row.id))
     await repos.audit.record(
         "announcement.cancelled",

@@ -1088,8 +1088,8 @@ async def check_can_request(repos: Repositories, person: PersonView, service_id:
     return _service_view(*found)
 
 
-async def _detailed(repos: Repositories, request_id: int) -> ServiceRequestView:
-    found = await repos.service_requests.detailed(request_id)
+async def _detailed(repos: Repositories, request_id: int, *, fresh: bool = False) -> ServiceRequestView:
+    found = await repos.service_requests.detailed(request_id, fresh=fresh)
     if found is None:
         raise CatalogueError(Refusal.REQUEST_NOT_FOUND)
     request = found[0]
@@ -1139,15 +1139,18 @@ async def act_on_request(
     default_locale: str,
     reason: str | None = None,
 ) -> RequestChanged:
-    """Take, finish or decline a request; the first manager to act wins, the others are refused."""
+    """Take, finish or decline a request; the first manager to act wins, the others are refused.
+
+    The conditional update in `move` decides, on both engines, before anything else is written.
+    """
     await check_can_act(repos, manager, request_id, action)
     target, allowed = _TRANSITIONS[action]
     reason = clean_note(reason, REASON_MAX) if action is RequestAction.DECLINE else None
     if not await repos.service_requests.move(
         request_id, allowed=allowed, status=target, handled_by_id=manager.id, decline_reason=reason
     ):
-        # Another manager's update committed between the check and this one.
-        view = await _detailed(repos, request_id)
+        # Another manager's update committed between the check and this one: tell who, as it stands now.
+        view = await _detailed(repos, request_id, fresh=True)
         raise CatalogueError(Refusal.REQUEST_HANDLED, status=view.status, by=view.handled_by_name or "", request=view)
     await repos.audit.record(
         f"service_request.{target.value}",

@@ -350,10 +350,22 @@ async def _person(repos: Repositories, viewer: PersonView) -> Person:
     return person
 
 
-async def _group(repos: Repositories, group_id: int, *, for_update: bool = False) -> WorkingGroup:
-    group = await repos.groups.get(group_id, for_update=for_update)
+async def _group(repos: Repositories, group_id: int) -> WorkingGroup:
+    group = await repos.groups.get(group_id)
     if group is None:
         raise GroupError(GroupRefusal.NOT_FOUND)
+    return group
+
+
+async def _claimed(repos: Repositories, group_id: int) -> WorkingGroup:
+    """The group, read after taking its turn (`WorkingGroupRepository.claim`): changes to one group's members
+    and managers' changes to it happen one at a time, on SQLite as on PostgreSQL. Refused when dissolved."""
+    claimed = await repos.groups.claim(group_id)
+    group = await repos.groups.get(group_id, fresh=True)
+    if group is None:
+        raise GroupError(GroupRefusal.NOT_FOUND)
+    if not claimed:
+        raise GroupError(GroupRefusal.DISSOLVED)
     return group
 
 
@@ -458,17 +470,21 @@ async def _tell(repos: Repositories, batch: str, people: list[Person], notifier:
 async def _add_member(
     repos: Repositories, group: WorkingGroup, person: Person, organisation_id: int, notifier: Notifier, now: datetime
 ) -> bool:
-    """Put the person in the group; True when this made a proposed group active."""
-    await repos.groups.add_membership(group_id=group.id, person_id=person.id, organisation_id=organisation_id, at=now)
+    """Put the person in the group (the caller claimed it); True when this made a proposed group active.
+
+    Each change of state is a conditional update, so it happens once however the presses fall.
+    """
+    if not await repos.groups.add_membership(
+        group_id=group.id, person_id=person.id, organisation_id=organisation_id, at=now
+    ):
+        raise GroupError(GroupRefusal.ALREADY_IN)
     await repos.groups.add_event(
         group.id, GroupEventKind.JOINED, actor_id=person.id, details={"organisation_id": organisation_id}, at=now
     )
     organisations, _people = await repos.groups.counts(group.id)
     if organisations < ORGANISATIONS_NEEDED:
         return False
-    if group.state == GroupState.PROPOSED.value:
-        group.state = GroupState.ACTIVE.value
-        group.updated_at = now
+    if await repos.groups.activate(group.id, now):
         await repos.groups.add_event(
             group.id, GroupEventKind.ACTIVATED, actor_id=person.id, details={"organisations": organisations}, at=now
         )
@@ -476,8 +492,7 @@ async def _add_member(
         people = [*await repos.groups.members(group.id), *await repos.people.managers()]
         await _tell(repos, f"group:{group.id}:activated", people, notifier, notice)
         return True
-    if group.flagged_at is not None:
-        group.flagged_at = None
+    if await repos.groups.unflag(group.id):
         event = await repos.groups.add_event(
             group.id, GroupEventKind.RECOVERED, actor_id=person.id, details={"organisations": organisations}, at=now
         )
@@ -493,7 +508,8 @@ async def join(repos: Repositories, viewer: PersonView, group_id: int, notifier:
     """Join a group for one's organisation; the third distinct organisation makes a proposed group active."""
     now = utcnow()
     person = await _person(repos, viewer)
-    group = await _group(repos, group_id, for_update=True)
+    _ensure_can_join(person, await _group(repos, group_id))
+    group = await _claimed(repos, group_id)
     organisation_id = _ensure_can_join(person, group)
     if await repos.groups.membership(group.id, person.id) is not None:
         raise GroupError(GroupRefusal.ALREADY_IN)
@@ -511,7 +527,8 @@ async def accept_terms(
     unless they are in it already (members of a group that became confidential accept afterwards)."""
     now = utcnow()
     person = await _person(repos, viewer)
-    group = await _group(repos, group_id, for_update=True)
+    _ensure_can_join(person, await _group(repos, group_id))
+    group = await _claimed(repos, group_id)
     organisation_id = _ensure_can_join(person, group)
     if not group.confidential:
         raise GroupError(GroupRefusal.NOT_CONFIDENTIAL)
@@ -538,18 +555,13 @@ async def leave(repos: Repositories, viewer: PersonView, group_id: int, notifier
     """Leave a group; an active group left with fewer than three organisations is flagged to managers."""
     now = utcnow()
     person = await _person(repos, viewer)
-    group = await _group(repos, group_id, for_update=True)
-    if group.state == GroupState.DISSOLVED.value:
-        raise GroupError(GroupRefusal.DISSOLVED)
+    group = await _claimed(repos, group_id)
     if not await repos.groups.remove_membership(group.id, person.id):
         raise GroupError(GroupRefusal.NOT_IN)
     await repos.groups.add_event(group.id, GroupEventKind.LEFT, actor_id=person.id, details={}, at=now)
     organisations, _people = await repos.groups.counts(group.id)
-    flagged = (
-        group.state == GroupState.ACTIVE.value and organisations < ORGANISATIONS_NEEDED and group.flagged_at is None
-    )
+    flagged = organisations < ORGANISATIONS_NEEDED and await repos.groups.flag(group.id, now)
     if flagged:
-        group.flagged_at = now
         event = await repos.groups.add_event(
             group.id, GroupEventKind.FLAGGED, actor_id=person.id, details={"organisations": organisations}, at=now
         )
@@ -607,10 +619,8 @@ async def managed_group(repos: Repositories, viewer: PersonView, group_id: int) 
 
 async def _managed(repos: Repositories, viewer: PersonView, group_id: int) -> WorkingGroup:
     await require_manager(repos, viewer)
-    group = await _group(repos, group_id, for_update=True)
-    if group.state == GroupState.DISSOLVED.value:
-        raise GroupError(GroupRefusal.DISSOLVED)
-    return group
+    # Two managers changing one group at once take turns: the second finds it dissolved, or confidential.
+    return await _claimed(repos, group_id)
 
 
 async def dissolve(

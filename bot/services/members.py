@@ -359,35 +359,31 @@ async def decide_join_request(
     """
     if manager is not None:
         await require_manager(repos, manager)
-    request = await repos.join_requests.get(request_id, for_update=True)
+    request = await repos.join_requests.get(request_id)
     if request is None:
         raise MembershipError(Refusal.REQUEST_NOT_FOUND)
     if request.status != RequestStatus.PENDING.value:
-        decided_by = await repos.people.get(request.decided_by_id) if request.decided_by_id else None
-        raise MembershipError(
-            Refusal.REQUEST_DECIDED,
-            status=request.status,
-            by=(decided_by.first_name if decided_by else ""),
-        )
+        raise await _already_decided(repos, request)
     applicant = await repos.people.get(request.person_id)
     if applicant is None:
         raise MembershipError(Refusal.REQUEST_NOT_FOUND)
+    status = RequestStatus.APPROVED if approve else RequestStatus.REJECTED
+    # The decision is this one conditional update, before anything else is written: a manager who pressed at
+    # the same instant as another finds it decided here, with nothing of theirs to undo.
+    decided = await repos.join_requests.decide(
+        request.id, status=status, by_id=manager.id if manager else None, at=now or utcnow(), organisation_id=None
+    )
+    if not decided:
+        fresh = await repos.join_requests.get(request.id, fresh=True)
+        raise await _already_decided(repos, fresh or request)
     organisation = None
     if approve:
         organisation = await _organisation_for(repos, request.organisation_name, request.cui)
+        request.organisation_id = organisation.id
         applicant.organisation_id = organisation.id
         applicant.position = request.position
         if not Role(applicant.role).at_least(Role.MEMBER):
             applicant.role = Role.MEMBER.value
-    status = RequestStatus.APPROVED if approve else RequestStatus.REJECTED
-    await repos.join_requests.decide(
-        request.id,
-        status=status,
-        by_id=manager.id if manager else None,
-        at=now or utcnow(),
-        organisation_id=organisation.id if organisation else None,
-    )
-    request.status = status.value
     await repos.audit.record(
         "join.approved" if approve else "join.rejected",
         actor_id=manager.id if manager else None,
@@ -401,6 +397,13 @@ async def decide_join_request(
         manager=manager,
         approved=approve,
         organisation_name=organisation.name if organisation else None,
+    )
+
+
+async def _already_decided(repos: Repositories, request: JoinRequest) -> MembershipError:
+    decided_by = await repos.people.get(request.decided_by_id) if request.decided_by_id else None
+    return MembershipError(
+        Refusal.REQUEST_DECIDED, status=request.status, by=(decided_by.first_name if decided_by else "")
     )
 
 
@@ -479,16 +482,28 @@ async def redeem_invite(
         return person
     if person.organisation_id is not None:
         raise MembershipError(Refusal.INVITE_OTHER_ORGANISATION, organisation=person.organisation_name or "")
+    # The use is counted first, by a conditional update: of people pressing at once, only as many as the code
+    # has uses get past it, and one refused here has written nothing.
     if not await repos.invites.consume(invite.id):
         raise MembershipError(Refusal.INVITE_INVALID)
-    row = await repos.people.get(person.id)
-    assert row is not None
-    row.organisation_id = organisation.id
+    # Then their pending request (before the person row: a manager's decision takes the two in that order too,
+    # so neither waits for the other in a circle on PostgreSQL), and then the person, unless an approval or
+    # their other press gave them an organisation meanwhile. A pending request is moot either way.
+    await repos.join_requests.withdraw_pending(person.id)
+    attached = await repos.people.attach(person.id, organisation.id)
+    if not attached:
+        # Refused or not, this press used nothing: give the use back before anything else.
+        await repos.invites.release(invite.id)
+    row = await repos.people.fresh(person.id)
+    if row is None:
+        raise MembershipError(Refusal.PERSON_NOT_FOUND)
+    if not attached:
+        if row.organisation_id == organisation.id:
+            return await _view(repos, row)
+        current = await repos.organisations.get(row.organisation_id) if row.organisation_id else None
+        raise MembershipError(Refusal.INVITE_OTHER_ORGANISATION, organisation=current.name if current else "")
     if not Role(row.role).at_least(Role.MEMBER):
         row.role = Role.MEMBER.value
-    pending = await repos.join_requests.pending_for(person.id)
-    if pending is not None:
-        pending.status = RequestStatus.WITHDRAWN.value
     await repos.audit.record(
         "invite.redeemed", actor_id=person.id, subject=f"organisation:{organisation.id}", details={"code": invite.id}
     )
