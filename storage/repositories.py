@@ -61,6 +61,18 @@ class OrganisationRepository:
         await self.session.flush()
         return organisation
 
+    async def add_or_get(self, *, name: str, name_key: str, cui: str | None) -> Organisation:
+        """The organisation with this name key or CUI, inserted unless it exists: of two transactions creating
+        the same one at once, the second waits for the first (PostgreSQL) or its write (SQLite) and finds it."""
+        table = cast(Table, Organisation.__table__)
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        await self.session.execute(insert(table).values(name=name, name_key=name_key, cui=cui).on_conflict_do_nothing())
+        found = await self.by_cui(cui) if cui else None
+        found = found or await self.by_name_key(name_key)
+        if found is None:  # pragma: no cover - the insert or the conflicting row guarantees one
+            raise LookupError("organisation neither inserted nor found")
+        return found
+
     async def list_with_counts(self) -> Sequence[tuple[Organisation, int]]:
         rows = await self.session.execute(
             select(Organisation, func.count(Person.id))

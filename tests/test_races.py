@@ -222,6 +222,29 @@ async def test_managers_deciding_one_join_request_at_once_decide_it_once(
     await check_one_decision(session_factory, case, results)
 
 
+async def test_two_requests_for_one_new_organisation_approved_at_once_make_one_organisation(
+    session_factory: Factory, interleaved: None
+) -> None:
+    # Two representatives of an organisation the cluster does not know yet, each approved by another manager
+    # at the same instant: both join it, and it exists once (not a UNIQUE error for the second manager).
+    organisation = f"Comună {next(_IDS)} SRL"
+    first = await join_case(session_factory, organisation=organisation)
+    second = await join_case(session_factory, organisation=organisation.upper())
+    results = await race(
+        session_factory,
+        decide(first.request_id, first.managers[0], True),
+        decide(second.request_id, second.managers[1], True),
+    )
+    assert not refused(results), results
+    async with unit_of_work(session_factory) as session:
+        rows = (await session.scalars(select(Organisation.id).where(Organisation.name_key.like("%comun%")))).all()
+        attached = {
+            (await session.get(Person, case.applicant.id)).organisation_id  # type: ignore[union-attr]
+            for case in (first, second)
+        }
+    assert len(rows) == 1 and attached == {rows[0]}
+
+
 # --- invite codes ---------------------------------------------------------------------------------------------
 
 

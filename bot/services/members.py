@@ -213,7 +213,7 @@ async def _organisation_for(repos: Repositories, name: str, cui: str | None) -> 
         if cui and existing.cui is None:
             existing.cui = cui
         return existing
-    return await repos.organisations.add(name=name, name_key=organisation_key(name), cui=cui)
+    return await repos.organisations.add_or_get(name=name, name_key=organisation_key(name), cui=cui)
 
 
 # --- people ----------------------------------------------------------------------------------------------------
