@@ -15,8 +15,15 @@
    objects, the sender as `run_sender` does: otherwise a full collection pauses either for about 0.3 s in a
    5 s run.
 4. Peak memory of queueing one announcement for 50,000 recipients in one transaction.
+5. Crashes of the whole bot: `clusterbot run` in a process of its own against the sandbox (free limits),
+   600 messages queued and sent at 25/s, the process SIGKILLed after 150, 300 and 450 deliveries and started
+   again. Per start: process start to polling (the first getUpdates), process start and polling to the first
+   resend of a row the killed run held; and the whole run against the 24 s the messages take at 25/s. Once
+   under the default SENDER_NAME (stable: the restart takes its rows back at once) and once with a new name
+   at every start (what every start was before there was a stable name: the rows wait out their 30 s lease).
 
     python benchmarks/delivery.py [--recipients 750] [--paid-recipients 5000] [--queue-recipients 50000]
+                                  [--crash-recipients 600]
                                   [--pg-admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--skip 1,2]
 """
 
@@ -26,8 +33,10 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import resource
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -35,17 +44,19 @@ import tracemalloc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.app import BotSession
 from bot.delivery import Recipient, Sender, queue, startup_heap_frozen
 from bot.sandbox.server import SandboxServer
 from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories import Repositories
 
 TOKEN = "7000000001:sandbox-not-a-secret"
@@ -299,6 +310,136 @@ async def _queue_generated(factory: Any, batch: str, count: int) -> int:
         return await queue(Repositories(session), batch, generated, CONTENT)
 
 
+# ---------------------------------------------------------------------------------------------- 5
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _held_chats(url: str) -> set[int]:
+    """Chats whose rows a (killed) sender still holds."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(OutboxMessage.chat_id).where(OutboxMessage.status == OutboxStatus.SENDING.value)
+            )
+            return set(rows.scalars().all())
+    finally:
+        await engine.dispose()
+
+
+async def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.01)
+
+
+async def crashes(count: int, pg_admin_url: str, backends: list[str]) -> None:
+    kills = (count // 4, count // 2, 3 * count // 4)
+    ideal = count / 25.0
+    print(
+        f"\n5. `clusterbot run` SIGKILLed after {', '.join(map(str, kills))} of {count} messages at 25/s "
+        f"(free limits), started again each time; {ideal:.0f} s of sending"
+    )
+    print(
+        f"   {'database':>10} {'names':>9} {'start->polling s':>17} {'start->resend s':>16} "
+        f"{'polling->resend s':>18} {'wall s':>7} {'idle s':>7} {'dups':>5}"
+    )
+    for backend in backends:
+        for stable in (True, False):
+            async with SandboxServer() as server, database(backend, pg_admin_url) as url:
+                server.set_rate_limits(global_per_second=30, per_chat_per_second=1)
+                open_chats(server, count)
+                await queue_batch(url, count)
+                row = await _crash_run(server, url, count, kills, stable)
+            polling, resend, after_polling, wall, dups = row
+            print(
+                f"   {backend:>10} {'stable' if stable else 'new each':>9} {_figures(polling):>17} "
+                f"{_figures(resend):>16} {_figures(after_polling):>18} {wall:>7.1f} {wall - ideal:>7.1f} {dups:>5}"
+            )
+    print("   (several figures: one per restart; idle = wall - sending time, the starts included)")
+
+
+def _log_file(path: Path) -> IO[str]:
+    return path.open("w")
+
+
+def _figures(values: list[float]) -> str:
+    return " ".join(f"{value:.2f}" for value in values) or "-"
+
+
+async def _crash_run(
+    server: SandboxServer, url: str, count: int, kills: tuple[int, ...], stable: bool
+) -> tuple[list[float], list[float], list[float], float, int]:
+    def delivered() -> int:
+        return sum(1 for n in server.stats.delivered.values() if n)
+
+    with tempfile.TemporaryDirectory() as directory:
+        env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": server.base_url,
+            "DATABASE_URL": url,
+            "DATA_DIR": directory,
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(PROJECT_ROOT),
+        }
+        env.pop("SENDER_NAME", None)
+        polling: list[float] = []
+        resend: list[float] = []
+        after_polling: list[float] = []
+        held: set[int] = set()
+        began = time.time()
+        for start in range(len(kills) + 1):
+            if not stable:
+                env["SENDER_NAME"] = f"bench-{secrets.token_hex(4)}"
+            polls = server.stats.calls["getUpdates"]
+            seen = server.last_seq
+            started = time.time()
+            # In a directory of its own, so a developer's .env is not read.
+            log = _log_file(Path(directory) / f"bot-{start}.log")
+            child = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", cwd=directory, env=env, stdout=log, stderr=log
+            )
+            try:
+                await _wait(lambda p=polls: server.stats.calls["getUpdates"] > p, 60, "polling")
+                polled = time.time()
+                if start:
+                    polling.append(polled - started)
+                    await _wait(
+                        lambda s=seen, h=held: any(e.chat_id in h for e in server.events(since=s, kinds=["sent"])),
+                        60,
+                        "the first resend",
+                    )
+                    first = min(e.time for e in server.events(since=seen, kinds=["sent"]) if e.chat_id in held)
+                    resend.append(first - started)
+                    after_polling.append(first - polled)
+                if start < len(kills):
+                    await _wait(lambda k=kills[start]: delivered() >= k, 120, f"{kills[start]} deliveries")
+                    child.send_signal(signal.SIGKILL)
+                    await child.wait()
+                    held = await _held_chats(url)
+                else:
+                    await _wait(lambda: delivered() >= count, 120, "every delivery")
+                    wall = time.time() - began
+            except TimeoutError:
+                print((Path(directory) / f"bot-{start}.log").read_text()[-3000:])
+                raise
+            finally:
+                log.close()
+                if child.returncode is None:
+                    child.send_signal(signal.SIGTERM)
+                    try:
+                        await asyncio.wait_for(child.wait(), 20)
+                    except TimeoutError:
+                        child.kill()
+                        await child.wait()
+    dups = sum(n - 1 for n in server.stats.delivered.values() if n > 1)
+    return polling, resend, after_polling, wall, dups
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -333,6 +474,8 @@ async def main(args: argparse.Namespace) -> None:
         await paid_broadcast(args.paid_recipients, args.pg_admin_url, backends)
     if "4" not in skip:
         await queue_memory(args.queue_recipients, args.pg_admin_url, backends)
+    if "5" not in skip:
+        await crashes(args.crash_recipients, args.pg_admin_url, backends)
 
 
 if __name__ == "__main__":
@@ -340,6 +483,7 @@ if __name__ == "__main__":
     parser.add_argument("--recipients", type=int, default=750, help="cases 1 and 2 (3000 makes each run 2 min)")
     parser.add_argument("--paid-recipients", type=int, default=5000)
     parser.add_argument("--queue-recipients", type=int, default=50_000)
+    parser.add_argument("--crash-recipients", type=int, default=600)
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--skip", default="", help="comma-separated case numbers to leave out")
     parser.add_argument("--serve-sandbox", type=int, help=argparse.SUPPRESS)

@@ -36,7 +36,7 @@ from bot.middlewares import (
 )
 from bot.services import catalogue, groups
 from handlers import setup_routers
-from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+from storage.db import create_session_factory, engine_for, migrate, unit_of_work
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ async def runtime(
     settings: Settings, *, storage: BaseStorage | None = None, upgrade: bool = True
 ) -> AsyncIterator[Runtime]:
     """Everything a running bot needs except the Bot itself; the database is migrated to head first."""
-    engine = create_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         if upgrade:
             await migrate(engine)
@@ -176,7 +176,11 @@ async def fill_empty_content(session_factory: async_sessionmaker[AsyncSession], 
 
 def create_sender(settings: Settings, session_factory: async_sessionmaker[AsyncSession], bot: Bot) -> Sender:
     return Sender(
-        session_factory, bot, rate=settings.effective_delivery_rate, paid_broadcast=settings.allow_paid_broadcast
+        session_factory,
+        bot,
+        rate=settings.effective_delivery_rate,
+        paid_broadcast=settings.allow_paid_broadcast,
+        name=settings.effective_sender_name,
     )
 
 

@@ -171,9 +171,9 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def db_command(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.db import create_engine, current_revision, migrate
+    from storage.db import current_revision, engine_for, migrate
 
-    engine = create_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         if args.db_command == "upgrade":
             await migrate(engine)
@@ -189,10 +189,10 @@ async def db_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _with_repos(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
-    from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+    from storage.db import create_session_factory, engine_for, migrate, unit_of_work
     from storage.repositories import Repositories
 
-    engine = create_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         await migrate(engine)
         async with unit_of_work(create_session_factory(engine)) as session:
@@ -437,15 +437,21 @@ async def _deliver_and_report(settings: Settings, announcement_id: int, batch: s
     from bot.app import create_bot
     from bot.delivery import Sender
     from bot.services import announcements
-    from storage.db import create_engine, create_session_factory, unit_of_work
+    from storage.db import create_session_factory, engine_for, unit_of_work
     from storage.repositories import Repositories
 
-    engine = create_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     bot = create_bot(settings)
     try:
         factory = create_session_factory(engine)
+        # Its own stable name: a rerun after a crash takes back what this one held, and it never takes what
+        # the running bot (under the plain name) holds.
         sender = Sender(
-            factory, bot, rate=settings.effective_delivery_rate, paid_broadcast=settings.allow_paid_broadcast
+            factory,
+            bot,
+            rate=settings.effective_delivery_rate,
+            paid_broadcast=settings.allow_paid_broadcast,
+            name=f"{settings.effective_sender_name[:59]}:cli",
         )
         await sender.drain()
         async with unit_of_work(factory) as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -41,6 +43,15 @@ class Settings(BaseSettings):
     allow_paid_broadcast: bool = False
     # How often a manager's announcement progress message is edited, in seconds.
     progress_interval: float = Field(default=3.0, gt=0)
+    # The delivery engine's name on the outbox rows it leases: a restart under the same name takes its rows
+    # back at once instead of waiting out their lease. Default: this host and database (see
+    # `effective_sender_name`); replicas sharing a host and a database must each set their own.
+    sender_name: str | None = Field(default=None, min_length=1, max_length=64)
+    # Database connections per process: a pool of `db_pool_size`, up to `db_max_overflow` more under load, and
+    # an update that finds all of them taken waits up to `db_pool_timeout` seconds before it fails.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)
 
     @property
     def effective_delivery_rate(self) -> float:
@@ -77,3 +88,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'clusterbot.sqlite3'}"
+
+    @property
+    def effective_sender_name(self) -> str:
+        """`sender_name`, else `host:hash`, the same for every start on this host against this database.
+
+        The hash is of the database URL without its password (a password change keeps the name) and says
+        nothing about it; the URL is normalised first, so `postgresql://` and `postgresql+asyncpg://` agree.
+        """
+        if self.sender_name:
+            return self.sender_name
+        from sqlalchemy.engine import make_url
+
+        from storage.db import normalise_url
+
+        # `URL.set(password=None)` keeps the password; `_replace` is how SQLAlchemy itself drops it.
+        url = make_url(normalise_url(self.effective_database_url))._replace(password=None)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            url = url.set(database=str(Path(url.database).resolve()))
+        digest = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()[:12]
+        return f"{socket.gethostname()[:40]}:{digest}"

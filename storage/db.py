@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -43,19 +43,72 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, sqlite_in_loop: bool = True, **kwargs: Any) -> AsyncEngine:
+class DatabaseSettings(Protocol):
+    """What `engine_for` reads of the bot's settings (`bot.config.Settings`)."""
+
+    @property
+    def effective_database_url(self) -> str: ...
+
+    @property
+    def db_pool_size(self) -> int: ...
+
+    @property
+    def db_max_overflow(self) -> int: ...
+
+    @property
+    def db_pool_timeout(self) -> float: ...
+
+
+def create_engine(
+    url: str,
+    *,
+    sqlite_in_loop: bool = True,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    pool_timeout: float | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An async engine for `url`; the pool sizes default to SQLAlchemy's (5 + 10, 30 s) unless given.
+
+    PostgreSQL connections are checked before each use (`pool_pre_ping`): after a server restart or failover
+    the pool holds connections the server has closed, and the first update to draw one would otherwise fail
+    ("try again"). A dead one is replaced, and the rest of the pool with it. The check is one round trip per
+    checkout, one per update: measured 0.15-0.25 ms on a local server. Retrying a failed update instead
+    would be cheaper but not safe: its handler may have acted already.
+    """
     url = normalise_url(url)
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database
+    in_memory = database in (None, "", ":memory:")
+    if parsed.get_backend_name() == "sqlite" and database and not in_memory:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
         if sqlite_in_loop and not parsed.query:
-            kwargs.setdefault("async_creator", in_loop_creator(parsed.database))
+            kwargs.setdefault("async_creator", in_loop_creator(database))
+    if parsed.get_backend_name() != "sqlite":
+        # A local SQLite file has no server to drop its connections.
+        kwargs.setdefault("pool_pre_ping", True)
+    if not (parsed.get_backend_name() == "sqlite" and in_memory):
+        # An in-memory SQLite database has one connection (a static pool): no sizes to give.
+        for option, value in (("pool_size", pool_size), ("max_overflow", max_overflow), ("pool_timeout", pool_timeout)):
+            if value is not None:
+                kwargs.setdefault(option, value)
     # Parameters are personal data (names, fiscal codes): keep them out of error messages and logs.
     kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def engine_for(settings: DatabaseSettings, **kwargs: Any) -> AsyncEngine:
+    """The bot's engine: its database with the pool the settings size."""
+    return create_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        **kwargs,
+    )
 
 
 class TrackedSession(Session):

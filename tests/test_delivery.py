@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -622,6 +623,61 @@ async def test_a_lapsed_lease_is_taken_over_and_a_live_one_is_not(
         rows = {row.chat_id: row for row in (await session.scalars(select(OutboxMessage))).all()}
     assert rows[live.chat_id].status == "sending" and rows[live.chat_id].leased_by == "alive"
     assert rows[lapsed.chat_id].status == rows[mine.chat_id].status == "sent"
+
+
+async def test_a_restart_under_its_own_name_resends_at_once_and_no_other_sender_does(
+    session_factory: Factory, sandbox: SandboxServer, bot: Bot
+) -> None:
+    recipients = open_chats(sandbox, 20)
+    await queue_all(session_factory, "announcement:1", recipients)
+    # A sender named "replica-1" claims every row, as it does before sending, and dies: 30 s leases remain.
+    now = datetime.now(UTC)
+    async with unit_of_work(session_factory) as session:
+        held = await Repositories(session).outbox.claim(
+            limit=100, now=now, lease_until=now + timedelta(seconds=30), leased_by="replica-1"
+        )
+    assert len(held) == 20
+
+    await fast_sender(session_factory, bot, name="replica-2").drain(until_empty=False)
+    assert sandbox.last_seq == 0
+    assert await statuses(session_factory) == {"sending": 20}
+
+    restarted = fast_sender(session_factory, bot, name="replica-1", lease_seconds=30.0)
+    stop = asyncio.Event()
+    started = time.time()
+    running = asyncio.create_task(restarted.run(stop))
+    try:
+        await sandbox.wait_until(lambda: sandbox.last_seq >= 20, timeout=10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 5)
+    first_send = min(event.time for event in sandbox.events())
+    assert first_send - started < 1.0
+    assert all(sandbox.stats.delivered[r.chat_id] == 1 for r in recipients)
+    assert await statuses(session_factory) == {"sent": 20}
+
+
+def test_the_sender_name_is_stable_per_host_and_database_and_never_shows_the_url(
+    make_settings: Callable[..., Any],
+) -> None:
+    url = "postgresql://clusterbot:s3cret-pass@db.internal:5432/cluster"
+    name = make_settings(url).effective_sender_name
+    assert name.startswith(f"{socket.gethostname()[:40]}:") and len(name) <= 64
+    assert "s3cret" not in name and "db.internal" not in name and "cluster" not in name.split(":", 1)[1]
+    # The same database however it is written, and after a password change: the same name.
+    assert make_settings("postgresql+asyncpg://clusterbot:other@db.internal:5432/cluster").effective_sender_name == name
+    assert make_settings(url.replace("/cluster", "/staging")).effective_sender_name != name
+    assert make_settings(url, sender_name="replica-2").effective_sender_name == "replica-2"
+    assert make_settings().effective_sender_name == make_settings().effective_sender_name
+
+
+async def test_the_bot_sender_uses_the_configured_name(make_settings: Callable[..., Any], bot: Bot) -> None:
+    from bot.app import create_sender
+
+    factory: Any = None
+    assert create_sender(make_settings(sender_name="replica-7"), factory, bot).name == "replica-7"
+    settings = make_settings()
+    assert create_sender(settings, factory, bot).name == settings.effective_sender_name
 
 
 async def test_stopping_gives_back_what_was_not_sent(sqlite_factory: Factory, sandbox: SandboxServer, bot: Bot) -> None:
