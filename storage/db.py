@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from storage.models import Person
-from storage.sqlite_inloop import in_loop_creator
+from storage.sqlite_inloop import InLoopConnection, in_loop_creator
 
 PEOPLE_CHANGED = "people_changed"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -37,7 +37,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets the sandbox console and a sender share the file.
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    if not isinstance(getattr(dbapi_connection, "driver_connection", None), InLoopConnection):
+        # The thread driver waits for another process's lock in its own thread; the in-loop connection sets
+        # a short timeout of its own and waits on the loop (see storage.sqlite_inloop).
+        cursor.execute("PRAGMA busy_timeout=5000")
     # In WAL mode NORMAL keeps the database consistent after a crash and saves an fsync per commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
