@@ -4,9 +4,13 @@ characters kept out of the database and personal data out of the logs. On SQLite
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -301,3 +305,47 @@ async def test_two_managers_deciding_at_the_same_instant_make_one_decision(
     assert sorted(actions) in (["join.approved", "join.requested"], ["join.rejected", "join.requested"])
     approved = "approved" in decisions[0]
     assert ("join.approved" in actions) == approved
+
+
+async def test_while_another_process_holds_the_sqlite_write_lock_others_are_answered_and_the_writer_told_to_retry(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    database = tmp_path / "locked.sqlite3"
+    async with SandboxBot(make_settings(f"sqlite+aiosqlite:///{database}")) as sandbox:
+        ana = await sandbox.person("ana", 1001, "Ana", language_code="ro")
+        radu = await sandbox.person("radu", 2001, "Radu", language_code="en", role="member", organisation="Eco SRL")
+        await ana.send("/start")
+        await radu.send("/start")
+        # Another process (a CLI command, a second bot on the file) holds the write lock longer than a write
+        # may wait for it (5 s).
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE')\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(8)\n"
+            "c.execute('ROLLBACK')\n",
+            str(database),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert holder.stdout is not None
+            assert (await holder.stdout.readline()).strip() == b"locked"
+            ana.timeout = 20
+            switching = asyncio.ensure_future(ana.tap("English"))
+            await asyncio.sleep(0.3)
+            # Meanwhile the bot keeps answering everyone who only reads, from the database too.
+            started = time.monotonic()
+            await radu.send("/profile")
+            assert time.monotonic() - started < 1.5
+            assert "Organisation: Eco SRL" in (radu.last_text or "")
+            await switching
+            said = [m.content for m in ana.since_last_action]
+            assert not any("From now on I will write to you in English" in t for t in said)
+            answer = ana.last_callback_answer
+            assert answer is not None and TRY_AGAIN_RO in (answer[0] or "")
+        finally:
+            holder.kill()
+            await holder.wait()
