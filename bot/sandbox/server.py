@@ -716,10 +716,11 @@ class SandboxServer:
         kinds: Sequence[str] | None = None,
     ) -> list[SandboxEvent]:
         """Events with ``seq > since``, optionally for one chat and of some kinds."""
+        # Event n has seq n + 1 (events are only ever appended): the newer ones are a slice, not a scan.
         return [
             e
-            for e in self._events
-            if e.seq > since and (chat_id is None or e.chat_id == chat_id) and (kinds is None or e.kind in kinds)
+            for e in self._events[max(since, 0) :]
+            if (chat_id is None or e.chat_id == chat_id) and (kinds is None or e.kind in kinds)
         ]
 
     async def wait_for_event(
@@ -743,11 +744,8 @@ class SandboxServer:
 
     def bot_messages(self, chat_id: int, *, include_deleted: bool = False) -> list[MessageState]:
         """Current state of every message the bot sent to ``chat_id``, oldest first."""
-        return [
-            m.state()
-            for (cid, _), m in sorted(self._messages.items())
-            if cid == chat_id and m.from_bot and (include_deleted or not m.deleted)
-        ]
+        mine = sorted((key, m) for key, m in self._messages.items() if key[0] == chat_id)
+        return [m.state() for _key, m in mine if m.from_bot and (include_deleted or not m.deleted)]
 
     def message(self, chat_id: int, message_id: int) -> MessageState:
         try:
