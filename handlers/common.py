@@ -166,7 +166,8 @@ async def profile_text(repos: Repositories, person: PersonView, locale: str) -> 
                 organisation=f"<b>{escape(pending.organisation_name)}</b>"
             ),
         ]
-    lines += requests_section(await catalogue.requests_of(repos, person.id), locale)
+    if person.has_service_requests is not False:
+        lines += requests_section(await catalogue.requests_of(repos, person.id), locale)
     return "\n".join(lines)
 
 

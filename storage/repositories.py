@@ -93,16 +93,18 @@ class PersonRepository:
     async def by_telegram_id(self, telegram_id: int) -> Person | None:
         return await self.session.scalar(select(Person).where(Person.telegram_id == telegram_id))
 
-    async def with_organisation(self, telegram_id: int) -> tuple[Person, Organisation | None] | None:
-        """The person and their organisation in one round trip: this runs for every update."""
+    async def with_organisation(self, telegram_id: int) -> tuple[Person, Organisation | None, bool] | None:
+        """The person, their organisation and whether they ever asked for a service, in one round trip: this
+        runs for every update of a person not in the cache."""
+        asked = select(ServiceRequest.id).where(ServiceRequest.person_id == Person.id).exists()
         row = (
             await self.session.execute(
-                select(Person, Organisation)
+                select(Person, Organisation, asked)
                 .outerjoin(Organisation, Person.organisation_id == Organisation.id)
                 .where(Person.telegram_id == telegram_id)
             )
         ).first()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], bool(row[2])) if row else None
 
     async def add(self, **fields: Any) -> Person:
         person = Person(**fields)
@@ -803,10 +805,12 @@ class ServiceRequestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, **fields: Any) -> ServiceRequest:
+    async def add(self, *, requester_telegram_id: int, **fields: Any) -> ServiceRequest:
         request = ServiceRequest(**fields)
         self.session.add(request)
         await self.session.flush()
+        # The requester's remembered view says whether they have requests (see PersonView): forget it.
+        self.session.info.setdefault(PEOPLE_CHANGED, set()).add(requester_telegram_id)
         return request
 
     async def get(self, request_id: int) -> ServiceRequest | None:

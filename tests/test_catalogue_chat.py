@@ -201,6 +201,9 @@ async def test_a_guest_asking_for_a_service_is_invited_to_join(sandbox: SandboxB
 async def test_a_request_is_taken_by_one_manager_then_done(sandbox: SandboxBot) -> None:
     await load_catalogue(sandbox)
     maria, john, radu, _dan = await cast(sandbox)
+    # Remembered as someone who never asked for a service: the request below must still show in /profile.
+    await radu.send("/profile")
+    assert "Tratarea apei" not in (radu.last_text or "")
 
     await radu.send("/services statii")
     await radu.tap("Tratarea apei")

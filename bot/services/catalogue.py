@@ -1106,7 +1106,11 @@ async def submit_request(
     row = await repos.people.get(person.id)
     assert row is not None
     request = await repos.service_requests.add(
-        service_id=service_view.id, person_id=row.id, organisation_id=row.organisation_id, note=text
+        service_id=service_view.id,
+        person_id=row.id,
+        organisation_id=row.organisation_id,
+        note=text,
+        requester_telegram_id=row.telegram_id,
     )
     await repos.audit.record(
         "service_request.created",

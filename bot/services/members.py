@@ -66,6 +66,9 @@ class PersonView:
     organisation_id: int | None
     organisation_name: str | None
     position: str | None
+    # Whether they ever asked for a service: None when not read (then /profile looks), so that a profile of
+    # someone who never did needs no query.
+    has_service_requests: bool | None = None
 
     @property
     def full_name(self) -> str:
@@ -168,7 +171,7 @@ async def _view(repos: Repositories, person: Person) -> PersonView:
     return _view_of(person, organisation)
 
 
-def _view_of(person: Person, organisation: Organisation | None) -> PersonView:
+def _view_of(person: Person, organisation: Organisation | None, has_requests: bool | None = None) -> PersonView:
     return PersonView(
         id=person.id,
         telegram_id=person.telegram_id,
@@ -182,6 +185,7 @@ def _view_of(person: Person, organisation: Organisation | None) -> PersonView:
         organisation_id=person.organisation_id,
         organisation_name=organisation.name if organisation else None,
         position=person.position,
+        has_service_requests=has_requests,
     )
 
 
@@ -272,8 +276,8 @@ async def touch_person(
             telegram_language=language_code,
             role=(Role.ADMIN if telegram_id in admin_ids else Role.GUEST).value,
         )
-        return await _view(repos, person)
-    person, organisation = found
+        return _view_of(person, None, has_requests=False)
+    person, organisation, has_requests = found
     role = _role_from_config(Role(person.role), telegram_id, admin_ids, person.organisation_id is not None)
     changes = {
         "first_name": first_name,
@@ -287,7 +291,7 @@ async def touch_person(
     for field, value in changes.items():
         if getattr(person, field) != value:
             setattr(person, field, value)
-    return _view_of(person, organisation)
+    return _view_of(person, organisation, has_requests)
 
 
 async def set_language(repos: Repositories, person_id: int, language: str) -> PersonView:
