@@ -28,11 +28,17 @@ T = TypeVar("T")
 
 
 def compile_catalogues(path: Path = LOCALES_DIR) -> list[Path]:
-    """Compile every `.po` whose `.mo` is missing or older, so a fresh clone starts without a build step."""
+    """Compile every `.po` whose `.mo` is missing or older, so a fresh clone starts without a build step.
+
+    Only a source tree (`pyproject.toml` beside `locales/`) is checked for older `.mo` files. An installed
+    package has its `.mo` compiled by the build (setup.py) from the very `.po` shipped with them, but pip gives
+    every file the time it was unpacked, the `.po` often a moment after its `.mo`.
+    """
+    source_tree = (path.parent / "pyproject.toml").is_file()
     compiled = []
     for po_path in sorted(path.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        if mo_path.exists() and (not source_tree or mo_path.stat().st_mtime >= po_path.stat().st_mtime):
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=po_path.parent.parent.name)
