@@ -8,13 +8,25 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
+from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
 Locale = Literal["ro", "en"]
+
+
+def default_data_dir() -> Path:
+    """`data/` in the current directory when there is one, else the user's data directory.
+
+    Never a folder of the package: installed, that is site-packages, which an upgrade replaces (and which may
+    be read-only); a source checkout run from its root still finds its own `data/`.
+    """
+    here = Path.cwd() / "data"
+    if here.is_dir():
+        return here
+    return Path(user_data_dir("clusterbot", appauthor=False))
 
 
 class Settings(BaseSettings):
@@ -31,7 +43,7 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = None
     # Used for invite links printed by the CLI when no token is at hand to ask Telegram (getMe).
     bot_username: str | None = None
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: Path = Field(default_factory=default_data_dir)
     log_level: str = "INFO"
     max_text_length: int = Field(default=1000, ge=50, le=4096)
     # How long a person seen recently is remembered between their updates (0: read every time). With
