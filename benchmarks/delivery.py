@@ -53,7 +53,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.app import BotSession
-from bot.delivery import Recipient, Sender, queue, startup_heap_frozen
+from bot.delivery import Sender, startup_heap_frozen
+from bot.outbox import Recipient, queue
 from bot.sandbox.server import SandboxServer
 from storage.db import create_engine, create_session_factory, migrate, unit_of_work
 from storage.models import OutboxMessage, OutboxStatus

@@ -174,13 +174,20 @@ async def fill_empty_content(session_factory: async_sessionmaker[AsyncSession], 
             await groups.seed_groups(repos, actor_label=actor_label)
 
 
-def create_sender(settings: Settings, session_factory: async_sessionmaker[AsyncSession], bot: Bot) -> Sender:
+def create_sender(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], bot: Bot, *, name: str | None = None
+) -> Sender:
+    """The one place a deployment's sender is built: the bot's, `run_sender`'s and the CLI's.
+
+    The rate is `effective_delivery_rate` (DELIVERY_RATE, else 25/s, or 1,000/s with ALLOW_PAID_BROADCAST);
+    the name is `effective_sender_name` unless `name` gives a stable one of its own.
+    """
     return Sender(
         session_factory,
         bot,
         rate=settings.effective_delivery_rate,
         paid_broadcast=settings.allow_paid_broadcast,
-        name=settings.effective_sender_name,
+        name=name or settings.effective_sender_name,
     )
 
 

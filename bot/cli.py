@@ -434,8 +434,7 @@ async def announce_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _deliver_and_report(settings: Settings, announcement_id: int, batch: str) -> int:
-    from bot.app import create_bot
-    from bot.delivery import Sender
+    from bot.app import create_bot, create_sender
     from bot.services import announcements
     from storage.db import create_session_factory, engine_for, unit_of_work
     from storage.repositories import Repositories
@@ -446,13 +445,7 @@ async def _deliver_and_report(settings: Settings, announcement_id: int, batch: s
         factory = create_session_factory(engine)
         # Its own stable name: a rerun after a crash takes back what this one held, and it never takes what
         # the running bot (under the plain name) holds.
-        sender = Sender(
-            factory,
-            bot,
-            rate=settings.effective_delivery_rate,
-            paid_broadcast=settings.allow_paid_broadcast,
-            name=f"{settings.effective_sender_name[:59]}:cli",
-        )
+        sender = create_sender(settings, factory, bot, name=f"{settings.effective_sender_name[:59]}:cli")
         await sender.drain()
         async with unit_of_work(factory) as session:
             report = await announcements.report(Repositories(session), announcement_id)

@@ -1,9 +1,8 @@
 """The delivery engine: every bulk message goes through the outbox, and a sender drains it within Telegram's limits.
 
-Queueing (`queue`) writes one outbox row per recipient in the caller's transaction, so the messages exist if
-and only if the business change that causes them committed. A `Sender` (an asyncio task in the bot process,
-or a process of its own through `run_sender`) claims due rows with a lease, sends them and records each
-outcome; `batch_report` tells how a batch is doing.
+Services queue messages through `bot.outbox` (one row per recipient in the caller's transaction; no aiogram
+there). A `Sender` (an asyncio task in the bot process, or a process of its own through `run_sender`), built
+by `bot.app.create_sender`, claims due rows with a lease, sends them and records each outcome.
 
 Guarantees, and their limits:
 - Nobody is skipped: a row is finished only by Telegram's answer (sent, blocked, invalid) or by running out
@@ -28,7 +27,6 @@ import asyncio
 import contextlib
 import gc
 import heapq
-import json
 import logging
 import math
 import os
@@ -52,15 +50,13 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import InlineKeyboardMarkup
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.bulk_send import BulkSender, send_arguments
 from bot.config import Settings
-from bot.i18n import SUPPORTED_LOCALES, resolve_locale
+from bot.i18n import resolve_locale
 from bot.logs import RedactTokens
-from bot.sandbox.html import EntityParseError, UnsupportedParseMode, parse_formatted, utf16_len
+from bot.outbox import BatchReport, InvalidContent, pick_language
 from storage.db import create_session_factory, engine_for, unit_of_work
 from storage.models import OutboxStatus, PersonStatus
 from storage.repositories import Repositories
@@ -69,10 +65,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 25.0
 PAID_BROADCAST_RATE = 1000.0
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
-CALLBACK_DATA_LIMIT = 64
-BATCH_MAX = 64
 ERROR_MAX = 200
 # Longest an outcome waits for others to share its commit (only while other sends may still answer).
 GROUP_COMMIT_WAIT = 0.01
@@ -81,124 +73,8 @@ GROUP_COMMIT_WAIT = 0.01
 # measured, 17 s after the restart with 600 messages at 25/s.
 RESUMED_DUE = datetime(2000, 1, 1, tzinfo=UTC)
 
-_KINDS = ("text", "photo", "document")
-_MESSAGE_KEYS = frozenset({*_KINDS, "caption", "parse_mode", "reply_markup", "disable_notification"})
-# Every inline button needs exactly one of these to do something when pressed.
-_BUTTON_ACTIONS = (
-    "url",
-    "callback_data",
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
 
-
-# ---------------------------------------------------------------------------------------------- content
-
-
-class InvalidContent(ValueError):
-    """A message Telegram would refuse; `reason` says why (and in which language)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def validate_content(content: Mapping[str, Any]) -> None:
-    """Check a message in every language as Telegram will; raise `InvalidContent` with the first problem.
-
-    Each language maps to {"text": ...} or {"photo" | "document": file_id, "caption": ...}, with optional
-    "parse_mode" (HTML only: the sandbox's parser mirrors Telegram's for HTML), "reply_markup" (an inline
-    keyboard as Bot API JSON) and "disable_notification".
-    """
-    if not isinstance(content, Mapping) or not content:
-        raise InvalidContent("the message has no language")
-    for locale, message in content.items():
-        if not isinstance(locale, str) or not 1 <= len(locale) <= 8:
-            raise InvalidContent(f"{locale!r} is not a language code")
-        _validate_message(locale, message)
-    try:
-        json.dumps(content)
-    except (TypeError, ValueError) as error:
-        raise InvalidContent(f"the message cannot be stored: {error}") from None
-
-
-def _validate_message(locale: str, message: Any) -> None:
-    if not isinstance(message, Mapping):
-        raise InvalidContent(f"{locale}: a message is an object")
-    unknown = sorted(set(message) - _MESSAGE_KEYS)
-    if unknown:
-        raise InvalidContent(f"{locale}: unknown field {unknown[0]!r}")
-    kinds = [kind for kind in _KINDS if kind in message]
-    if len(kinds) != 1:
-        raise InvalidContent(f"{locale}: a message has exactly one of text, photo, document")
-    parse_mode = message.get("parse_mode")
-    if parse_mode is not None and (not isinstance(parse_mode, str) or parse_mode.lower() != "html"):
-        raise InvalidContent(f"{locale}: parse_mode must be HTML or absent")
-    if kinds[0] == "text":
-        length = _formatted_length(locale, "text", message["text"], parse_mode)
-        if length == 0:
-            raise InvalidContent(f"{locale}: the text is empty")
-        if length > TEXT_LIMIT:
-            raise InvalidContent(f"{locale}: the text has {length} characters, Telegram takes at most {TEXT_LIMIT}")
-        if "caption" in message:
-            raise InvalidContent(f"{locale}: a text message has no caption")
-    else:
-        file_id = message[kinds[0]]
-        if not isinstance(file_id, str) or not file_id.strip():
-            raise InvalidContent(f"{locale}: {kinds[0]} must be a file_id")
-        if message.get("caption") is not None:
-            length = _formatted_length(locale, "caption", message["caption"], parse_mode)
-            if length > CAPTION_LIMIT:
-                raise InvalidContent(
-                    f"{locale}: the caption has {length} characters, Telegram takes at most {CAPTION_LIMIT}"
-                )
-    if "disable_notification" in message and not isinstance(message["disable_notification"], bool):
-        raise InvalidContent(f"{locale}: disable_notification is true or false")
-    if message.get("reply_markup") is not None:
-        _validate_keyboard(locale, message["reply_markup"])
-
-
-def _formatted_length(locale: str, what: str, value: Any, parse_mode: str | None) -> int:
-    if not isinstance(value, str):
-        raise InvalidContent(f"{locale}: the {what} must be a string")
-    try:
-        plain, _entities = parse_formatted(value, parse_mode)
-    except (EntityParseError, UnsupportedParseMode) as error:
-        raise InvalidContent(f"{locale}: the {what} is not HTML Telegram accepts: {error}") from None
-    return utf16_len(plain)
-
-
-def _validate_keyboard(locale: str, markup: Any) -> None:
-    if not isinstance(markup, Mapping) or set(markup) != {"inline_keyboard"}:
-        raise InvalidContent(f"{locale}: reply_markup must be an inline keyboard")
-    try:
-        InlineKeyboardMarkup.model_validate(markup)
-    except ValidationError as error:
-        raise InvalidContent(f"{locale}: reply_markup is not an inline keyboard: {error.errors()[0]['msg']}") from None
-    for row in markup["inline_keyboard"]:
-        for button in row:
-            if not str(button.get("text", "")).strip():
-                raise InvalidContent(f"{locale}: a button has no label")
-            if sum(1 for action in _BUTTON_ACTIONS if action in button) != 1:
-                raise InvalidContent(f"{locale}: button {button['text']!r} needs exactly one action")
-            data = button.get("callback_data")
-            if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
-                raise InvalidContent(f"{locale}: callback_data of {button['text']!r} must be 1-64 bytes")
-
-
-def pick_language(content: Mapping[str, Any], locale: str) -> tuple[str, Mapping[str, Any]]:
-    """The recipient's version of the message, else the other supported language, else any."""
-    for candidate in (locale, *SUPPORTED_LOCALES, *content):
-        message = content.get(candidate)
-        if isinstance(message, Mapping):
-            return candidate, message
-    raise InvalidContent("the message has no language")
+# ---------------------------------------------------------------------------------------------- sending
 
 
 async def send_content(bot: Bot, chat_id: int, message: Mapping[str, Any], *, paid_broadcast: bool = False) -> int:
@@ -206,93 +82,6 @@ async def send_content(bot: Bot, chat_id: int, message: Mapping[str, Any], *, pa
     name, arguments = send_arguments(message, chat_id, paid_broadcast=paid_broadcast)
     sent = await getattr(bot, name)(**arguments)
     return sent.message_id
-
-
-# ---------------------------------------------------------------------------------------------- queueing
-
-
-@dataclass(frozen=True)
-class Recipient:
-    chat_id: int
-    person_id: int | None
-    # The language the message is meant in; at send time the person's current choice wins.
-    locale: str
-
-
-async def queue(repos: Repositories, batch: str, recipients: Iterable[Recipient], content: Mapping[str, Any]) -> int:
-    """Queue `content` for every recipient in the caller's transaction (never commits); returns how many rows
-    were written. A chat that already has `batch` is left alone, so queueing again is harmless.
-
-    Refuses content Telegram would refuse (`InvalidContent`) before anything is written. Call
-    `Sender.notify()` after the commit to start at once rather than at the sender's next poll.
-    """
-    if not 1 <= len(batch) <= BATCH_MAX:
-        raise ValueError(f"a batch name has 1-{BATCH_MAX} characters")
-    validate_content(content)
-    return await repos.outbox.add_many(
-        batch,
-        ((r.chat_id, r.person_id, r.locale) for r in recipients),
-        content,
-        now=datetime.now(UTC),
-    )
-
-
-@dataclass(frozen=True)
-class Undelivered:
-    chat_id: int
-    person_id: int | None
-    status: str
-    error: str | None
-
-
-@dataclass(frozen=True)
-class BatchReport:
-    batch: str
-    counts: dict[str, int]
-    undelivered: list[Undelivered]
-
-    def count(self, status: OutboxStatus) -> int:
-        return self.counts.get(status.value, 0)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def sent(self) -> int:
-        return self.count(OutboxStatus.SENT)
-
-    @property
-    def waiting(self) -> int:
-        """Not finished yet: pending, or being sent."""
-        return self.count(OutboxStatus.PENDING) + self.count(OutboxStatus.SENDING)
-
-    @property
-    def failed(self) -> int:
-        return self.count(OutboxStatus.FAILED)
-
-    @property
-    def blocked(self) -> int:
-        return self.count(OutboxStatus.BLOCKED)
-
-    @property
-    def invalid(self) -> int:
-        return self.count(OutboxStatus.INVALID)
-
-    @property
-    def done(self) -> bool:
-        return self.waiting == 0
-
-
-async def batch_report(repos: Repositories, batch: str, *, limit: int | None = None) -> BatchReport:
-    """Counts per status and the rows that did not reach their chat (up to `limit` of them)."""
-    counts = await repos.outbox.batch_counts(batch)
-    problems = await repos.outbox.batch_problems(batch, limit)
-    return BatchReport(
-        batch=batch,
-        counts=counts,
-        undelivered=[Undelivered(p["chat_id"], p["person_id"], p["status"], p["error"]) for p in problems],
-    )
 
 
 # ---------------------------------------------------------------------------------------------- the sender
@@ -931,14 +720,13 @@ def startup_heap_frozen() -> Iterator[None]:
 async def run_sender(settings: Settings, bot: Bot, stop_event: asyncio.Event | None = None) -> None:
     """Run a sender on its own until `stop_event` is set, or until SIGINT/SIGTERM when none is given.
 
-    The rate is the `delivery_rate` setting, else 25/s, or 1000/s with `allow_paid_broadcast` (which lifts
-    Telegram's ceiling to that); the database must already be migrated. It sends under
-    `effective_sender_name`, like the bot's own sender: next to a bot on the same host and database, one of
-    the two needs a SENDER_NAME of its own.
+    Built by `bot.app.create_sender`, like the bot's own: the same rate rule and the same name
+    (`effective_sender_name`), so next to a bot on the same host and database one of the two needs a
+    SENDER_NAME of its own. The database must already be migrated.
     """
-    paid = bool(getattr(settings, "allow_paid_broadcast", False))
-    configured = getattr(settings, "delivery_rate", None)
-    rate = float(configured) if configured else PAID_BROADCAST_RATE if paid else DEFAULT_RATE
+    # Imported here: bot.app builds the whole bot on top of this module.
+    from bot.app import create_sender
+
     engine = engine_for(settings)
     stop = stop_event or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -949,14 +737,9 @@ async def run_sender(settings: Settings, bot: Bot, stop_event: asyncio.Event | N
                 loop.add_signal_handler(signum, stop.set)
                 handled.append(signum)
     try:
-        sender = Sender(
-            create_session_factory(engine),
-            bot,
-            rate=rate,
-            paid_broadcast=paid,
-            name=settings.effective_sender_name,
-        )
-        log.info("sender %s started at %.0f msg/s%s", sender.name, sender.rate, " (paid broadcast)" if paid else "")
+        sender = create_sender(settings, create_session_factory(engine), bot)
+        paid = " (paid broadcast)" if sender.paid_broadcast else ""
+        log.info("sender %s started at %.0f msg/s%s", sender.name, sender.rate, paid)
         with startup_heap_frozen():
             await sender.run(stop)
     finally:
@@ -966,17 +749,12 @@ async def run_sender(settings: Settings, bot: Bot, stop_event: asyncio.Event | N
 
 
 __all__ = [
+    # At home in bot.outbox; re-exported for bot.cli (announce, announcements --all) until it imports them there.
     "BatchReport",
     "InvalidContent",
-    "Recipient",
     "Sender",
     "SenderStats",
-    "Undelivered",
-    "batch_report",
-    "pick_language",
-    "queue",
     "run_sender",
     "send_content",
     "startup_heap_frozen",
-    "validate_content",
 ]

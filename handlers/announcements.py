@@ -23,8 +23,9 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.delivery import InvalidContent, send_content, validate_content
+from bot.delivery import send_content
 from bot.i18n import format_when
+from bot.outbox import InvalidContent, validate_content
 from bot.services import announcements
 from bot.services.announcements import Audience
 from bot.services.groups import Texts

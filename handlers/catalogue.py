@@ -21,7 +21,6 @@ from aiogram.utils.i18n import gettext as _
 from pydantic import AfterValidator, model_validator
 
 from bot.config import Settings
-from bot.delivery import TEXT_LIMIT
 from bot.i18n import in_every_language
 from bot.services import catalogue
 from bot.services.catalogue import (
@@ -37,6 +36,7 @@ from bot.services.catalogue import (
     ServiceView,
 )
 from bot.services.members import PersonView
+from bot.telegram_text import TEXT_LIMIT, utf16_len
 from handlers.keyboards import MAX_ROW_ID, MenuAction, MenuCb, PageNumber, RowId, RowIdOrZero, clip, main_menu
 from storage.models import ServiceRequestStatus
 from storage.repositories import Repositories
@@ -203,19 +203,15 @@ def short(text: str, limit: int = BUTTON_TITLE) -> str:
     return clip(text, limit)
 
 
-def utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def fit(head: str, body: str) -> str:
     """`head` (HTML) then `body` escaped, the body cut so that even the HTML stays within Telegram's limit."""
     escaped = escape(body)
-    if utf16_length(head + escaped) <= TEXT_LIMIT:
+    if utf16_len(head + escaped) <= TEXT_LIMIT:
         return head + escaped
-    budget = TEXT_LIMIT - utf16_length(head) - 1
+    budget = TEXT_LIMIT - utf16_len(head) - 1
     kept = 0
     for count, char in enumerate(body):
-        budget -= utf16_length(escape(char))
+        budget -= utf16_len(escape(char))
         if budget < 0:
             kept = count
             break

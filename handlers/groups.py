@@ -23,9 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from pydantic import model_validator
 
 from bot.config import Settings
-from bot.delivery import TEXT_LIMIT
 from bot.i18n import format_when, in_every_language
-from bot.sandbox.html import parse_html, utf16_len
 from bot.services import groups
 from bot.services.groups import (
     GroupCard,
@@ -39,6 +37,7 @@ from bot.services.groups import (
     Texts,
 )
 from bot.services.members import MembershipError, PersonView, clean_text
+from bot.telegram_text import TEXT_LIMIT, parse_html, utf16_len
 from handlers.common import explain, leave_conversation
 from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, clip, main_menu
 from storage.models import GroupEventKind, GroupState

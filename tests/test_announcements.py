@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import InvalidContent
+from bot.outbox import InvalidContent
 from bot.services import announcements, members
 from bot.services.announcements import Audience
 from storage.db import create_engine, create_session_factory, migrate, unit_of_work

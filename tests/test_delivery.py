@@ -31,16 +31,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.bulk_send import BulkSender
-from bot.delivery import (
-    InvalidContent,
-    Recipient,
-    Sender,
-    batch_report,
-    queue,
-    run_sender,
-    send_content,
-    validate_content,
-)
+from bot.delivery import Sender, run_sender, send_content
+from bot.outbox import InvalidContent, Recipient, batch_report, queue, validate_content
 from bot.sandbox.server import SandboxServer
 from storage.db import create_session_factory, unit_of_work
 from storage.models import OutboxMessage, OutboxStatus, Person, PersonStatus
@@ -226,6 +218,43 @@ def test_content_at_the_limits_is_accepted() -> None:
     validate_content(
         {"en": {"text": "Vote", "reply_markup": {"inline_keyboard": [[{"text": "Yes", "callback_data": "v:1"}]]}}}
     )
+
+
+KEYBOARDS: list[Any] = [
+    {"inline_keyboard": [[{"text": "Yes", "callback_data": "v:1"}, {"text": "Site", "url": "https://e.ro"}]]},
+    {"inline_keyboard": [[{"text": "App", "web_app": {"url": "https://e.ro/app"}}]]},
+    {"inline_keyboard": [[{"text": "App", "web_app": {}}]]},
+    {"inline_keyboard": [[{"text": "In", "login_url": {"url": "https://e.ro", "request_write_access": "maybe"}}]]},
+    {"inline_keyboard": [[{"text": "Ask", "switch_inline_query_chosen_chat": {"allow_user_chats": True}}]]},
+    {"inline_keyboard": [[{"text": "Copy", "copy_text": {"text": 5}}]]},
+    {"inline_keyboard": [[{"text": "Play", "callback_game": {}}], [{"text": "Pay", "pay": "often"}]]},
+    {"inline_keyboard": [[{"text": 7, "callback_data": "x"}]]},
+    {"inline_keyboard": [[{"text": "A", "callback_data": ["x"]}]]},
+    {"inline_keyboard": [{"text": "A", "callback_data": "x"}]},
+    {"inline_keyboard": "buttons"},
+    {"inline_keyboard": [[{"text": "A", "callback_data": "x", "style": "primary", "disabled": {}}]]},
+    {"inline_keyboard": [[{"text": "A", "callback_data": "x", "something_new": 1}]]},
+]
+
+
+@pytest.mark.parametrize("keyboard", KEYBOARDS)
+def test_the_outbox_checks_a_keyboard_as_aiogram_parses_it(keyboard: Any) -> None:
+    # bot.outbox writes aiogram's keyboard shape out (services import no aiogram): both must agree.
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+    from pydantic import ValidationError
+
+    from bot.outbox import _InlineKeyboard, _InlineKeyboardButton
+
+    assert set(_InlineKeyboardButton.model_fields) == set(InlineKeyboardButton.model_fields)
+    assert set(_InlineKeyboard.model_fields) == set(InlineKeyboardMarkup.model_fields)
+    try:
+        InlineKeyboardMarkup.model_validate(keyboard)
+    except ValidationError as error:
+        with pytest.raises(ValidationError) as ours:
+            _InlineKeyboard.model_validate(keyboard)
+        assert ours.value.errors()[0]["msg"] == error.errors()[0]["msg"]
+    else:
+        _InlineKeyboard.model_validate(keyboard)
 
 
 async def test_invalid_content_is_refused_at_queue_time_and_nothing_is_written(

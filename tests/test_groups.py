@@ -11,9 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import TEXT_LIMIT
 from bot.i18n import build_i18n
-from bot.sandbox.html import parse_html, utf16_len
 from bot.services import groups
 from bot.services.groups import (
     GroupError,
@@ -28,6 +26,7 @@ from bot.services.groups import (
     seed_groups,
 )
 from bot.services.members import MembershipError, PersonView, provision, set_role
+from bot.telegram_text import TEXT_LIMIT, parse_html, utf16_len
 from handlers.groups import card_text
 from storage.db import unit_of_work
 from storage.models import (

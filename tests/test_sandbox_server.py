@@ -51,9 +51,9 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.sandbox.client import BotMessage, ButtonNotFound, CannotTap, SandboxUser, render
-from bot.sandbox.html import EntityParseError, parse_formatted, parse_html, utf16_len
 from bot.sandbox.server import NOT_MODIFIED, QUERY_TOO_OLD, SandboxServer, SandboxUsageError
 from bot.sandbox.spec import ApiError, load_spec
+from bot.telegram_text import EntityParseError, parse_formatted, parse_html, utf16_len
 
 TOKEN = "123456:TEST"
 BOT_ID = 123456

@@ -25,8 +25,15 @@ import aiohttp
 from aiohttp import web
 from aiohttp.multipart import MultipartResponseWrapper
 
-from bot.sandbox.html import EntityParseError, UnsupportedParseMode, parse_formatted, utf16_len
 from bot.sandbox.spec import ApiError, UploadedFile, bad_request, load_spec, not_found
+from bot.telegram_text import (
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    EntityParseError,
+    UnsupportedParseMode,
+    parse_formatted,
+    utf16_len,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +72,6 @@ NOT_MODIFIED = (
 )
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 
-_TEXT_LIMIT = 4096
-_CAPTION_LIMIT = 1024
 _DOCUMENT_LIMIT = 50 * 1024 * 1024
 _PHOTO_LIMIT = 10 * 1024 * 1024
 _WEBHOOK_TIMEOUT = 60.0
@@ -1171,7 +1176,7 @@ class SandboxServer:
         text, entities = self._format(args["text"], args.get("parse_mode"), args.get("entities"))
         if not text:
             raise bad_request("message text is empty")
-        if utf16_len(text) > _TEXT_LIMIT:
+        if utf16_len(text) > TEXT_LIMIT:
             raise bad_request("message is too long")
         return text, entities
 
@@ -1179,7 +1184,7 @@ class SandboxServer:
         if "caption" not in args:
             return None, []
         caption, entities = self._format(args["caption"], args.get("parse_mode"), args.get("caption_entities"))
-        if utf16_len(caption) > _CAPTION_LIMIT:
+        if utf16_len(caption) > CAPTION_LIMIT:
             raise bad_request("message caption is too long")
         return (caption or None), entities
 

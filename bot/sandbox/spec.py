@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.telegram_text import CALLBACK_DATA_LIMIT
+
 SPEC_PATH = Path(__file__).with_name("bot_api.json")
 
 # Telegram still accepts these pre-7.0 parameters and aiogram may send them when
@@ -347,7 +349,7 @@ def _check_inline_button(button: Mapping[str, Any]) -> None:
             "inline keyboard button must have exactly one action field, got " + ", ".join(sorted(actions))
         )
     data = button.get("callback_data")
-    if data is not None and not 1 <= len(str(data).encode("utf-8")) <= 64:
+    if data is not None and not 1 <= len(str(data).encode("utf-8")) <= CALLBACK_DATA_LIMIT:
         raise bad_request("BUTTON_DATA_INVALID")
     url = button.get("url")
     if url is not None:

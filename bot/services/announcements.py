@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.delivery import BatchReport, Recipient, batch_report, queue, validate_content
 from bot.i18n import SUPPORTED_LOCALES, resolve_locale
+from bot.outbox import BatchReport, Recipient, batch_report, queue, validate_content
 from bot.services.groups import GroupFilter, GroupPage, GroupSummary, Texts
 from bot.services.members import PersonView, require_manager
 from storage.models import Announcement, AnnouncementStatus, GroupState, Role, WorkingGroup, utcnow

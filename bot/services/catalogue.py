@@ -14,8 +14,8 @@ from typing import Any, Generic, TypeVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.delivery import Recipient, queue
 from bot.i18n import resolve_locale
+from bot.outbox import Recipient, queue
 from bot.services.members import MembershipError, PersonView, fold, require_manager
 from storage.models import Organisation, Person, Role, Service, ServiceCategory, ServiceRequest, ServiceRequestStatus
 from storage.repositories import Repositories

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from bot.delivery import Recipient, queue
 from bot.i18n import SUPPORTED_LOCALES, resolve_locale
+from bot.outbox import Recipient, queue
 from bot.services.members import MembershipError, PersonView, Refusal, clean_text, require_manager
 from storage.models import GroupEventKind, GroupState, Person, Role, WorkingGroup, utcnow
 from storage.repositories import Repositories

@@ -1,4 +1,8 @@
-"""Telegram-compatible parsing of formatted text (HTML parse_mode) into plain text and entities."""
+"""Telegram's rules for message text: HTML parse_mode into plain text and entities, lengths in UTF-16, limits.
+
+One module for the sandbox (which answers as Telegram would), the outbox (which refuses what Telegram would
+refuse before anything is queued) and the handlers (which cut what they render to fit); it imports no aiogram.
+"""
 
 # The HTML parser follows Telegram's own (tag set, attribute syntax, error texts with UTF-8
 # byte offsets, UTF-16 entity offsets) with one deliberate difference: an "&" that does not
@@ -13,6 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+# After entity parsing and trimming, in UTF-16 code units (what `utf16_len` counts).
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+# Bytes of UTF-8.
+CALLBACK_DATA_LIMIT = 64
 
 _SPACES = " \t\r\n\f\v"
 # Telegram trims these from both ends of a message text or caption.
@@ -39,7 +49,7 @@ class EntityParseError(ValueError):
 
 
 class UnsupportedParseMode(ValueError):
-    """A parse_mode the sandbox does not implement or Telegram does not know."""
+    """A parse_mode this module does not implement (Markdown) or Telegram does not know."""
 
 
 def utf16_len(text: str) -> int:
