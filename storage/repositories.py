@@ -9,6 +9,7 @@ from itertools import islice
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, RowMapping, Table, and_, bindparam, case, delete, func, select, update
+from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,10 +37,23 @@ from storage.models import (
     ServiceRequest,
     ServiceRequestStatus,
     WorkingGroup,
+    utcnow,
 )
 
 # Set in a session's `info` when it queued outbox rows.
 OUTBOX_QUEUED = "outbox_queued"
+# Values per IN list or rows per INSERT in the bulk methods: well under both drivers' 32,767 bound parameters.
+BULK_CHUNK = 1000
+
+
+def _chunks(values: Iterable[Any], size: int = BULK_CHUNK) -> Iterable[list[Any]]:
+    iterator = iter(values)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 class OrganisationRepository:
@@ -81,6 +95,51 @@ class OrganisationRepository:
             .order_by(Organisation.name)
         )
         return [(org, count) for org, count in rows.all()]
+
+    async def matching_many(self, cuis: Collection[str], name_keys: Collection[str]) -> list[RowMapping]:
+        """Plain rows (id, name, name_key, cui, sector) of the organisations with any of these CUIs or name keys."""
+        table = cast(Table, Organisation.__table__)
+        columns = (table.c.id, table.c.name, table.c.name_key, table.c.cui, table.c.sector)
+        found: dict[int, RowMapping] = {}
+        for column, values in ((table.c.cui, cuis), (table.c.name_key, name_keys)):
+            for chunk in _chunks(sorted(values)):
+                rows = await self.session.execute(select(*columns).where(column.in_(chunk)))
+                found.update((row["id"], row) for row in rows.mappings())
+        return sorted(found.values(), key=lambda row: row["id"])
+
+    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Insert organisations (name, name_key, cui, sector); their ids by name key. One that another
+        transaction created meanwhile is not inserted again: its id is the existing one's, as `add_or_get`."""
+        table = cast(Table, Organisation.__table__)
+        statement = _insert_for(self.session)(table).on_conflict_do_nothing().returning(table.c.id, table.c.name_key)
+        ids: dict[str, int] = {}
+        for chunk in _chunks(rows):
+            result = await self.session.execute(statement, [{"created_at": utcnow(), **row} for row in chunk])
+            ids.update((name_key, org_id) for org_id, name_key in result.all())
+        for row in rows:
+            if row["name_key"] not in ids:
+                found = await self.by_cui(row["cui"]) if row.get("cui") else None
+                found = found or await self.by_name_key(row["name_key"])
+                if found is None:  # pragma: no cover - the insert or the conflicting row guarantees one
+                    raise LookupError("organisation neither inserted nor found")
+                ids[row["name_key"]] = found.id
+        return ids
+
+    async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Set the CUI and sector of organisations by id (each row: id, cui, sector)."""
+        if not rows:
+            return
+        table = cast(Table, Organisation.__table__)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("organisation_id"))
+            .values(cui=bindparam("new_cui"), sector=bindparam("new_sector"))
+        )
+        for chunk in _chunks(rows):
+            await self.session.execute(
+                statement,
+                [{"organisation_id": row["id"], "new_cui": row["cui"], "new_sector": row["sector"]} for row in chunk],
+            )
 
 
 class PersonRepository:
@@ -157,6 +216,74 @@ class PersonRepository:
             select(Person.id, Person.first_name, Person.last_name).where(Person.id.in_(person_ids))
         )
         return {pid: f"{first} {last}" if last else first for pid, first, last in rows.all()}
+
+    async def by_telegram_ids_many(self, telegram_ids: Collection[int]) -> list[RowMapping]:
+        """Plain rows of the people with these Telegram ids: the columns an operator's import sets."""
+        table = cast(Table, Person.__table__)
+        columns = (
+            table.c.id,
+            table.c.telegram_id,
+            table.c.first_name,
+            table.c.role,
+            table.c.organisation_id,
+            table.c.position,
+        )
+        found: list[RowMapping] = []
+        for chunk in _chunks(sorted(telegram_ids)):
+            found.extend(
+                (await self.session.execute(select(*columns).where(table.c.telegram_id.in_(chunk)))).mappings()
+            )
+        return found
+
+    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+        """Insert people (telegram_id, first_name, last_name, role, organisation_id, position); ids by Telegram id."""
+        table = cast(Table, Person.__table__)
+        statement = insert_into(table).returning(table.c.id, table.c.telegram_id)
+        ids: dict[int, int] = {}
+        for chunk in _chunks(rows):
+            now = utcnow()
+            result = await self.session.execute(
+                statement,
+                [{"status": PersonStatus.ACTIVE.value, "created_at": now, "updated_at": now, **row} for row in chunk],
+            )
+            ids.update((telegram_id, person_id) for person_id, telegram_id in result.all())
+        # Statements, not flushes: the person cache learns of them here (see storage.db.changed_people).
+        self.session.info.setdefault(PEOPLE_CHANGED, set()).update(ids)
+        return ids
+
+    async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Set first_name, role, organisation_id and position of people by id (each row also has telegram_id)."""
+        if not rows:
+            return
+        table = cast(Table, Person.__table__)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("person_id"))
+            .values(
+                first_name=bindparam("new_first_name"),
+                role=bindparam("new_role"),
+                organisation_id=bindparam("new_organisation_id"),
+                position=bindparam("new_position"),
+                updated_at=bindparam("new_updated_at"),
+            )
+        )
+        for chunk in _chunks(rows):
+            now = utcnow()
+            await self.session.execute(
+                statement,
+                [
+                    {
+                        "person_id": row["id"],
+                        "new_first_name": row["first_name"],
+                        "new_role": row["role"],
+                        "new_organisation_id": row["organisation_id"],
+                        "new_position": row["position"],
+                        "new_updated_at": now,
+                    }
+                    for row in chunk
+                ],
+            )
+        self.session.info.setdefault(PEOPLE_CHANGED, set()).update(row["telegram_id"] for row in rows)
 
     async def count_of_organisation(self, organisation_id: int) -> int:
         count = await self.session.scalar(
@@ -285,6 +412,35 @@ class InviteRepository:
         )
         return [(invite, org) for invite, org in rows.all()]
 
+    async def labelled_of_organisations(self, organisation_ids: Collection[int]) -> list[RowMapping]:
+        """Plain rows of the labelled invites of these organisations, oldest first."""
+        table = cast(Table, InviteCode.__table__)
+        columns = (
+            table.c.id,
+            table.c.code,
+            table.c.organisation_id,
+            table.c.label,
+            table.c.max_uses,
+            table.c.uses,
+            table.c.revoked,
+        )
+        found: list[RowMapping] = []
+        for chunk in _chunks(sorted(organisation_ids)):
+            rows = await self.session.execute(
+                select(*columns).where(table.c.organisation_id.in_(chunk), table.c.label.is_not(None))
+            )
+            found.extend(rows.mappings())
+        return sorted(found, key=lambda row: row["id"])
+
+    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert invite codes (code, organisation_id, label, max_uses)."""
+        table = cast(Table, InviteCode.__table__)
+        for chunk in _chunks(rows):
+            now = utcnow()
+            await self.session.execute(
+                insert_into(table), [{"uses": 0, "revoked": False, "created_at": now, **row} for row in chunk]
+            )
+
 
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -304,6 +460,19 @@ class AuditRepository:
                 action=action, actor_id=actor_id, actor_label=actor_label, subject=subject, details=details or {}
             )
         )
+
+    async def record_many(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Record many entries (action, actor_label, subject, details) in bulk statements."""
+        table = cast(Table, AuditEntry.__table__)
+        for chunk in _chunks(entries):
+            now = utcnow()
+            await self.session.execute(
+                insert_into(table),
+                [
+                    {"actor_id": None, "actor_label": None, "subject": None, "created_at": now, **entry}
+                    for entry in chunk
+                ],
+            )
 
     async def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
         result = await self.session.scalars(
@@ -577,6 +746,19 @@ class OutboxRepository:
         )
         return {status: int(count) for status, count in rows.all()}
 
+    async def batch_counts_many(self, batches: Collection[str]) -> dict[str, dict[str, int]]:
+        """`batch_counts` of many batches in one query per thousand batches."""
+        counts: dict[str, dict[str, int]] = {batch: {} for batch in batches}
+        for chunk in _chunks(sorted(batches)):
+            rows = await self.session.execute(
+                select(_OUTBOX.c.batch, _OUTBOX.c.status, func.count())
+                .where(_OUTBOX.c.batch.in_(chunk))
+                .group_by(_OUTBOX.c.batch, _OUTBOX.c.status)
+            )
+            for batch, status, count in rows.all():
+                counts[batch][status] = int(count)
+        return counts
+
     async def batch_problems(self, batch: str, limit: int | None = None) -> Sequence[RowMapping]:
         """The rows of `batch` that did not reach their chat: blocked, failed, invalid."""
         query = (
@@ -651,6 +833,10 @@ class AnnouncementRepository:
             .order_by(Announcement.scheduled_at, Announcement.id)
         )
         return result.all()
+
+    async def all_many(self) -> Sequence[Announcement]:
+        """Every announcement, past ones too, oldest first."""
+        return (await self.session.scalars(select(Announcement).order_by(Announcement.id))).all()
 
 
 class CatalogueRepository:
