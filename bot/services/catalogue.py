@@ -17,6 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bot.i18n import resolve_locale
 from bot.outbox import Recipient, queue
 from bot.services.members import MembershipError, PersonView, fold, require_manager
+from bot.text import common_start, matches, query_forms, terms, words
 from storage.models import Organisation, Person, Role, Service, ServiceCategory, ServiceRequest, ServiceRequestStatus
 from storage.repositories import Repositories
 
@@ -33,7 +34,6 @@ PROFILE_REQUESTS = 10
 UNFINISHED_LISTED = 20
 
 _KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_WORD = re.compile(r"\w+")
 
 T = TypeVar("T")
 Ordered = TypeVar("Ordered", Service, ServiceCategory)
@@ -258,40 +258,19 @@ def _within(text: str, limit: int) -> str:
 
 
 def search_words(text: str) -> list[str]:
-    """The words of a search, folded like the catalogue's text: ş, ș, s are one letter, case does not count."""
-    words: list[str] = []
-    for word in _WORD.findall(fold(text)):
-        if word not in words:
-            words.append(word)
-    return words[:SEARCH_WORDS_MAX]
-
-
-def word_starts(words: Sequence[str]) -> list[str]:
-    """What each search word must start a word of the text with.
-
-    Both languages change the ends of words (legislație, legislația, legislației; laboratory, laboratories,
-    laboratoare): a word of five letters or more loses an English plural ending, then its last vowel, so
-    "legislatie" finds "legislația" and "laboratory" finds "laboratories" and "laboratoare".
-    """
-    return [_word_start(word) for word in words]
-
-
-def _word_start(word: str) -> str:
-    if len(word) < 5:
-        return word
-    if word.endswith("ies"):
-        word = word[:-3]
-    elif word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    if len(word) > 4 and word[-1] in "aeiouy":
-        word = word[:-1]
-    return word
+    """The words of a search as typed, in lower case; a word typed twice, in any spelling, counts once."""
+    kept: dict[str, str] = {}
+    for word in words(text.lower()):
+        kept.setdefault(fold(word), word)
+    return list(kept.values())[:SEARCH_WORDS_MAX]
 
 
 def search_text(*texts: str) -> str:
-    """What search matches: every word of both languages' texts, folded, each after one space."""
-    text = " " + " ".join(_WORD.findall(fold(" ".join(texts))))
-    return text[:SEARCH_TEXT_MAX]
+    """What search matches: the terms of both languages' texts (`bot.text.terms`), each after one space."""
+    text = "".join(" " + term for term in terms(texts))
+    if len(text) > SEARCH_TEXT_MAX:
+        text = text[: text.rindex(" ", 0, SEARCH_TEXT_MAX + 1)]
+    return text
 
 
 def slug(text: str) -> str:
@@ -360,15 +339,25 @@ async def category(
 
 
 async def search(repos: Repositories, viewer: PersonView | None, text: str, page: int = 0) -> Page[ServiceView]:
-    """Services that have every word of `text` (the start of a word, in either language, any diacritics)."""
-    words = word_starts(search_words(text))
-    if not words:
+    """Services that have every word of `text`, in either language, any diacritics, in any of its forms.
+
+    A word is found where its Romanian or English stem, or its start (`bot.text.query_forms`), begins a word
+    of the service's text or one of that word's stems: "licitației" finds "licitațiile", "laboratory" finds
+    "laboratories". Rows saved before stems were kept still match as before, by the start of a word.
+    """
+    wanted = [query_forms(word) for word in search_words(text)]
+    if not wanted:
         return Page((), 0, 1, 0)
     hidden_too = await _sees_hidden(repos, viewer)
-    total = await repos.catalogue.count_found(words, include_hidden=hidden_too)
-    number, pages = _page_bounds(total, page)
-    rows = await repos.catalogue.search(words, include_hidden=hidden_too, offset=number * PAGE_SIZE, limit=PAGE_SIZE)
-    return Page(tuple(_service_view(service, row) for service, row in rows), number, pages, total)
+    # The database narrows by what each word's forms share; which form matches is decided here, so a result
+    # page is cut from the whole list (a catalogue has tens of services, not thousands).
+    shared = [common_start(forms) for forms in wanted]
+    candidates = await repos.catalogue.count_found(shared, include_hidden=hidden_too)
+    rows = await repos.catalogue.search(shared, include_hidden=hidden_too, offset=0, limit=candidates)
+    hits = [(found, row) for found, row in rows if all(matches(forms, found.search_text) for forms in wanted)]
+    number, pages = _page_bounds(len(hits), page)
+    shown = hits[number * PAGE_SIZE : (number + 1) * PAGE_SIZE]
+    return Page(tuple(_service_view(found, row) for found, row in shown), number, pages, len(hits))
 
 
 async def service(repos: Repositories, viewer: PersonView | None, service_id: int) -> ServiceView:
