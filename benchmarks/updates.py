@@ -33,9 +33,8 @@ from aiogram.client.session.base import BaseSession
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import CallbackQuery, Message, Update
 
-from bot.app import PinnedResponses, build_dispatcher, create_bot
+from bot.app import PinnedResponses, build_dispatcher, build_i18n, create_bot
 from bot.config import Settings
-from bot.i18n import build_i18n
 from bot.middlewares import commit_before_telegram
 from bot.services import members
 from storage.db import create_engine, create_session_factory, migrate, unit_of_work

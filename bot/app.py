@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from aiogram import Bot, Dispatcher
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.delivery import Sender, startup_heap_frozen
-from bot.i18n import SUPPORTED_LOCALES, build_i18n
+from bot.i18n import DOMAIN, LOCALES_DIR, SUPPORTED_LOCALES, compile_catalogues
 from bot.jobs import Jobs
 from bot.middlewares import (
     CleanInputMiddleware,
@@ -61,6 +62,12 @@ class PinnedResponses:
 
 class BotSession(PinnedResponses, AiohttpSession):
     """aiogram's HTTP session, with the parsed answer types kept alive."""
+
+
+def build_i18n(default_locale: str = "ro", path: Path = LOCALES_DIR) -> I18n:
+    """aiogram's I18n on the catalogues, compiled first when needed."""
+    compile_catalogues(path)
+    return I18n(path=path, default_locale=default_locale, domain=DOMAIN)
 
 
 def create_bot(settings: Settings, *, token: str | None = None, api_url: str | None = None) -> Bot:

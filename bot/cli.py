@@ -366,8 +366,8 @@ async def tell_applicant(settings: Settings, decision: Any) -> str:
         return f"{who} was not messaged (no BOT_TOKEN); they see the outcome in /profile"
     from aiogram.exceptions import TelegramAPIError
 
-    from bot.app import create_bot
-    from bot.i18n import build_i18n, resolve_locale
+    from bot.app import build_i18n, create_bot
+    from bot.i18n import resolve_locale
     from handlers.keyboards import main_menu
     from handlers.onboarding import decision_text
 

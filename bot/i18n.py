@@ -1,12 +1,16 @@
-"""Languages: compiled gettext catalogues, the choice of a person's language, Babel formatting."""
+"""Languages: compiling the gettext catalogues, the choice of a person's language, Babel formatting.
+
+No aiogram here: services use these rules; `bot.app.build_i18n` makes aiogram's I18n from the catalogues.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -14,9 +18,6 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from bot.config import PROJECT_ROOT
-
-if TYPE_CHECKING:
-    from aiogram.utils.i18n import I18n
 
 LOCALES_DIR = PROJECT_ROOT / "locales"
 DOMAIN = "messages"
@@ -54,14 +55,6 @@ def compile_catalogues(path: Path = LOCALES_DIR) -> list[Path]:
     return compiled
 
 
-def build_i18n(default_locale: str = "ro", path: Path = LOCALES_DIR) -> I18n:
-    # Imported here so that services may use this module's language rules without importing aiogram.
-    from aiogram.utils.i18n import I18n
-
-    compile_catalogues(path)
-    return I18n(path=path, default_locale=default_locale, domain=DOMAIN)
-
-
 def resolve_locale(chosen: str | None, telegram_language: str | None, default: str = "ro") -> str:
     """The person's saved choice; else Telegram's `ro*` means Romanian and any other language English.
 
@@ -80,7 +73,15 @@ def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     return format_datetime(moment.astimezone(tz), format="d MMM y, HH:mm", locale=locale, tzinfo=tz)
 
 
-def in_every_language(i18n: I18n, render: Callable[[], T]) -> dict[str, T]:
+class Translator(Protocol):
+    """What `in_every_language` needs of aiogram's I18n, named here so that this module imports no aiogram."""
+
+    def context(self) -> AbstractContextManager[Any]: ...
+
+    def use_locale(self, locale: str) -> AbstractContextManager[Any]: ...
+
+
+def in_every_language(i18n: Translator, render: Callable[[], T]) -> dict[str, T]:
     """`render()` once per supported language, with that language current: an outbox message for everyone."""
     rendered = {}
     for locale in SUPPORTED_LOCALES:

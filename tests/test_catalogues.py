@@ -9,7 +9,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, build_i18n
+from bot.app import build_i18n
+from bot.i18n import LOCALES_DIR
 
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 TAG = re.compile(r"</?[a-z]+>")

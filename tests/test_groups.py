@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import build_i18n
+from bot.app import build_i18n
 from bot.services import groups
 from bot.services.groups import (
     GroupError,

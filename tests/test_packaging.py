@@ -15,7 +15,8 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.i18n import build_i18n, compile_catalogues
+from bot.app import build_i18n
+from bot.i18n import compile_catalogues
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("ro", "en")
