@@ -986,10 +986,25 @@ async def seed_catalogue(repos: Repositories, *, path: Path = SEED_FILE, actor_l
 async def ensure_catalogue(
     repos: Repositories, *, path: Path = SEED_FILE, actor_label: str = "system"
 ) -> CatalogueReport | None:
-    """Seed an empty catalogue; one that has content is left as managers made it (None)."""
+    """Seed an empty catalogue; one that has content is left as managers made it (None), only its search
+    texts brought up to this release's rule (`refresh_search_texts`)."""
     if await repos.catalogue.has_categories():
+        await refresh_search_texts(repos)
         return None
     return await seed_catalogue(repos, path=path, actor_label=actor_label)
+
+
+async def refresh_search_texts(repos: Repositories) -> int:
+    """Services whose stored search text an older release made (another stemming rule) get today's; how many.
+
+    Run at every start: the texts are tens of services, so comparing them all costs a few milliseconds."""
+    changed = 0
+    for service in await repos.catalogue.all_services():
+        fresh = search_text(service.title_ro, service.title_en, service.description_ro, service.description_en)
+        if service.search_text != fresh:
+            service.search_text = fresh
+            changed += 1
+    return changed
 
 
 async def import_catalogue(repos: Repositories, text: str, *, actor_label: str = "cli") -> CatalogueReport:
