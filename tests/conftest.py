@@ -10,6 +10,8 @@ Fixtures (names are a contract with the other test modules):
 * ``session_factory`` -- ``storage.db.create_session_factory(engine)``.
 * ``redis_url``       -- ``redis://127.0.0.1:6379/<n>`` on a Redis database that this test alone uses, flushed
   before and after.
+* ``make_settings``   -- builds Settings with every setting pinned (whatever the shell or `.env` says).
+* ``captured_logs``   -- a stream for the root log handler, restored afterwards.
 
 Services that are down make the tests needing them skip, except with ``CI=true`` where they fail.
 Migrated databases are cloned from a template migrated once per session (``CREATE DATABASE ... TEMPLATE``
@@ -19,6 +21,8 @@ on PostgreSQL, a file copy on SQLite), so a test pays for a copy, not for the mi
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import random
 import secrets
@@ -370,3 +374,14 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values)
 
     return build
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """A stream to point the root log handler at (after `bot.logs.setup_logging`); the handlers come back after."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    yield stream
+    root.handlers[:], level = saved
+    root.setLevel(level)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,6 @@ from bot.config import Settings
 from bot.logs import RedactTokens, setup_logging
 from bot.sandbox.harness import SANDBOX_TOKEN, SandboxBot
 from bot.services import members
-
-
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    stream = io.StringIO()
-    yield stream
-    root.handlers[:], level = saved
-    root.setLevel(level)
 
 
 async def test_a_session_at_debug_level_logs_no_token_names_or_answers(

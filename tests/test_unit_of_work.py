@@ -113,16 +113,24 @@ async def test_a_language_change_that_fails_at_commit_is_not_announced(
         assert await session.scalar(select(Person.language).where(Person.telegram_id == 1001)) is None
 
 
-async def test_a_join_request_that_fails_at_commit_reaches_nobody(
-    sandbox: SandboxBot, failing_commits: Callable[[str], None]
-) -> None:
+async def managers_and_applicant(sandbox: SandboxBot) -> tuple[SandboxUser, SandboxUser, SandboxUser]:
+    """Maria and John (managers who started the bot) and Dan, who has filled in the join form up to Send."""
     maria = await sandbox.person("maria", 3001, "Maria", language_code="ro", role="manager")
+    john = await sandbox.person("john", 3002, "John", language_code="en", role="manager")
     await maria.send("/start")
+    await john.send("/start")
     dan = await sandbox.person("dan", 1002, "Dan", language_code="en")
     await dan.send("/join")
     await dan.send("Green & <Biomass> SRL")
     await dan.send("RO 14399840")
     await dan.send("Project manager")
+    return maria, john, dan
+
+
+async def test_a_join_request_that_fails_at_commit_reaches_nobody(
+    sandbox: SandboxBot, failing_commits: Callable[[str], None]
+) -> None:
+    maria, _john, dan = await managers_and_applicant(sandbox)
     seen_by_maria = len(maria.messages)
     failing_commits("join_requests")
     await dan.tap("Send request")
@@ -225,16 +233,6 @@ async def test_control_characters_never_reach_the_database(sandbox: SandboxBot) 
     assert person.first_name == "Ana"
 
 
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    stream = io.StringIO()
-    yield stream
-    root.handlers[:], level = saved
-    root.setLevel(level)
-
-
 async def test_a_failing_handler_logs_the_statement_not_the_private_note(
     pg_url: str,
     make_settings: Callable[..., Settings],
@@ -270,25 +268,12 @@ async def test_a_failing_handler_logs_the_statement_not_the_private_note(
     assert "confidential" not in logged and "Zeta" not in logged
 
 
-async def ask_to_join(sandbox: SandboxBot) -> tuple[SandboxUser, SandboxUser, SandboxUser]:
-    maria = await sandbox.person("maria", 3001, "Maria", language_code="ro", role="manager")
-    john = await sandbox.person("john", 3002, "John", language_code="en", role="manager")
-    await maria.send("/start")
-    await john.send("/start")
-    dan = await sandbox.person("dan", 1002, "Dan", language_code="en")
-    await dan.send("/join")
-    await dan.send("Green Biomass SRL")
-    await dan.send("RO 14399840")
-    await dan.send("Project manager")
-    await dan.tap("Send request")
-    return maria, john, dan
-
-
 @pytest.mark.parametrize(("maria_says", "john_says"), [("Aprobați", "Reject"), ("Aprobați", "Approve")])
 async def test_two_managers_deciding_at_the_same_instant_make_one_decision(
     sandbox: SandboxBot, maria_says: str, john_says: str
 ) -> None:
-    maria, john, dan = await ask_to_join(sandbox)
+    maria, john, dan = await managers_and_applicant(sandbox)
+    await dan.tap("Send request")
     told_before = len(dan.messages)
     await sandbox.at_once(maria.tap(maria_says), john.tap(john_says))
 
