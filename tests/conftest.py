@@ -12,6 +12,7 @@ Fixtures (names are a contract with the other test modules):
   before and after.
 * ``make_settings``   -- builds Settings with every setting pinned (whatever the shell or `.env` says).
 * ``captured_logs``   -- a stream for the root log handler, restored afterwards.
+* ``sandbox``         -- the real bot on a fresh ``db_backend`` database, polling its own sandbox server.
 
 Services that are down make the tests needing them skip, except with ``CI=true`` where they fail.
 Migrated databases are cloned from a template migrated once per session (``CREATE DATABASE ... TEMPLATE``
@@ -41,6 +42,7 @@ from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.sandbox.harness import SandboxBot
 from storage.db import create_engine, create_session_factory, migrate
 
 PG_HOST = "127.0.0.1"
@@ -385,3 +387,11 @@ def captured_logs() -> Iterator[io.StringIO]:
     yield stream
     root.handlers[:], level = saved
     root.setLevel(level)
+
+
+@pytest.fixture
+async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
+    """The real bot on a fresh database of ``db_backend``, polling a sandbox of its own (modules that need
+    another set-up define their own ``sandbox``)."""
+    async with SandboxBot(make_settings(db_url)) as running:
+        yield running

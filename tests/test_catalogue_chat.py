@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot.config import Settings
 from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SandboxBot
 from bot.services import catalogue
@@ -18,12 +15,6 @@ from storage.models import AuditEntry, Person, Service, ServiceRequest
 from storage.repositories import Repositories
 
 SMALL = Path(__file__).parent / "data" / "catalogue_small.yaml"
-
-
-@pytest.fixture
-async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
-    async with SandboxBot(make_settings(db_url)) as running:
-        yield running
 
 
 async def load_catalogue(sandbox: SandboxBot, text: str | None = None) -> None:
@@ -52,18 +43,6 @@ async def service_id(sandbox: SandboxBot, key: str) -> int:
     found = await scalar(sandbox, select(Service.id).where(Service.key == key))
     assert isinstance(found, int)
     return found
-
-
-async def forge(sandbox: SandboxBot, person: SandboxUser, data: str) -> tuple[str | None, bool]:
-    """A tap with callback data no button carries, as a modified client sends; the bot's answer."""
-    message = person.last_message
-    assert message is not None
-    update_id, query_id = await sandbox.server.user_taps(
-        person.user_id, person.chat_id, message.message_id, data, forged=True
-    )
-    await sandbox.server.wait_handled(update_id)
-    answer = sandbox.server.callback_answer(query_id) or {}
-    return answer.get("text"), bool(answer.get("show_alert"))
 
 
 def labels(person: SandboxUser) -> list[str]:
@@ -317,9 +296,9 @@ async def test_forged_buttons_are_refused_in_the_persons_language(sandbox: Sandb
         ("sr:1:decline", managers_only),
         ("sv:card:abc:0:", ("Acest buton nu mai este valid. Deschideți /menu pentru unul nou.", True)),
     ):
-        assert await forge(sandbox, radu, data) == expected, data
-    assert await forge(sandbox, dan, f"sv:card:{hidden}:0:") == ("This service is not available any more.", True)
-    assert await forge(sandbox, dan, "sr:1:done") == ("Sorry, only the cluster's managers can do that.", True)
+        assert await radu.forge(data) == expected, data
+    assert await dan.forge(f"sv:card:{hidden}:0:") == ("This service is not available any more.", True)
+    assert await dan.forge("sr:1:done") == ("Sorry, only the cluster's managers can do that.", True)
     assert await scalar(sandbox, select(ServiceRequest.status)) == "open"
     assert await scalar(sandbox, select(Service.hidden).where(Service.id == capital)) is False
 
@@ -512,10 +491,10 @@ async def test_members_cannot_export_or_import(sandbox: SandboxBot) -> None:
     await radu.send("/services")
     assert "📤 Exportați ca fișier" not in labels(radu)
     managers_only = ("Îmi pare rău, doar managerii clusterului pot face acest lucru.", True)
-    assert await forge(sandbox, radu, "se:export:0:0:") == managers_only
-    assert await forge(sandbox, radu, "se:import:0:0:") == managers_only
+    assert await radu.forge("se:export:0:0:") == managers_only
+    assert await radu.forge("se:import:0:0:") == managers_only
     await dan.send("/services")
-    assert await forge(sandbox, dan, "se:export:0:0:") == ("Sorry, only the cluster's managers can do that.", True)
+    assert await dan.forge("se:export:0:0:") == ("Sorry, only the cluster's managers can do that.", True)
     assert not any(message.has_document for message in radu.messages + dan.messages)
     # The import never started: a file is not taken for one.
     before = await exported(sandbox)

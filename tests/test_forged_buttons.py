@@ -193,18 +193,6 @@ async def real_ids(sandbox: SandboxBot) -> dict[str, int]:
     return {"service": service.id, "category": service.category_id, "group": group}
 
 
-async def press(sandbox: SandboxBot, who: SandboxUser, data: str) -> tuple[str | None, bool]:
-    """A press with callback data no button carries; (text, shown as alert) of the bot's answer."""
-    message = who.last_message
-    assert message is not None
-    update_id, query_id = await sandbox.server.user_taps(
-        who.user_id, who.chat_id, message.message_id, data, forged=True
-    )
-    await sandbox.server.wait_handled(update_id)
-    answer = sandbox.server.callback_answer(query_id) or {}
-    return answer.get("text"), bool(answer.get("show_alert"))
-
-
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
 
@@ -221,13 +209,13 @@ async def test_forged_ids_are_refused_politely(
     with caplog.at_level(logging.ERROR):
         for name, value in MALFORMED_IDS.items():
             data = forged.template.format(value)
-            answer = await press(sandbox, who, data)
+            answer = await who.forge(data)
             if answer != (STALE, True) or errors(caplog):
                 wrong.append((name, data, answer, errors(caplog)))
             caplog.clear()
         for name, value in MISSING_IDS.items():
             data = forged.template.format(value)
-            answer = await press(sandbox, who, data)
+            answer = await who.forge(data)
             # Without a row to speak of, a plain answer without an alert is polite too (who was not reached: none).
             expected = (forged.missing, True) if forged.missing else (None, False)
             if answer != expected or errors(caplog):
@@ -249,13 +237,13 @@ async def test_forged_pages_are_refused_politely(
     with caplog.at_level(logging.ERROR):
         for name, value in BAD_PAGES.items():
             data = forged.template.replace("{}", value).format(**ids)
-            answer = await press(sandbox, who, data)
+            answer = await who.forge(data)
             if answer != (STALE, True) or errors(caplog):
                 wrong.append((name, data, answer, errors(caplog)))
             caplog.clear()
         # A page past the end is answered with the last one, not refused.
         data = forged.template.replace("{}", "99999").format(**ids)
-        answer = await press(sandbox, who, data)
+        answer = await who.forge(data)
         if answer[1] or errors(caplog):
             wrong.append(("past the end", data, answer, errors(caplog)))
     assert wrong == []
@@ -269,7 +257,7 @@ async def test_presses_no_button_carries_are_stale(sandbox: SandboxBot, caplog: 
         for who in people.values():
             for template in STALE_PRESSES:
                 data = template.format(**ids)
-                answer = await press(sandbox, who, data)
+                answer = await who.forge(data)
                 if answer != (STALE, True) or errors(caplog):
                     wrong.append((who.user_id, data, answer, errors(caplog)))
                 caplog.clear()
@@ -286,6 +274,6 @@ async def test_a_row_with_a_64_bit_id_is_found_from_its_button(sandbox: SandboxB
         service.id = big
     people = await cast(sandbox)
     radu = people["radu"]
-    answer = await press(sandbox, radu, f"sv:card:{big}:0:")
+    answer = await radu.forge(f"sv:card:{big}:0:")
     assert answer == (None, False)
     assert "Access to capital" in (radu.last_text or "")

@@ -39,18 +39,6 @@ async def group_row(sandbox: SandboxBot, key: str | None = None, *, title_ro: st
     return group
 
 
-async def forge(sandbox: SandboxBot, who: SandboxUser, data: str) -> tuple[str | None, bool]:
-    """Press a button the bot never showed; (text, shown as alert) of its answer."""
-    message = who.last_message
-    assert message is not None
-    update_id, query_id = await sandbox.server.user_taps(
-        who.user_id, who.chat_id, message.message_id, data, forged=True
-    )
-    await sandbox.server.wait_handled(update_id)
-    answer = sandbox.server.callback_answer(query_id) or {}
-    return answer.get("text"), bool(answer.get("show_alert"))
-
-
 def said(who: SandboxUser, text: str) -> bool:
     return any(text in message.content for message in who.messages)
 
@@ -202,10 +190,10 @@ async def test_forged_buttons_are_refused_in_the_readers_language(sandbox: Sandb
         ("gl:secret:0", "This button is no longer valid. Open /menu for a fresh one."),
         ("gf:confirm", "This button is no longer valid. Open /menu for a fresh one."),
     ):
-        text, alert = await forge(sandbox, dan, data)
+        text, alert = await dan.forge(data)
         assert alert and text is not None and text.startswith(expected), (data, text)
     await ana.send("/groups")
-    text, alert = await forge(sandbox, ana, f"g:join:{disaster.id}:all:0")
+    text, alert = await ana.forge(f"g:join:{disaster.id}:all:0")
     assert (
         alert
         and text == "Acest grup de lucru a fost dizolvat: nu se mai poate intra în el și nu mai poate fi modificat."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,12 +15,6 @@ from bot.sandbox.harness import SANDBOX_BOT_USERNAME, SandboxBot
 from bot.services import members
 from storage.db import unit_of_work
 from storage.models import AuditEntry, Person, Role
-
-
-@pytest.fixture
-async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
-    async with SandboxBot(make_settings(db_url)) as running:
-        yield running
 
 
 async def audit_actions(sandbox: SandboxBot) -> list[str]:

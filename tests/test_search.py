@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import text
-from bot.config import Settings
 from bot.sandbox.harness import SandboxBot
 from bot.services import catalogue, members
 from bot.services.members import PersonView
@@ -140,12 +139,6 @@ async def test_a_stem_does_not_find_a_word_that_only_starts_alike(repos: Reposit
 
 
 # --- in the chat -----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
-    async with SandboxBot(make_settings(db_url)) as running:
-        yield running
 
 
 async def test_the_results_repeat_the_words_as_they_were_typed(sandbox: SandboxBot) -> None:

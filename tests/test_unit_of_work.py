@@ -9,7 +9,7 @@ import io
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,6 @@ from storage.models import AuditEntry, JoinRequest, Person, Role, ServiceRequest
 
 TRY_AGAIN_EN = "Something went wrong on my side and nothing was saved"
 TRY_AGAIN_RO = "A apărut o problemă"
-
-
-@pytest.fixture
-async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
-    async with SandboxBot(make_settings(db_url)) as running:
-        yield running
 
 
 def valid_cuis(count: int) -> list[str]:

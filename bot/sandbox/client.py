@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.sandbox.server import MessageState, SandboxEvent, SandboxServer
+from bot.sandbox.server import MessageState, SandboxEvent, SandboxServer, SandboxUsageError
 
 _MESSAGE_EVENTS = ("sent", "edited")
 # Inline button kinds the sandbox cannot act on; a tap on one is a test mistake.
@@ -207,6 +207,21 @@ class SandboxUser:
         self._last_callback_id = query_id
         await self.sandbox.wait_handled(update_id, timeout=self.timeout)
         return self._produced(chat, since)
+
+    async def forge(self, callback_data: str) -> tuple[str | None, bool]:
+        """Press, on the newest bot message, a button with callback data the bot never showed, as a modified
+        client can; returns (text, shown as an alert) of the bot's answer."""
+        message = self.last_message
+        if message is None:
+            raise SandboxUsageError("the bot has sent this user nothing to press")
+        self._begin_action()
+        update_id, query_id = await self.sandbox.user_taps(
+            self.user_id, self.chat_id, message.message_id, callback_data, forged=True
+        )
+        self._last_callback_id = query_id
+        await self.sandbox.wait_handled(update_id, timeout=self.timeout)
+        answer = self.sandbox.callback_answer(query_id) or {}
+        return answer.get("text"), bool(answer.get("show_alert"))
 
     async def block_bot(self) -> None:
         update_id = self.sandbox.block(self.user_id)
