@@ -41,22 +41,19 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
 
-import asyncpg
 from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
+from scratch import database, pg_available
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from bot.app import BotSession
 from bot.delivery import Sender, startup_heap_frozen
 from bot.outbox import Recipient, queue
 from bot.sandbox.server import SandboxServer
-from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories import Repositories
 
@@ -84,43 +81,6 @@ def open_chats(server: SandboxServer, count: int) -> None:
     for i in range(count):
         server.add_user(FIRST_USER + i, f"Member {i}")
         server.open_private_chat(FIRST_USER + i)
-
-
-@asynccontextmanager
-async def database(kind: str, pg_admin_url: str) -> AsyncIterator[str]:
-    """A fresh, migrated database: an SQLite file, or a PostgreSQL database dropped afterwards."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as directory:
-            url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.sqlite3'}"
-            await _migrate(url)
-            yield url
-        return
-    admin = make_url(pg_admin_url)
-    name = f"cb_bench_{secrets.token_hex(4)}"
-    connect = {"host": admin.host, "port": admin.port or 5432, "user": admin.username, "database": admin.database}
-    conn = await asyncpg.connect(**connect)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
-    try:
-        await _migrate(url)
-        yield url
-    finally:
-        conn = await asyncpg.connect(**connect)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate(engine)
-    finally:
-        await engine.dispose()
 
 
 async def queue_batch(url: str, count: int, batch: str = "announcement:1") -> None:
@@ -442,18 +402,6 @@ async def _crash_run(
 
 
 # ---------------------------------------------------------------------------------------------- main
-
-
-async def pg_available(pg_admin_url: str) -> bool:
-    admin = make_url(pg_admin_url)
-    try:
-        conn = await asyncpg.connect(
-            host=admin.host, port=admin.port or 5432, user=admin.username, database=admin.database, timeout=3
-        )
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    await conn.close()
-    return True
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -15,31 +15,16 @@ import argparse
 import asyncio
 import csv
 import io
-import secrets
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 
-import asyncpg
+from scratch import database, pg_available
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from bot.services import members
-from storage.db import create_engine, create_session_factory, migrate, unit_of_work
+from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import InviteCode, Organisation, Person
 from storage.repositories import Repositories
-
-_CUI_KEY = (7, 5, 3, 2, 1, 7, 5, 3, 2)
-
-
-def valid_cui(number: int) -> str:
-    """A CUI with the right check digit, from a body of up to 9 digits."""
-    body = str(number).rjust(9, "0")
-    check = sum(int(digit) * weight for digit, weight in zip(body, _CUI_KEY, strict=True)) * 10 % 11 % 10
-    return f"RO{number}{check}"
 
 
 def member_list(rows: int) -> str:
@@ -48,61 +33,13 @@ def member_list(rows: int) -> str:
     writer.writerow(members.IMPORT_COLUMNS)
     for i in range(rows):
         org = i // 3
-        cui = valid_cui(1_000_000 + org) if org % 5 else ""
+        cui = "RO" + members.with_check_digit(1_000_000 + org) if org % 5 else ""
         telegram_id = str(700_000_000 + i) if i % 2 == 0 else ""
         role = "manager" if i % 97 == 0 and telegram_id else ""
         writer.writerow(
             [f"Firma {org} SRL", cui, "environment", f"Persoana{i}", f"Nume{i}", telegram_id, "director", role]
         )
     return out.getvalue()
-
-
-@asynccontextmanager
-async def fresh_database(kind: str, pg_admin_url: str) -> AsyncIterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as directory:
-            url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.sqlite3'}"
-            await _migrate(url)
-            yield url
-        return
-    admin = make_url(pg_admin_url)
-    name = f"cb_bench_{secrets.token_hex(4)}"
-    connect = {"host": admin.host, "port": admin.port or 5432, "user": admin.username, "database": admin.database}
-    conn = await asyncpg.connect(**connect)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
-    try:
-        await _migrate(url)
-        yield url
-    finally:
-        conn = await asyncpg.connect(**connect)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate(engine)
-    finally:
-        await engine.dispose()
-
-
-async def pg_available(pg_admin_url: str) -> bool:
-    admin = make_url(pg_admin_url)
-    try:
-        conn = await asyncpg.connect(
-            host=admin.host, port=admin.port or 5432, user=admin.username, database=admin.database, timeout=3
-        )
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    await conn.close()
-    return True
 
 
 async def one_import(url: str, text: str) -> tuple[float, members.ImportReport, tuple[int, int, int]]:
@@ -136,7 +73,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"member list: {args.rows} rows; Python {sys.version.split()[0]}")
     for kind in backends:
         for _round in range(args.rounds):
-            async with fresh_database(kind, args.pg_admin_url) as url:
+            async with database(kind, args.pg_admin_url) as url:
                 first, report, counts = await one_import(url, text)
                 again, second, counts_again = await one_import(url, text)
             unchanged = counts == counts_again and second.organisations == 0

@@ -32,6 +32,7 @@ from aiogram import Bot, Dispatcher, F
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import CallbackQuery, Message, Update
+from scratch import database
 
 from bot.app import PinnedResponses, build_dispatcher, build_i18n, create_bot
 from bot.config import Settings
@@ -237,15 +238,6 @@ STEPS = ("/start", "/join", "organisation", "fiscal code", "Director", "Send req
 TRY_AGAIN = "Something went wrong on my side"
 
 
-def valid_cuis(count: int) -> list[str]:
-    found: list[str] = []
-    body = 1_000_000
-    while len(found) < count:
-        body += 1
-        found += [f"RO {body}{c}" for c in range(10) if members.normalise_cui(f"{body}{c}")][:1]
-    return found
-
-
 async def at_once(database_url: str, data_dir: Path, count: int) -> None:
     """`count` people doing each step of a join request at the same moment; the bot handles updates as tasks."""
     from bot.sandbox.harness import SandboxBot
@@ -257,7 +249,7 @@ async def at_once(database_url: str, data_dir: Path, count: int) -> None:
         people = [await sandbox.person(f"p{n}", 20_000 + n, f"Person {n}", language_code="en") for n in range(count)]
         for person in people:
             person.timeout = 300
-        cuis = valid_cuis(count)
+        cuis = [f"RO {members.with_check_digit(1_000_000 + n)}" for n in range(count)]
         latencies: list[float] = []
         started_all = time.perf_counter()
         for step in STEPS:
@@ -280,22 +272,6 @@ async def at_once(database_url: str, data_dir: Path, count: int) -> None:
         failed = sum(any(TRY_AGAIN in m.content for m in person.messages) for person in people)
         report(f"  {len(STEPS)} steps x {count} people", elapsed, latencies)
         print(f"    join requests confirmed: {answered}/{count}; 'try again' seen by {failed}")
-
-
-async def with_pg_database(pg_url: str, count: int, data_dir: Path) -> None:
-    import asyncpg
-
-    from storage.db import normalise_url
-
-    name = f"cb_bench_{int(time.time())}"
-    admin = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base = pg_url.rsplit("/", 1)[0]
-        await at_once(normalise_url(f"{base}/{name}"), data_dir, count)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def main(count: int, people: int, rounds: int, http_updates: int, together: int, pg_url: str) -> None:
@@ -324,7 +300,8 @@ async def main(count: int, people: int, rounds: int, http_updates: int, together
             await at_once(f"sqlite+aiosqlite:///{Path(folder) / 'together.sqlite3'}", Path(folder), together)
             if pg_url:
                 print(" PostgreSQL:")
-                await with_pg_database(pg_url, together, Path(folder))
+                async with database("postgresql", pg_url) as url:
+                    await at_once(url, Path(folder), together)
 
 
 if __name__ == "__main__":

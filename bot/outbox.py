@@ -20,6 +20,7 @@ from bot.i18n import SUPPORTED_LOCALES
 from bot.telegram_text import (
     CALLBACK_DATA_LIMIT,
     CAPTION_LIMIT,
+    INLINE_BUTTON_ACTIONS,
     TEXT_LIMIT,
     EntityParseError,
     UnsupportedParseMode,
@@ -32,19 +33,6 @@ from storage.repositories import Repositories
 BATCH_MAX = 64
 _KINDS = ("text", "photo", "document")
 _MESSAGE_KEYS = frozenset({*_KINDS, "caption", "parse_mode", "reply_markup", "disable_notification"})
-# Every inline button needs exactly one of these to do something when pressed.
-_BUTTON_ACTIONS = (
-    "url",
-    "callback_data",
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
 
 
 # The shape aiogram's `InlineKeyboardMarkup` validates (field names and types as in aiogram 3.31, extra fields
@@ -189,7 +177,7 @@ def _validate_keyboard(locale: str, markup: Any) -> None:
         for button in row:
             if not str(button.get("text", "")).strip():
                 raise InvalidContent(f"{locale}: a button has no label")
-            if sum(1 for action in _BUTTON_ACTIONS if action in button) != 1:
+            if sum(1 for action in INLINE_BUTTON_ACTIONS if action in button) != 1:
                 raise InvalidContent(f"{locale}: button {button['text']!r} needs exactly one action")
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:

@@ -23,6 +23,19 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 # Bytes of UTF-8.
 CALLBACK_DATA_LIMIT = 64
+# What an inline button does when pressed: each button has exactly one of these.
+INLINE_BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
 
 _SPACES = " \t\r\n\f\v"
 # Telegram trims these from both ends of a message text or caption.

@@ -37,7 +37,17 @@ from bot.services.catalogue import (
 )
 from bot.services.members import PersonView
 from bot.telegram_text import TEXT_LIMIT, utf16_len
-from handlers.keyboards import MAX_ROW_ID, MenuAction, MenuCb, PageNumber, RowId, RowIdOrZero, clip, main_menu
+from handlers.keyboards import (
+    MAX_ROW_ID,
+    MenuAction,
+    MenuCb,
+    PageNumber,
+    RowId,
+    RowIdOrZero,
+    check_row_id,
+    clip,
+    main_menu,
+)
 from storage.models import ServiceRequestStatus
 from storage.repositories import Repositories
 
@@ -84,7 +94,7 @@ class BrowseAction(enum.StrEnum):
     REQUESTS = "requests"  # managers
 
 
-_BROWSE_ON_A_ROW = {BrowseAction.CATEGORY, BrowseAction.CARD, BrowseAction.ASK}
+_BROWSE_ABOUT_NO_ROW = {BrowseAction.HOME, BrowseAction.FIND, BrowseAction.SEARCH, BrowseAction.REQUESTS}
 
 
 class ServicesCb(CallbackData, prefix="sv"):
@@ -98,8 +108,7 @@ class ServicesCb(CallbackData, prefix="sv"):
 
     @model_validator(mode="after")
     def _fields_of_the_action(self) -> Self:
-        if (self.id != 0) != (self.action in _BROWSE_ON_A_ROW):
-            raise ValueError("an id with the actions about a row, and only then")
+        check_row_id(self.id, self.action, _BROWSE_ABOUT_NO_ROW)
         if self.action is BrowseAction.FIND and self.back[:1] not in ("s", "t"):
             raise ValueError("search results without a search")
         return self
@@ -145,8 +154,7 @@ class CatalogueEditCb(CallbackData, prefix="se"):
 
     @model_validator(mode="after")
     def _fields_of_the_action(self) -> Self:
-        if (self.id == 0) != (self.action in _EDIT_OF_THE_CATALOGUE):
-            raise ValueError("an id with the actions about a row, and only then")
+        check_row_id(self.id, self.action, _EDIT_OF_THE_CATALOGUE)
         return self
 
 

@@ -39,7 +39,7 @@ from bot.services.groups import (
 from bot.services.members import MembershipError, PersonView, clean_text
 from bot.telegram_text import TEXT_LIMIT, parse_html, utf16_len
 from handlers.common import explain, leave_conversation
-from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, clip, main_menu
+from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id, clip, main_menu
 from storage.models import GroupEventKind, GroupState
 from storage.repositories import Repositories
 
@@ -83,8 +83,7 @@ class GroupCb(CallbackData, prefix="g"):
 
     @model_validator(mode="after")
     def _group_when_about_one(self) -> Self:
-        if (self.group_id == 0) != (self.action is GroupAction.PROPOSE):
-            raise ValueError("a group id with every action but propose, and only then")
+        check_row_id(self.group_id, self.action, {GroupAction.PROPOSE})
         return self
 
 

@@ -52,6 +52,17 @@ def _chunks(values: Iterable[Any], size: int = BULK_CHUNK) -> Iterable[list[Any]
         yield chunk
 
 
+async def _rows_where_in(
+    session: AsyncSession, columns: Sequence[Any], column: Any, values: Collection[Any], *conditions: Any
+) -> list[RowMapping]:
+    """Plain rows whose `column` is one of `values`, read a chunk of values per query."""
+    found: list[RowMapping] = []
+    for chunk in _chunks(sorted(values)):
+        rows = await session.execute(select(*columns).where(column.in_(chunk), *conditions))
+        found.extend(rows.mappings())
+    return found
+
+
 def _insert_for(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -79,8 +90,12 @@ class OrganisationRepository:
         """The organisation with this name key or CUI, inserted unless it exists: of two transactions creating
         the same one at once, the second waits for the first (PostgreSQL) or its write (SQLite) and finds it."""
         table = cast(Table, Organisation.__table__)
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        await self.session.execute(insert(table).values(name=name, name_key=name_key, cui=cui).on_conflict_do_nothing())
+        statement = _insert_for(self.session)(table).values(name=name, name_key=name_key, cui=cui)
+        await self.session.execute(statement.on_conflict_do_nothing())
+        return await self._inserted_or_existing(cui, name_key)
+
+    async def _inserted_or_existing(self, cui: str | None, name_key: str) -> Organisation:
+        """After an INSERT ... ON CONFLICT DO NOTHING: the row written, or the one that was there first."""
         found = await self.by_cui(cui) if cui else None
         found = found or await self.by_name_key(name_key)
         if found is None:  # pragma: no cover - the insert or the conflicting row guarantees one
@@ -102,9 +117,7 @@ class OrganisationRepository:
         columns = (table.c.id, table.c.name, table.c.name_key, table.c.cui, table.c.sector)
         found: dict[int, RowMapping] = {}
         for column, values in ((table.c.cui, cuis), (table.c.name_key, name_keys)):
-            for chunk in _chunks(sorted(values)):
-                rows = await self.session.execute(select(*columns).where(column.in_(chunk)))
-                found.update((row["id"], row) for row in rows.mappings())
+            found.update((row["id"], row) for row in await _rows_where_in(self.session, columns, column, values))
         return sorted(found.values(), key=lambda row: row["id"])
 
     async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -118,11 +131,7 @@ class OrganisationRepository:
             ids.update((name_key, org_id) for org_id, name_key in result.all())
         for row in rows:
             if row["name_key"] not in ids:
-                found = await self.by_cui(row["cui"]) if row.get("cui") else None
-                found = found or await self.by_name_key(row["name_key"])
-                if found is None:  # pragma: no cover - the insert or the conflicting row guarantees one
-                    raise LookupError("organisation neither inserted nor found")
-                ids[row["name_key"]] = found.id
+                ids[row["name_key"]] = (await self._inserted_or_existing(row.get("cui"), row["name_key"])).id
         return ids
 
     async def update_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -228,12 +237,7 @@ class PersonRepository:
             table.c.organisation_id,
             table.c.position,
         )
-        found: list[RowMapping] = []
-        for chunk in _chunks(sorted(telegram_ids)):
-            found.extend(
-                (await self.session.execute(select(*columns).where(table.c.telegram_id.in_(chunk)))).mappings()
-            )
-        return found
+        return await _rows_where_in(self.session, columns, table.c.telegram_id, telegram_ids)
 
     async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> dict[int, int]:
         """Insert people (telegram_id, first_name, last_name, role, organisation_id, position); ids by Telegram id."""
@@ -424,12 +428,9 @@ class InviteRepository:
             table.c.uses,
             table.c.revoked,
         )
-        found: list[RowMapping] = []
-        for chunk in _chunks(sorted(organisation_ids)):
-            rows = await self.session.execute(
-                select(*columns).where(table.c.organisation_id.in_(chunk), table.c.label.is_not(None))
-            )
-            found.extend(rows.mappings())
+        found = await _rows_where_in(
+            self.session, columns, table.c.organisation_id, organisation_ids, table.c.label.is_not(None)
+        )
         return sorted(found, key=lambda row: row["id"])
 
     async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -1218,9 +1219,8 @@ class WorkingGroupRepository:
     async def _insert_once(self, model: type[Any], unique: list[str], **values: Any) -> bool:
         """INSERT ... ON CONFLICT DO NOTHING on the unique columns: whether the row was written."""
         table = cast(Table, model.__table__)
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         result = await self.session.execute(
-            insert(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+            _insert_for(self.session)(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
         )
         return result.first() is not None
 

@@ -197,6 +197,16 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
 
 
+async def misanswered(
+    who: SandboxUser, data: str, expected: tuple[str | None, bool], caplog: pytest.LogCaptureFixture
+) -> list[tuple[str, tuple[str | None, bool], list[str]]]:
+    """Forge `data`: [] when the answer is `expected` and nothing was logged as an error, else what happened."""
+    answer = await who.forge(data)
+    logged = errors(caplog)
+    caplog.clear()
+    return [] if answer == expected and not logged else [(data, answer, logged)]
+
+
 @pytest.mark.parametrize("forged", ID_FIELDS, ids=lambda forged: forged.template)
 async def test_forged_ids_are_refused_politely(
     sandbox: SandboxBot, forged: Forged, caplog: pytest.LogCaptureFixture
@@ -207,20 +217,12 @@ async def test_forged_ids_are_refused_politely(
         await who.send(forged.before)
     wrong = []
     with caplog.at_level(logging.ERROR):
-        for name, value in MALFORMED_IDS.items():
-            data = forged.template.format(value)
-            answer = await who.forge(data)
-            if answer != (STALE, True) or errors(caplog):
-                wrong.append((name, data, answer, errors(caplog)))
-            caplog.clear()
-        for name, value in MISSING_IDS.items():
-            data = forged.template.format(value)
-            answer = await who.forge(data)
-            # Without a row to speak of, a plain answer without an alert is polite too (who was not reached: none).
-            expected = (forged.missing, True) if forged.missing else (None, False)
-            if answer != expected or errors(caplog):
-                wrong.append((name, data, answer, errors(caplog)))
-            caplog.clear()
+        for value in MALFORMED_IDS.values():
+            wrong += await misanswered(who, forged.template.format(value), (STALE, True), caplog)
+        # Without a row to speak of, a plain answer without an alert is polite too (who was not reached: none).
+        expected = (forged.missing, True) if forged.missing else (None, False)
+        for value in MISSING_IDS.values():
+            wrong += await misanswered(who, forged.template.format(value), expected, caplog)
     assert wrong == []
 
 
@@ -235,17 +237,13 @@ async def test_forged_pages_are_refused_politely(
         await who.send(forged.before)
     wrong = []
     with caplog.at_level(logging.ERROR):
-        for name, value in BAD_PAGES.items():
-            data = forged.template.replace("{}", value).format(**ids)
-            answer = await who.forge(data)
-            if answer != (STALE, True) or errors(caplog):
-                wrong.append((name, data, answer, errors(caplog)))
-            caplog.clear()
+        for value in BAD_PAGES.values():
+            wrong += await misanswered(who, forged.template.replace("{}", value).format(**ids), (STALE, True), caplog)
         # A page past the end is answered with the last one, not refused.
         data = forged.template.replace("{}", "99999").format(**ids)
         answer = await who.forge(data)
         if answer[1] or errors(caplog):
-            wrong.append(("past the end", data, answer, errors(caplog)))
+            wrong.append((data, answer, errors(caplog)))
     assert wrong == []
 
 
@@ -256,11 +254,7 @@ async def test_presses_no_button_carries_are_stale(sandbox: SandboxBot, caplog: 
     with caplog.at_level(logging.ERROR):
         for who in people.values():
             for template in STALE_PRESSES:
-                data = template.format(**ids)
-                answer = await who.forge(data)
-                if answer != (STALE, True) or errors(caplog):
-                    wrong.append((who.user_id, data, answer, errors(caplog)))
-                caplog.clear()
+                wrong += await misanswered(who, template.format(**ids), (STALE, True), caplog)
     assert wrong == []
 
 

@@ -63,9 +63,7 @@ _IDS: Iterator[int] = itertools.count(10_000)
 
 def new_cui() -> str:
     """A CUI with a right check digit that no other case uses (the cluster matches organisations by CUI)."""
-    body = str(next(_IDS)).rjust(9, "0")
-    check = sum(int(digit) * weight for digit, weight in zip(body, (7, 5, 3, 2, 1, 7, 5, 3, 2), strict=True))
-    return body.lstrip("0") + str(check * 10 % 11 % 10)
+    return members.with_check_digit(next(_IDS))
 
 
 def plain_notice(notice: GroupNotice) -> dict[str, Any]:

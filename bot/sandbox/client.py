@@ -6,19 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.sandbox.server import MessageState, SandboxEvent, SandboxServer, SandboxUsageError
+from bot.telegram_text import INLINE_BUTTON_ACTIONS
 
 _MESSAGE_EVENTS = ("sent", "edited")
 # Inline button kinds the sandbox cannot act on; a tap on one is a test mistake.
-_UNTAPPABLE = (
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
+_UNTAPPABLE = tuple(action for action in INLINE_BUTTON_ACTIONS if action not in ("url", "callback_data"))
 _REQUEST_BUTTONS = (
     "request_users",
     "request_chat",

@@ -138,10 +138,18 @@ def normalise_cui(raw: str) -> str | None:
     cleaned = cleaned.removeprefix("RO")
     if not cleaned.isdigit() or not 2 <= len(cleaned) <= 10:
         return None
-    body, check = cleaned[:-1].rjust(9, "0"), int(cleaned[-1])
-    total = sum(int(digit) * weight for digit, weight in zip(body, _CUI_KEY, strict=True))
-    expected = total * 10 % 11 % 10
-    return cleaned.lstrip("0") or None if expected == check else None
+    return cleaned.lstrip("0") or None if check_digit(cleaned[:-1]) == int(cleaned[-1]) else None
+
+
+def check_digit(body: str | int) -> int:
+    """The check digit of a CUI's body (its digits but the last, at most 9)."""
+    digits = str(body).rjust(9, "0")
+    return sum(int(digit) * weight for digit, weight in zip(digits, _CUI_KEY, strict=True)) * 10 % 11 % 10
+
+
+def with_check_digit(body: str | int) -> str:
+    """A valid CUI made of `body` and its check digit."""
+    return f"{body}{check_digit(body)}"
 
 
 def clean_text(raw: str | None, limit: int) -> str:
