@@ -202,9 +202,10 @@ class CommitBeforeTelegram(BaseRequestMiddleware):
         work = CURRENT_WORK.get()
         if work is not None and work.in_own_task():
             await work.commit()
-            if isinstance(method, AnswerCallbackQuery):
-                work.callback_answered = True
-        return await make_request(bot, method)
+        response = await make_request(bot, method)
+        if work is not None and isinstance(method, AnswerCallbackQuery):
+            work.callback_answered = True
+        return response
 
 
 def commit_before_telegram(bot: Bot) -> Bot:
@@ -238,14 +239,12 @@ class TransactionMiddleware(BaseMiddleware):
         finally:
             CURRENT_WORK.reset(token)
             # Whatever this update changed about people is stale in the cache, committed or not.
-            if repos.opened is not None:
-                self.cache.forget(changed_people(repos.opened))
+            changed = changed_people(repos.opened) if repos.opened is not None else set()
+            self.cache.forget(changed)
             await work.finish()
         # Committed: the person read fresh for this update may be cached, unless this update changed them.
         fresh: members.PersonView | None = data.get(FRESH_PERSON)
-        if fresh is not None and repos.opened is not None and fresh.telegram_id in changed_people(repos.opened):
-            fresh = None
-        if fresh is not None:
+        if fresh is not None and fresh.telegram_id not in changed:
             self.cache.put(fresh)
         return result
 
@@ -261,7 +260,6 @@ class PersonMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or user.is_bot:
             return await handler(event, data)
-        user = clean_user(user)
         cached = self.cache.get(user.id)
         # Managers are read from the database on every update: a demotion made elsewhere (the command line,
         # another replica) takes effect at once. The cache only spares the reads of what members may see.
@@ -331,6 +329,10 @@ class CleanInputMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if isinstance(event, Update):
             event = clean_update(event)
+        # aiogram's user context was read from the update before this ran: the sender's names are cleaned here.
+        user: User | None = data.get("event_from_user")
+        if user is not None:
+            data["event_from_user"] = clean_user(user)
         return await handler(event, data)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.delivery import send_content
 from bot.i18n import format_when
+from bot.middlewares import UpdateWork
 from bot.outbox import InvalidContent, validate_content
 from bot.services import announcements
 from bot.services.announcements import Audience
@@ -363,6 +364,7 @@ async def send_now(
     bot: Bot,
     i18n: I18n,
     session_factory: async_sessionmaker[AsyncSession],
+    work: UpdateWork,
 ) -> None:
     try:
         view = await _create(state, person, repos, settings)
@@ -386,12 +388,18 @@ async def send_now(
         reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("⏹ Stop sending"), _stop(view.id))]]),
     )
     locale = i18n.current_locale
-    # The sender delivers; this only watches and edits one message, at most every few seconds.
-    task = asyncio.create_task(
-        follow_progress(bot, session_factory, i18n, locale, progress.chat.id, progress.message_id, view.id, settings)
-    )
-    _RUNNING.add(task)
-    task.add_done_callback(_RUNNING.discard)
+
+    def watch() -> None:
+        # The sender delivers; this only watches and edits one message, at most every few seconds.
+        chat_id, message_id = progress.chat.id, progress.message_id
+        task = asyncio.create_task(
+            follow_progress(bot, session_factory, i18n, locale, chat_id, message_id, view.id, settings)
+        )
+        _RUNNING.add(task)
+        task.add_done_callback(_RUNNING.discard)
+
+    # Started when the update's work is committed and done, outside its transaction.
+    work.after_commit(watch)
 
 
 async def ask_when(query: CallbackQuery, state: FSMContext, settings: Settings) -> None:

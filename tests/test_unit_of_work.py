@@ -125,11 +125,11 @@ async def test_a_join_request_that_fails_at_commit_reaches_nobody(
         assert await session.scalar(select(func.count()).select_from(JoinRequest)) == 0
 
 
-async def test_a_failure_after_the_press_was_answered_is_told_in_the_chat(
+async def test_a_service_request_that_fails_at_commit_is_told_in_the_chat(
     sandbox: SandboxBot, failing_commits: Callable[[str], None]
 ) -> None:
-    # The service request is stored after the member's note, whose press has long been answered: the
-    # "try again" must then come as a message, not an alert nobody can show.
+    # The request is stored when the member sends the note (a message, not a press): the "try again" comes as a
+    # message in their chat, and "has been sent" never.
     assert sandbox.rt is not None
     await fill_empty_content(sandbox.rt.session_factory)
     radu = await sandbox.person("radu", 2001, "Radu", language_code="en", role="member", organisation="EcoTech SRL")
