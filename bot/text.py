@@ -104,3 +104,15 @@ def common_start(forms: Iterable[str]) -> str:
     while length < min(len(first), len(last)) and first[length] == last[length]:
         length += 1
     return first[:length]
+
+
+# The column's size (storage.models.Service.search_text).
+SEARCH_TEXT_MAX = 4500
+
+
+def search_text(*texts: str) -> str:
+    """What a catalogue search matches: the terms of both languages' texts (`terms`), each after one space."""
+    text = "".join(" " + term for term in terms(texts))
+    if len(text) > SEARCH_TEXT_MAX:
+        text = text[: text.rindex(" ", 0, SEARCH_TEXT_MAX + 1)]
+    return text

@@ -17,7 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bot.i18n import resolve_locale
 from bot.outbox import Recipient, queue
 from bot.services.members import MembershipError, PersonView, fold, require_manager
-from bot.text import common_start, matches, query_forms, terms, words
+from bot.text import common_start, matches, query_forms, search_text, words
 from storage.models import Organisation, Person, Role, Service, ServiceCategory, ServiceRequest, ServiceRequestStatus
 from storage.repositories import Repositories
 
@@ -27,7 +27,6 @@ DESCRIPTION_MAX = 2000
 NOTE_MAX = 1000
 REASON_MAX = 1000
 KEY_MAX = 64
-SEARCH_TEXT_MAX = 4500
 SEARCH_WORDS_MAX = 10
 PAGE_SIZE = 8
 PROFILE_REQUESTS = 10
@@ -263,14 +262,6 @@ def search_words(text: str) -> list[str]:
     for word in words(text.lower()):
         kept.setdefault(fold(word), word)
     return list(kept.values())[:SEARCH_WORDS_MAX]
-
-
-def search_text(*texts: str) -> str:
-    """What search matches: the terms of both languages' texts (`bot.text.terms`), each after one space."""
-    text = "".join(" " + term for term in terms(texts))
-    if len(text) > SEARCH_TEXT_MAX:
-        text = text[: text.rindex(" ", 0, SEARCH_TEXT_MAX + 1)]
-    return text
 
 
 def slug(text: str) -> str:
@@ -986,25 +977,10 @@ async def seed_catalogue(repos: Repositories, *, path: Path = SEED_FILE, actor_l
 async def ensure_catalogue(
     repos: Repositories, *, path: Path = SEED_FILE, actor_label: str = "system"
 ) -> CatalogueReport | None:
-    """Seed an empty catalogue; one that has content is left as managers made it (None), only its search
-    texts brought up to this release's rule (`refresh_search_texts`)."""
+    """Seed an empty catalogue; one that has content is left as managers made it (None)."""
     if await repos.catalogue.has_categories():
-        await refresh_search_texts(repos)
         return None
     return await seed_catalogue(repos, path=path, actor_label=actor_label)
-
-
-async def refresh_search_texts(repos: Repositories) -> int:
-    """Services whose stored search text an older release made (another stemming rule) get today's; how many.
-
-    Run at every start: the texts are tens of services, so comparing them all costs a few milliseconds."""
-    changed = 0
-    for service in await repos.catalogue.all_services():
-        fresh = search_text(service.title_ro, service.title_en, service.description_ro, service.description_en)
-        if service.search_text != fresh:
-            service.search_text = fresh
-            changed += 1
-    return changed
 
 
 async def import_catalogue(repos: Repositories, text: str, *, actor_label: str = "cli") -> CatalogueReport:
