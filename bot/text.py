@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -96,14 +97,8 @@ def matches(forms: Iterable[str], terms_text: str) -> bool:
 
 def common_start(forms: Iterable[str]) -> str:
     """The longest start that all of a search word's forms share: every text that one of them finds has it."""
-    ordered = sorted(forms)
-    if not ordered:
-        return ""
-    first, last = ordered[0], ordered[-1]
-    length = 0
-    while length < min(len(first), len(last)) and first[length] == last[length]:
-        length += 1
-    return first[:length]
+    # Character by character is what is wanted here: these are words, not paths.
+    return os.path.commonprefix(list(forms))  # noqa: RUF071
 
 
 # The column's size (storage.models.Service.search_text).

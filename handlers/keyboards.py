@@ -40,13 +40,14 @@ RowId = Annotated[int, BeforeValidator(_packed_number), Field(ge=1, le=MAX_ROW_I
 # A row's id where an action about no row carries 0.
 RowIdOrZero = Annotated[int, BeforeValidator(_packed_number), Field(ge=0, le=MAX_ROW_ID)]
 
+# A page of a list, counted from 0.
+PageNumber = Annotated[int, BeforeValidator(_packed_number), Field(ge=0, le=MAX_PAGE)]
+
 
 def check_row_id(row_id: int, action: object, about_no_row: Collection[object]) -> None:
     """A `RowIdOrZero` is 0 exactly for the actions about no row: a press that mixes them up is forged."""
     if (row_id == 0) != (action in about_no_row):
         raise ValueError("a row id with the actions about a row, and only then")
-# A page of a list, counted from 0.
-PageNumber = Annotated[int, BeforeValidator(_packed_number), Field(ge=0, le=MAX_PAGE)]
 
 
 class MenuAction(enum.StrEnum):

@@ -16,8 +16,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.i18n import resolve_locale
 from bot.outbox import Recipient, queue
-from bot.services.members import MembershipError, PersonView, fold, require_manager
-from bot.text import common_start, matches, query_forms, search_text, words
+from bot.services.members import MembershipError, PersonView, require_manager
+from bot.text import common_start, fold, matches, query_forms, search_text, words
 from storage.models import Organisation, Person, Role, Service, ServiceCategory, ServiceRequest, ServiceRequestStatus
 from storage.repositories import Repositories
 
