@@ -36,7 +36,7 @@ from bot.middlewares import (
     commit_before_telegram,
 )
 from bot.services import catalogue, groups
-from handlers import setup_routers
+from handlers import notices, setup_routers
 from storage.db import create_session_factory, engine_for, migrate, unit_of_work
 from storage.repositories import Repositories
 
@@ -182,9 +182,16 @@ async def fill_empty_content(session_factory: async_sessionmaker[AsyncSession], 
 
 
 def create_sender(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession], bot: Bot, *, name: str | None = None
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    bot: Bot,
+    *,
+    name: str | None = None,
+    i18n: I18n | None = None,
 ) -> Sender:
     """The one place a deployment's sender is built: the bot's, `run_sender`'s and the CLI's.
+
+    It words notices with the registry of notice kinds (`handlers.notices`) and `i18n`'s catalogues.
 
     The rate is `effective_delivery_rate` (DELIVERY_RATE, else 25/s, or 1,000/s with ALLOW_PAID_BROADCAST);
     the name is `effective_sender_name` unless `name` gives a stable one of its own.
@@ -195,6 +202,7 @@ def create_sender(
         rate=settings.effective_delivery_rate,
         paid_broadcast=settings.allow_paid_broadcast,
         name=name or settings.effective_sender_name,
+        render=notices.renderer(i18n or build_i18n(settings.default_locale)),
     )
 
 
@@ -203,7 +211,7 @@ async def run_polling(settings: Settings) -> None:
     async with runtime(settings) as rt:
         await fill_empty_content(rt.session_factory)
         bot = create_bot(settings)
-        sender = create_sender(settings, rt.session_factory, bot)
+        sender = create_sender(settings, rt.session_factory, bot, i18n=rt.i18n)
         # Handlers' transactions wake it when they queue messages (see TransactionMiddleware).
         rt.dispatcher["sender"] = sender
         scheduler = Jobs(settings, rt.session_factory, sender).scheduler()

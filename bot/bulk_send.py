@@ -83,8 +83,9 @@ class BulkSender:
 
     def request(self, key: Hashable, message: Mapping[str, Any]) -> BulkRequest | None:
         """The prepared request for `message` (cached under `key`, e.g. its batch and language); None when it
-        must go through aiogram: a file to upload, or request middlewares on the session to honour."""
-        if self.session.middleware:
+        must go through aiogram: a file to upload, or request middlewares on the session to honour (other than
+        those that say they do nothing outside an update's own task, `outside_updates_only`: the sender's case)."""
+        if any(not getattr(middleware, "outside_updates_only", False) for middleware in self.session.middleware):
             return None
         cached = self._requests.get(key)
         if cached is not None and cached[0] == message:

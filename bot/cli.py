@@ -292,11 +292,14 @@ async def members_command(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if action == "approve":
             decision = await members.decide_join_request(
-                repos, args.request_id, None, approve=not args.reject, actor_label="cli"
+                repos,
+                args.request_id,
+                None,
+                approve=not args.reject,
+                actor_label="cli",
+                default_locale=settings.default_locale,
             )
             decided.append(decision)
-            verdict = "approved" if decision.approved else "rejected"
-            print(f"request #{args.request_id} {verdict}")
             return 0
         if action == "make-manager":
             person = await members.set_role(repos, args.telegram_id, Role.MANAGER)
@@ -354,36 +357,13 @@ async def members_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"refused: {error.reason.value.replace('_', ' ')}", file=sys.stderr)
         return 1
     for decision in decided:
-        # Committed: now the applicant may hear of it, when there is a bot to say it.
-        print(await tell_applicant(settings, decision))
+        # Committed, and with it the applicant's notice in the outbox.
+        verdict = "approved" if decision.approved else "rejected"
+        print(
+            f"request #{decision.request.id} {verdict}; {decision.applicant.full_name} is told by the running bot "
+            "(or `clusterbot deliver`), and sees it in /profile"
+        )
     return code
-
-
-async def tell_applicant(settings: Settings, decision: Any) -> str:
-    """Send the applicant the decision in their language; say what happened, for the operator."""
-    who = decision.applicant.full_name
-    if not settings.bot_token:
-        return f"{who} was not messaged (no BOT_TOKEN); they see the outcome in /profile"
-    from aiogram.exceptions import TelegramAPIError
-
-    from bot.app import build_i18n, create_bot
-    from bot.i18n import resolve_locale
-    from handlers.keyboards import main_menu
-    from handlers.onboarding import decision_text
-
-    i18n = build_i18n(settings.default_locale)
-    applicant = decision.applicant
-    locale = resolve_locale(applicant.language, applicant.telegram_language, settings.default_locale)
-    with i18n.context(), i18n.use_locale(locale):
-        text, markup = decision_text(decision), main_menu(applicant)
-    bot = create_bot(settings)
-    try:
-        await bot.send_message(applicant.telegram_id, text, reply_markup=markup)
-        return f"{who} was told"
-    except TelegramAPIError as error:
-        return f"{who} could not be told ({type(error).__name__}); they see the outcome in /profile"
-    finally:
-        await bot.session.close()
 
 
 def _read_texts(args: argparse.Namespace) -> dict[str, str]:

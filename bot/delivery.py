@@ -50,13 +50,15 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.bulk_send import BulkSender, send_arguments
 from bot.config import Settings
 from bot.i18n import resolve_locale
 from bot.logs import RedactTokens
-from bot.outbox import BatchReport, InvalidContent, pick_language
+from bot.notices import NoticeKind, Render, UnknownNotice, render_messages
+from bot.outbox import BatchReport, InvalidContent, pick_language, validate_content
 from storage.db import create_session_factory, engine_for, unit_of_work
 from storage.models import OutboxStatus, PersonStatus
 from storage.repositories import Repositories
@@ -141,6 +143,10 @@ class Sender:
     previous run under that name held, without waiting for the leases to lapse; the default name is unique
     per process, so its rows wait out their leases after a crash.
 
+    `render` words notices (`bot.notices`) in their recipient's language as they are claimed; the bot's is
+    `handlers.notices.renderer`, and the default knows only messages written out in every language. A row it
+    cannot word, or whose wording Telegram would refuse, is marked invalid with the reason.
+
     With aiogram's Bot on its aiohttp session, messages go out as `bot.bulk_send.BulkSender` posts them (the
     request built once per batch and language); any other bot (a stand-in in tests) is called through its
     send methods.
@@ -163,6 +169,7 @@ class Sender:
         request_timeout: float = 15.0,
         poll_interval: float = 0.5,
         name: str | None = None,
+        render: Render = render_messages,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
     ) -> None:
@@ -170,6 +177,7 @@ class Sender:
             raise ValueError("rate, concurrency, lease_seconds and max_attempts must be positive")
         self.session_factory = session_factory
         self.bot = bot
+        self.render = render
         self.paid_broadcast = paid_broadcast
         self._bulk = BulkSender.for_bot(bot, paid_broadcast=paid_broadcast)
         self._redact = RedactTokens((getattr(bot, "token", ""),)).redact
@@ -493,6 +501,7 @@ class Sender:
         # The rows of a batch nearly always carry one message: held once rather than per row, it costs less
         # memory, and less garbage collection of rows that live as long as they wait.
         contents: dict[str, Mapping[str, Any]] = {}
+        worded_memo: dict[tuple[str, str], tuple[Any, Mapping[str, Any] | str]] = {}
         async with unit_of_work(self.session_factory) as session:
             repos = Repositories(session)
             rows = await repos.outbox.claim(
@@ -514,9 +523,24 @@ class Sender:
                     )
                 else:
                     locale = resolve_locale(person[1], person[2], row["locale"]) if person else row["locale"]
-                    content = contents.setdefault(row["batch"], row["content"])
-                    if content != row["content"]:
-                        content = row["content"]
+                    if row["kind"] == NoticeKind.MESSAGE.value:
+                        content = contents.setdefault(row["batch"], row["content"])
+                        if content != row["content"]:
+                            content = row["content"]
+                    else:
+                        worded = self._word(row, locale, worded_memo)
+                        if isinstance(worded, str):
+                            finished.append(
+                                {
+                                    "id": row["id"],
+                                    "status": OutboxStatus.INVALID.value,
+                                    "attempts": row["attempts"],
+                                    "next_attempt_at": now,
+                                    "error": worded,
+                                }
+                            )
+                            continue
+                        content = worded
                     jobs.append(
                         _Job(
                             id=row["id"],
@@ -531,8 +555,37 @@ class Sender:
                     )
             await repos.outbox.settle(finished, leased_by=self.name)
         self.stats.claimed += len(rows)
-        self.stats.blocked += len(finished)
+        invalid = sum(1 for row in finished if row["status"] == OutboxStatus.INVALID.value)
+        self.stats.invalid += invalid
+        self.stats.blocked += len(finished) - invalid
         return jobs
+
+    def _word(
+        self, row: RowMapping, locale: str, memo: dict[tuple[str, str], tuple[Any, Mapping[str, Any] | str]]
+    ) -> Mapping[str, Any] | str:
+        """A notice row in `locale`, as {locale: message}; or why it cannot be sent. A batch's rows nearly always
+        carry one notice, worded once per language."""
+        key = (row["batch"], locale)
+        known = memo.get(key)
+        if known is not None and known[0] == row["content"]:
+            return known[1]
+        worded: Mapping[str, Any] | str
+        try:
+            message = self.render(row["kind"], row["content"], locale)
+            worded = {locale: message}
+            validate_content(worded)
+        except UnknownNotice:
+            worded = f"no wording for notice kind {row['kind']!r}"[:ERROR_MAX]
+            log.error("outbox row %s: %s", row["id"], worded)
+        except InvalidContent as error:
+            worded = f"notice {row['kind']} worded badly: {error.reason}"[:ERROR_MAX]
+            log.error("outbox row %s: %s", row["id"], worded)
+        except Exception as error:
+            # A bug of ours in a wording: the row is marked invalid, the sender goes on.
+            worded = f"notice {row['kind']} could not be worded: {type(error).__name__}"[:ERROR_MAX]
+            log.exception("outbox row %s could not be worded", row["id"])
+        memo[key] = (row["content"], worded)
+        return worded
 
     async def _outbox_empty(self) -> bool:
         try:

@@ -1,10 +1,9 @@
-"""Outer middlewares: one transaction per update, the person behind it, their language, notices after commit.
+"""Outer middlewares: one transaction per update, the person behind it, their language.
 
 What they put into the handler's data (a handler names these in its signature):
 - `repos`: `storage.repositories.Repositories` on this update's transaction;
 - `person`: `bot.services.members.PersonView` of the sender (absent for updates without a user);
 - `locale`: "ro" or "en", the language the reply is written in;
-- `notices`: `Notices`, messages to other people sent only once the transaction has committed;
 - `work`: `UpdateWork`, the update's unit of work (`after_commit` for actions that must follow the commit).
 
 A Telegram call made while handling an update commits the update's transaction first (`CommitBeforeTelegram`).
@@ -21,16 +20,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, cast
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import InlineKeyboardMarkup, Message, TelegramObject, Update, User
+from aiogram.types import Message, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -47,41 +43,6 @@ log = logging.getLogger(__name__)
 FRESH_PERSON = "fresh_person"
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-@dataclass
-class Notice:
-    chat_id: int
-    text: str
-    reply_markup: InlineKeyboardMarkup | None = None
-
-
-@dataclass
-class Notices:
-    """Messages for other people (managers, an applicant) caused by this update.
-
-    They go out only after the transaction commits, so nobody hears of a change that was rolled back.
-    Bulk sending moves to the outbox with the delivery engine; these are a handful per update.
-    """
-
-    items: list[Notice] = field(default_factory=list)
-
-    def add(self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
-        self.items.append(Notice(chat_id, text, reply_markup))
-
-    def take(self) -> list[Notice]:
-        items, self.items = self.items, []
-        return items
-
-    @staticmethod
-    async def send(bot: Bot, items: list[Notice]) -> None:
-        for notice in items:
-            try:
-                await bot.send_message(notice.chat_id, notice.text, reply_markup=notice.reply_markup)
-            except TelegramForbiddenError:
-                log.info("notice not delivered: recipient blocked the bot")
-            except TelegramAPIError as exc:
-                log.warning("notice not delivered: %s", type(exc).__name__)
 
 
 class PersonCache:
@@ -130,14 +91,14 @@ class UpdateWork:
     the update's own task first commits what the update has done so far (`CommitBeforeTelegram`, installed on
     the bot's session): a failed commit raises there, the message is never sent, and the person is asked to try
     again. The same rule means no update holds a connection, a row lock or the SQLite writer lock while it
-    waits for Telegram. Actions that must follow a commit (notices to other people, waking the sender,
-    background watchers) are registered with `after_commit` and run when the update ends, only if the commit
-    that covered them succeeded.
+    waits for Telegram. Actions that must follow a commit (waking the sender, background watchers) are
+    registered with `after_commit` and run when the update ends, only if the commit that covered them
+    succeeded. What other people are told is not among them: services record notices in the outbox, in the
+    transaction of the change (`bot.notices`), and the sender words and sends them.
     """
 
-    def __init__(self, repos: Repositories, notices: Notices, bot: Bot | None, sender: Any = None) -> None:
+    def __init__(self, repos: Repositories, bot: Bot | None, sender: Any = None) -> None:
         self.repos = repos
-        self.notices = notices
         self.bot = bot
         self.sender = sender
         self.owner = asyncio.current_task()
@@ -158,12 +119,9 @@ class UpdateWork:
                 self._ready.append(self.sender.notify)
         self._ready += self._pending
         self._pending.clear()
-        if self.notices.items and self.bot is not None:
-            self._ready.append(partial(Notices.send, self.bot, self.notices.take()))
 
     async def rollback(self) -> None:
         self._pending.clear()
-        self.notices.take()
         session = self.repos.opened
         if session is not None:
             await session.rollback()
@@ -196,6 +154,9 @@ class CommitBeforeTelegram(BaseRequestMiddleware):
     Tasks an update starts (watchers) inherit the context but are not its owner, so they never commit it.
     """
 
+    # It does nothing for calls made outside an update's own task, the sender's: `bot.bulk_send` may bypass it.
+    outside_updates_only = True
+
     async def __call__(
         self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
     ) -> Response[TelegramType]:
@@ -223,11 +184,9 @@ class TransactionMiddleware(BaseMiddleware):
         self.cache = cache
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        notices = Notices()
-        data["notices"] = notices
         repos = Repositories.lazily(self.session_factory)
         data["repos"] = repos
-        work = UpdateWork(repos, notices, data.get("bot"), data.get("sender"))
+        work = UpdateWork(repos, data.get("bot"), data.get("sender"))
         data["work"] = work
         token = CURRENT_WORK.set(work)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from html import escape
 from typing import Annotated, Any, Self
 
@@ -21,7 +21,6 @@ from aiogram.utils.i18n import gettext as _
 from pydantic import AfterValidator, model_validator
 
 from bot.config import Settings
-from bot.i18n import in_every_language
 from bot.services import catalogue
 from bot.services.catalogue import (
     CatalogueError,
@@ -41,6 +40,7 @@ from handlers.keyboards import (
     MAX_ROW_ID,
     MenuAction,
     MenuCb,
+    NoticeMessage,
     PageNumber,
     RowId,
     RowIdOrZero,
@@ -681,13 +681,6 @@ def request_keyboard(request: ServiceRequestView) -> InlineKeyboardMarkup | None
     return _markup([row]) if row else None
 
 
-def _as_outbox(text: str, markup: InlineKeyboardMarkup | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
-    if markup is not None:
-        message["reply_markup"] = markup.model_dump(exclude_none=True)
-    return message
-
-
 async def got_note(
     message: Message,
     person: PersonView,
@@ -698,7 +691,7 @@ async def got_note(
 ) -> None:
     service_id = int((await state.get_data()).get("service_id", 0))
     try:
-        created = await catalogue.submit_request(
+        await catalogue.submit_request(
             repos, person, service_id, message.text, default_locale=settings.default_locale
         )
     except CatalogueError as refusal:
@@ -709,11 +702,6 @@ async def got_note(
         await message.answer(explain(refusal), reply_markup=main_menu(person))
         return
     await _leave(state)
-    request = created.request
-    content = in_every_language(
-        i18n, lambda: _as_outbox(request_card(request, i18n.current_locale), request_keyboard(request))
-    )
-    await catalogue.notify(repos, request.id, "new", created.managers, content)
     await message.answer(
         _(
             "✅ Your request has been sent to the cluster's team. I will tell you here when someone takes it; "
@@ -721,6 +709,18 @@ async def got_note(
         ),
         reply_markup=main_menu(person),
     )
+
+
+def service_requested_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
+    """`NoticeKind.SERVICE_REQUESTED`, to every manager: the request and what they can do with it."""
+    request = ServiceRequestView.from_params(params)
+    return request_card(request, locale), request_keyboard(request)
+
+
+def service_request_changed_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
+    """`NoticeKind.SERVICE_REQUEST_CHANGED`, to the member: taken, done or declined, and their profile."""
+    profile = InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action=MenuAction.PROFILE).pack())
+    return member_notice(ServiceRequestView.from_params(params), locale), _markup([[profile]])
 
 
 def member_notice(request: ServiceRequestView, locale: str) -> str:
@@ -736,17 +736,6 @@ def member_notice(request: ServiceRequestView, locale: str) -> str:
     return _("Your request for {service} was declined by {manager}. The reason: {reason}").format(
         service=service, manager=manager, reason=escape(request.decline_reason or "")
     )
-
-
-async def _tell_member(repos: Repositories, i18n: I18n, changed: catalogue.RequestChanged) -> None:
-    request = changed.request
-
-    def render() -> dict[str, Any]:
-        # Run once per language: the button's label is translated too.
-        profile = InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action=MenuAction.PROFILE).pack())
-        return _as_outbox(member_notice(request, i18n.current_locale), _markup([[profile]]))
-
-    await catalogue.notify(repos, request.id, request.status.value, [changed.member], in_every_language(i18n, render))
 
 
 async def _refresh_stale(query: CallbackQuery, refusal: CatalogueError, locale: str) -> None:
@@ -776,7 +765,6 @@ async def act_on_request(
         return
     await query.answer()
     await _replace(query, request_card(changed.request, locale), request_keyboard(changed.request))
-    await _tell_member(repos, i18n, changed)
 
 
 async def ask_reason(
@@ -843,7 +831,6 @@ async def got_reason(
             message_id=int(data["card_message_id"]),
             reply_markup=request_keyboard(request),
         )
-    await _tell_member(repos, i18n, changed)
     await message.answer(
         _("❌ Declined. {member} will be told, with your reason.").format(member=escape(request.person_name))
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Mapping
-from functools import partial
 from html import escape
 from typing import Any, Self
 from zoneinfo import ZoneInfo
@@ -23,7 +22,8 @@ from aiogram.utils.i18n import gettext as _
 from pydantic import model_validator
 
 from bot.config import Settings
-from bot.i18n import format_when, in_every_language
+from bot.i18n import format_when
+from bot.notices import NoticeKind
 from bot.services import groups
 from bot.services.groups import (
     GroupCard,
@@ -33,13 +33,21 @@ from bot.services.groups import (
     GroupPage,
     GroupRefusal,
     HistoryEntry,
-    Notifier,
     Texts,
 )
 from bot.services.members import MembershipError, PersonView, clean_text
 from bot.telegram_text import TEXT_LIMIT, parse_html, utf16_len
 from handlers.common import explain, leave_conversation
-from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id, clip, main_menu
+from handlers.keyboards import (
+    MenuAction,
+    MenuCb,
+    NoticeMessage,
+    PageNumber,
+    RowIdOrZero,
+    check_row_id,
+    clip,
+    main_menu,
+)
 from storage.models import GroupEventKind, GroupState
 from storage.repositories import Repositories
 
@@ -400,10 +408,16 @@ def terms_text(card: GroupCard) -> str:
     )
 
 
-def notice_message(notice: GroupNotice) -> dict[str, Any]:
-    """A notice in the current language, as the outbox keeps it."""
+def group_notice(kind: NoticeKind, params: Mapping[str, Any], locale: str) -> NoticeMessage:
+    """The `group.*` notice kinds, in the current language (`GroupNotice.notice` gives their parameters)."""
+    notice = GroupNotice.from_params(kind, params)
     title = f"<b>{shown(notice.title)}</b>"
-    message: dict[str, Any] = {"parse_mode": "HTML"}
+    markup: InlineKeyboardMarkup | None = None
+
+    def one_button(label: str, action: GroupAction) -> InlineKeyboardMarkup:
+        pressed = GroupCb(action=action, group_id=notice.group_id).pack()
+        return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=pressed)]])
+
     if notice.kind is GroupEventKind.ACTIVATED:
         text = ngettext(
             "🎉 The working group {title} is now active: {count} member organisation takes part in it.",
@@ -427,8 +441,7 @@ def notice_message(notice: GroupNotice) -> dict[str, Any]:
             "💡 {proposer} proposed a new working group: {title}. It becomes active when three member "
             "organisations take part."
         ).format(proposer=escape(notice.proposer or ""), title=title)
-        card = GroupCb(action=GroupAction.CARD, group_id=notice.group_id).pack()
-        message["reply_markup"] = {"inline_keyboard": [[{"text": _("👥 Open the group"), "callback_data": card}]]}
+        markup = one_button(_("👥 Open the group"), GroupAction.CARD)
     elif notice.kind is GroupEventKind.DISSOLVED:
         text = _("The working group {title} has been dissolved.\nReason: {reason}").format(
             title=title, reason=escape(notice.reason or "")
@@ -438,7 +451,7 @@ def notice_message(notice: GroupNotice) -> dict[str, Any]:
         text = _(
             "🔁 The working group {title} has a new objective.\nReason: {reason}\n\nNew objective: {objective}"
         ).format(title=title, reason=escape(notice.reason or ""), objective=shown(notice.objective))
-    else:
+    elif notice.kind is GroupEventKind.CONFIDENTIAL:
         assert notice.terms is not None
         text = "\n\n".join(
             (
@@ -448,17 +461,10 @@ def notice_message(notice: GroupNotice) -> dict[str, Any]:
                 shown(notice.terms),
             )
         )
-        accept = GroupCb(action=GroupAction.ACCEPT, group_id=notice.group_id).pack()
-        message["reply_markup"] = {"inline_keyboard": [[{"text": _("✅ I accept"), "callback_data": accept}]]}
-    message["text"] = text
-    return message
-
-
-def notifier(i18n: I18n, settings: Settings) -> Notifier:
-    def render(notice: GroupNotice) -> Mapping[str, Any]:
-        return in_every_language(i18n, partial(notice_message, notice))
-
-    return Notifier(render=render, default_locale=settings.default_locale)
+        markup = one_button(_("✅ I accept"), GroupAction.ACCEPT)
+    else:
+        raise ValueError(f"no wording for {kind}")
+    return text, markup
 
 
 def cancel_keyboard(*extra: InlineKeyboardButton) -> InlineKeyboardMarkup:
@@ -579,7 +585,7 @@ async def join_group(
     i18n: I18n,
 ) -> None:
     try:
-        outcome = await groups.join(repos, person, callback_data.group_id, notifier(i18n, settings))
+        outcome = await groups.join(repos, person, callback_data.group_id, settings.default_locale)
     except (GroupError, MembershipError) as error:
         await _refuse(query, error)
         return
@@ -622,7 +628,7 @@ async def accept_terms(
     i18n: I18n,
 ) -> None:
     try:
-        outcome = await groups.accept_terms(repos, person, callback_data.group_id, locale, notifier(i18n, settings))
+        outcome = await groups.accept_terms(repos, person, callback_data.group_id, locale, settings.default_locale)
     except (GroupError, MembershipError) as error:
         await _refuse(query, error)
         return
@@ -643,7 +649,7 @@ async def leave_group(
     i18n: I18n,
 ) -> None:
     try:
-        outcome = await groups.leave(repos, person, callback_data.group_id, notifier(i18n, settings))
+        outcome = await groups.leave(repos, person, callback_data.group_id, settings.default_locale)
     except (GroupError, MembershipError) as error:
         await _refuse(query, error)
         return
@@ -750,7 +756,7 @@ async def confirm_proposal(
             title=data["title"],
             objective=data["objective"],
             locale=data["locale"],
-            notifier=notifier(i18n, settings),
+            default_locale=settings.default_locale,
         )
     except (GroupError, MembershipError) as error:
         await _refuse(query, error)
@@ -901,7 +907,7 @@ async def confirm_transform(
             int(data["group_id"]),
             objective={code: data[code] for code in ("ro", "en") if data.get(code)},
             reason=data["reason"],
-            notifier=notifier(i18n, settings),
+            default_locale=settings.default_locale,
         )
     except (GroupError, MembershipError) as error:
         await _refuse(query, error)
@@ -965,7 +971,7 @@ async def confirm_dissolve(
     await state.clear()
     try:
         card = await groups.dissolve(
-            repos, person, int(data["group_id"]), reason=data["reason"], notifier=notifier(i18n, settings)
+            repos, person, int(data["group_id"]), reason=data["reason"], default_locale=settings.default_locale
         )
     except (GroupError, MembershipError) as error:
         await _refuse(query, error)
@@ -1139,7 +1145,7 @@ async def confirm_confidential(
             person,
             int(data["group_id"]),
             terms={code: data[code] for code in ("ro", "en") if data.get(code)},
-            notifier=notifier(i18n, settings),
+            default_locale=settings.default_locale,
         )
     except (GroupError, MembershipError) as error:
         await _refuse(query, error)

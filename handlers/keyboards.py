@@ -115,6 +115,15 @@ def main_menu(person: PersonView | None, *, with_languages: bool = False) -> Inl
     return _main_menu(get_i18n().current_locale, is_member, is_manager, with_languages)
 
 
+# What a notice kind's wording gives (`handlers.notices`): the text, in HTML, and its buttons if any.
+NoticeMessage = tuple[str, "InlineKeyboardMarkup | None"]
+
+
+def menu_for(locale: str, *, is_member: bool, is_manager: bool) -> InlineKeyboardMarkup:
+    """The main menu of a kind of person, when only their kind is known (a notice worded at send time)."""
+    return _main_menu(locale, is_member, is_manager, False)
+
+
 @lru_cache(maxsize=64)
 def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: bool) -> InlineKeyboardMarkup:
     # Built once per language and kind of person: it is on most answers, and building costs more than sending.

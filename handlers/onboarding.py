@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from html import escape
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.config import Settings
 from bot.i18n import format_when, resolve_locale
-from bot.middlewares import Notices
 from bot.services import members
 from bot.services.members import JoinRequestView, MembershipError, PersonView
 from handlers.common import explain, menu_text
@@ -26,10 +27,12 @@ from handlers.keyboards import (
     JoinFormCb,
     MenuAction,
     MenuCb,
+    NoticeMessage,
     join_decision,
     join_form_cancel,
     join_form_confirm,
     main_menu,
+    menu_for,
 )
 from storage.models import utcnow
 from storage.repositories import Repositories
@@ -49,26 +52,54 @@ class InviteForm(StatesGroup):
 
 
 def request_card(request: JoinRequestView, applicant: PersonView) -> str:
-    who = escape(applicant.full_name) + (f" (@{escape(applicant.username)})" if applicant.username else "")
+    return join_request_text(members.join_request_params(request, applicant))
+
+
+def join_request_text(params: Mapping[str, Any]) -> str:
+    """A join request as managers read it, in the current language (`members.join_request_params`)."""
+    username = params.get("applicant_username")
+    who = escape(params["applicant_name"]) + (f" (@{escape(username)})" if username else "")
     lines = [
         _("📥 <b>Request to join the cluster</b>"),
         "",
         _("Person: {name}").format(name=who),
-        _("Organisation: {organisation}").format(organisation=escape(request.organisation_name)),
-        _("Fiscal code (CUI): {cui}").format(cui=escape(request.cui)),
-        _("Role in the organisation: {position}").format(position=escape(request.position)),
+        _("Organisation: {organisation}").format(organisation=escape(params["organisation_name"])),
+        _("Fiscal code (CUI): {cui}").format(cui=escape(params["cui"])),
+        _("Role in the organisation: {position}").format(position=escape(params["position"])),
     ]
-    if request.existing_organisation:
+    existing = params.get("existing_organisation")
+    if existing:
+        count = int(params.get("existing_representatives") or 0)
         lines.append(
             ngettext(
                 "Already in the cluster as {organisation}, with {count} representative.",
                 "Already in the cluster as {organisation}, with {count} representatives.",
-                request.existing_representatives,
-            ).format(organisation=escape(request.existing_organisation), count=request.existing_representatives)
+                count,
+            ).format(organisation=escape(existing), count=count)
         )
     else:
         lines.append(_("A new organisation for the cluster."))
     return "\n".join(lines)
+
+
+def join_requested_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
+    """`NoticeKind.JOIN_REQUESTED`, to every manager: the request and the approve and reject buttons."""
+    return join_request_text(params), join_decision(int(params["request_id"]))
+
+
+def join_decided_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
+    """`NoticeKind.JOIN_DECIDED`, to the applicant: the decision and their main menu as it is now."""
+    organisation = f"<b>{escape(params.get('organisation_name') or '')}</b>"
+    if params["approved"]:
+        text = _(
+            "🎉 Good news: your request was approved. Welcome to the cluster! You now represent {organisation}."
+        ).format(organisation=organisation)
+    else:
+        text = _(
+            "Your request to join for {organisation} was not approved. "
+            "If you think this is a mistake, please write to the cluster team."
+        ).format(organisation=organisation)
+    return text, menu_for(locale, is_member=bool(params.get("member")), is_manager=bool(params.get("manager")))
 
 
 def locale_of(person: PersonView, settings: Settings) -> str:
@@ -174,14 +205,17 @@ async def send_request(
     person: PersonView,
     repos: Repositories,
     state: FSMContext,
-    notices: Notices,
-    i18n: I18n,
     settings: Settings,
 ) -> None:
     data = await state.get_data()
     try:
-        request = await members.submit_join_request(
-            repos, person, organisation_name=data["organisation"], cui=data["cui"], position=data["position"]
+        await members.submit_join_request(
+            repos,
+            person,
+            organisation_name=data["organisation"],
+            cui=data["cui"],
+            position=data["position"],
+            default_locale=settings.default_locale,
         )
     except MembershipError as refusal:
         await state.clear()
@@ -195,9 +229,6 @@ async def send_request(
             _("✅ Your request has been sent to the cluster's managers. I will tell you here as soon as they decide."),
             reply_markup=main_menu(person),
         )
-    for manager in await members.managers(repos):
-        with i18n.use_locale(locale_of(manager, settings)):
-            notices.add(manager.telegram_id, request_card(request, person), join_decision(request.id))
 
 
 # --- invite codes -------------------------------------------------------------------------------------------------
@@ -250,13 +281,13 @@ async def decide(
     callback_data: JoinDecisionCb,
     person: PersonView,
     repos: Repositories,
-    notices: Notices,
-    i18n: I18n,
     settings: Settings,
 ) -> None:
     approve = callback_data.decision is JoinDecision.APPROVE
     try:
-        decision = await members.decide_join_request(repos, callback_data.request_id, person, approve=approve)
+        await members.decide_join_request(
+            repos, callback_data.request_id, person, approve=approve, default_locale=settings.default_locale
+        )
     except MembershipError as refusal:
         await query.answer(explain(refusal), show_alert=True)
         if refusal.reason is members.Refusal.REQUEST_DECIDED and isinstance(query.message, Message):
@@ -269,21 +300,6 @@ async def decide(
     await query.answer(outcome)
     if isinstance(query.message, Message):
         await query.message.edit_text(f"{query.message.html_text}\n\n{outcome}", reply_markup=None)
-    applicant = decision.applicant
-    with i18n.use_locale(locale_of(applicant, settings)):
-        notices.add(applicant.telegram_id, decision_text(decision), main_menu(applicant))
-
-
-def decision_text(decision: members.Decision) -> str:
-    """What the applicant is told, in the current language."""
-    if decision.approved:
-        return _(
-            "🎉 Good news: your request was approved. Welcome to the cluster! You now represent {organisation}."
-        ).format(organisation=f"<b>{escape(decision.organisation_name or '')}</b>")
-    return _(
-        "Your request to join for {organisation} was not approved. "
-        "If you think this is a mistake, please write to the cluster team."
-    ).format(organisation=f"<b>{escape(decision.request.organisation_name)}</b>")
 
 
 async def list_requests(message: Message, person: PersonView, repos: Repositories) -> None:

@@ -214,7 +214,11 @@ class OutboxMessage(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     person_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     locale: Mapped[str] = mapped_column(String(8))
-    # The message in every language: {"ro": {"text": ..., "parse_mode": "HTML"}, "en": {...}}.
+    # What it is (`bot.notices.NoticeKind`): "message", a message written out in every language, or a notice
+    # the sender words in the recipient's language when it sends it.
+    kind: Mapped[str] = mapped_column(String(48), server_default="message")
+    # For "message", the message in every language: {"ro": {"text": ..., "parse_mode": "HTML"}, "en": {...}};
+    # for a notice, its parameters as plain data.
     content: Mapped[dict[str, Any]] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -493,6 +493,7 @@ _CLAIMED_COLUMNS = (
     _OUTBOX.c.chat_id,
     _OUTBOX.c.person_id,
     _OUTBOX.c.locale,
+    _OUTBOX.c.kind,
     _OUTBOX.c.content,
     _OUTBOX.c.attempts,
 )
@@ -543,8 +544,9 @@ class OutboxRepository:
         content: Mapping[str, Any],
         *,
         now: datetime,
+        kind: str = "message",
     ) -> int:
-        """Queue `content` for each (chat_id, person_id, locale); a chat already in `batch` is skipped.
+        """Queue `content` (of `kind`) for each (chat_id, person_id, locale); a chat already in `batch` is skipped.
 
         Returns how many rows were written.
         """
@@ -552,6 +554,7 @@ class OutboxRepository:
         statement = insert(_OUTBOX).on_conflict_do_nothing(index_elements=["batch", "chat_id"]).returning(_OUTBOX.c.id)
         common = {
             "batch": batch,
+            "kind": kind,
             "content": content,
             "status": OutboxStatus.PENDING.value,
             "attempts": 0,

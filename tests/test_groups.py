@@ -4,7 +4,6 @@ confidentiality, managers' changes, lists and the card's size."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,10 +15,8 @@ from bot.services import groups
 from bot.services.groups import (
     GroupError,
     GroupFilter,
-    GroupNotice,
     GroupRefusal,
     GroupSeedError,
-    Notifier,
     Texts,
     packaged_seed,
     parse_seed,
@@ -122,12 +119,8 @@ async def test_seed_is_idempotent_and_follows_text_changes(session_factory: asyn
 # --- the rules, without the chat -------------------------------------------------------------------------------
 
 
-def plain_notice(notice: GroupNotice) -> dict[str, Any]:
-    text = f"{notice.kind.value} {notice.group_id} {notice.reason or ''}"
-    return {locale: {"text": text} for locale in ("ro", "en")}
-
-
-NOTIFIER = Notifier(render=plain_notice, default_locale="ro")
+# The language of people who chose none: the deployment's DEFAULT_LOCALE.
+DEFAULT_LOCALE = "ro"
 
 
 @dataclass
@@ -191,13 +184,13 @@ async def test_the_third_distinct_organisation_activates_and_leaving_flags(
     people = await cast(session_factory)
     for who in (people.ana, people.elena, people.dan):
         async with unit_of_work(session_factory) as session:
-            outcome = await groups.join(Repositories(session), who, people.sludge, NOTIFIER)
+            outcome = await groups.join(Repositories(session), who, people.sludge, DEFAULT_LOCALE)
             assert not outcome.activated
     assert outcome.card.organisations == 2 and outcome.card.people == 3
     assert await outbox(session_factory, f"group:{people.sludge}:") == {}
 
     async with unit_of_work(session_factory) as session:
-        outcome = await groups.join(Repositories(session), people.radu, people.sludge, NOTIFIER)
+        outcome = await groups.join(Repositories(session), people.radu, people.sludge, DEFAULT_LOCALE)
     assert outcome.activated and outcome.card.state is GroupState.ACTIVE
     assert await outbox(session_factory, f"group:{people.sludge}:") == {
         f"group:{people.sludge}:activated": {1001, 1004, 1002, 1005, 3001}
@@ -205,17 +198,17 @@ async def test_the_third_distinct_organisation_activates_and_leaving_flags(
 
     # Elena leaves: EcoTech is still there through Ana.
     async with unit_of_work(session_factory) as session:
-        left = await groups.leave(Repositories(session), people.elena, people.sludge, NOTIFIER)
+        left = await groups.leave(Repositories(session), people.elena, people.sludge, DEFAULT_LOCALE)
     assert not left.flagged and left.card.organisations == 3
     async with unit_of_work(session_factory) as session:
-        left = await groups.leave(Repositories(session), people.ana, people.sludge, NOTIFIER)
+        left = await groups.leave(Repositories(session), people.ana, people.sludge, DEFAULT_LOCALE)
     assert left.flagged and left.card.flagged_at is not None and left.card.state is GroupState.ACTIVE
     flagged = {batch: chats for batch, chats in (await outbox(session_factory, f"group:{people.sludge}:")).items()}
     assert [chats for batch, chats in flagged.items() if ":flagged:" in batch] == [{3001}]
 
     # Back to three: the flag is cleared; falling again is told again, in a batch of its own.
     async with unit_of_work(session_factory) as session:
-        back = await groups.join(Repositories(session), people.ana, people.sludge, NOTIFIER)
+        back = await groups.join(Repositories(session), people.ana, people.sludge, DEFAULT_LOCALE)
     assert back.card.flagged_at is None and not back.activated
     recovered = await outbox(session_factory, f"group:{people.sludge}:recovered:")
     assert list(recovered.values()) == [{3001}]  # the managers, who were told of the fall
@@ -225,7 +218,7 @@ async def test_the_third_distinct_organisation_activates_and_leaving_flags(
         GroupEventKind.ACTIVATED,
     ]
     async with unit_of_work(session_factory) as session:
-        assert (await groups.leave(Repositories(session), people.dan, people.sludge, NOTIFIER)).flagged
+        assert (await groups.leave(Repositories(session), people.dan, people.sludge, DEFAULT_LOCALE)).flagged
     batches = await outbox(session_factory, f"group:{people.sludge}:flagged:")
     assert len(batches) == 2
 
@@ -246,7 +239,7 @@ async def test_joins_that_are_refused(
     group_id = {"sludge": people.sludge, "eco": people.eco, "unknown": 9999}[group]
     with pytest.raises(GroupError) as refused:
         async with unit_of_work(session_factory) as session:
-            await groups.join(Repositories(session), getattr(people, who), group_id, NOTIFIER)
+            await groups.join(Repositories(session), getattr(people, who), group_id, DEFAULT_LOCALE)
     assert refused.value.reason is refusal
 
 
@@ -257,17 +250,19 @@ async def test_a_role_taken_away_counts_at_once(session_factory: async_sessionma
         await set_role(Repositories(session), people.dan.telegram_id, Role.GUEST, actor_label="test")
     with pytest.raises(GroupError) as refused:
         async with unit_of_work(session_factory) as session:
-            await groups.join(Repositories(session), people.dan, people.sludge, NOTIFIER)
+            await groups.join(Repositories(session), people.dan, people.sludge, DEFAULT_LOCALE)
     assert refused.value.reason is GroupRefusal.NOT_MEMBER
     with pytest.raises(MembershipError):
         async with unit_of_work(session_factory) as session:
-            await groups.dissolve(Repositories(session), people.ana, people.sludge, reason="x", notifier=NOTIFIER)
+            await groups.dissolve(
+                Repositories(session), people.ana, people.sludge, reason="x", default_locale=DEFAULT_LOCALE
+            )
 
 
 async def test_accepting_terms_records_them_as_shown(session_factory: async_sessionmaker[AsyncSession]) -> None:
     people = await cast(session_factory)
     async with unit_of_work(session_factory) as session:
-        outcome = await groups.accept_terms(Repositories(session), people.ana, people.eco, "en", NOTIFIER)
+        outcome = await groups.accept_terms(Repositories(session), people.ana, people.eco, "en", DEFAULT_LOCALE)
     assert outcome.joined and outcome.card.viewer_accepted
     async with unit_of_work(session_factory) as session:
         row = await session.scalar(select(ConfidentialityAcceptance))
@@ -284,7 +279,7 @@ async def test_transform_keeps_the_old_objective_and_dissolve_tells_members(
     people = await cast(session_factory)
     for who in (people.ana, people.dan):
         async with unit_of_work(session_factory) as session:
-            await groups.join(Repositories(session), who, people.sludge, NOTIFIER)
+            await groups.join(Repositories(session), who, people.sludge, DEFAULT_LOCALE)
     async with unit_of_work(session_factory) as session:
         card = await groups.transform(
             Repositories(session),
@@ -292,7 +287,7 @@ async def test_transform_keeps_the_old_objective_and_dissolve_tells_members(
             people.sludge,
             objective={"ro": "Nămoluri în agricultură."},
             reason="Un obiectiv mai precis.",
-            notifier=NOTIFIER,
+            default_locale=DEFAULT_LOCALE,
         )
     assert card.objective.ro == "Nămoluri în agricultură." and card.objective.en is None
     transformed = card.history[0]
@@ -307,7 +302,7 @@ async def test_transform_keeps_the_old_objective_and_dissolve_tells_members(
 
     async with unit_of_work(session_factory) as session:
         card = await groups.dissolve(
-            Repositories(session), people.maria, people.sludge, reason="Nu mai e nevoie.", notifier=NOTIFIER
+            Repositories(session), people.maria, people.sludge, reason="Nu mai e nevoie.", default_locale=DEFAULT_LOCALE
         )
     assert card.state is GroupState.DISSOLVED
     batches = await outbox(session_factory, f"group:{people.sludge}:")
@@ -319,7 +314,7 @@ async def test_transform_keeps_the_old_objective_and_dissolve_tells_members(
     for action in (groups.join, groups.leave):
         with pytest.raises(GroupError) as refused:
             async with unit_of_work(session_factory) as session:
-                await action(Repositories(session), people.radu, people.sludge, NOTIFIER)
+                await action(Repositories(session), people.radu, people.sludge, DEFAULT_LOCALE)
         assert refused.value.reason is GroupRefusal.DISSOLVED
 
 
@@ -332,7 +327,7 @@ async def test_a_proposal_waits_for_its_other_language(session_factory: async_se
             title=" Hidrogen  verde ",
             objective="Proiecte comune.",
             locale="ro",
-            notifier=NOTIFIER,
+            default_locale=DEFAULT_LOCALE,
         )
     assert card.title == Texts(ro="Hidrogen verde", en=None)
     assert await outbox(session_factory, f"group:{card.id}:") == {f"group:{card.id}:proposed": {3001}}
@@ -340,7 +335,7 @@ async def test_a_proposal_waits_for_its_other_language(session_factory: async_se
     with pytest.raises(GroupError):
         async with unit_of_work(session_factory) as session:
             await groups.propose(
-                Repositories(session), people.gigi, title="x", objective="y", locale="ro", notifier=NOTIFIER
+                Repositories(session), people.gigi, title="x", objective="y", locale="ro", default_locale=DEFAULT_LOCALE
             )
     async with unit_of_work(session_factory) as session:
         card = await groups.add_language(
@@ -359,7 +354,7 @@ async def test_lists_page_and_filter(session_factory: async_sessionmaker[AsyncSe
     people = await cast(session_factory)
     async with unit_of_work(session_factory) as session:
         repos = Repositories(session)
-        await groups.join(repos, people.dan, people.sludge, NOTIFIER)
+        await groups.join(repos, people.dan, people.sludge, DEFAULT_LOCALE)
         first = await groups.list_groups(repos, people.dan, GroupFilter.ALL, 0)
         last = await groups.list_groups(repos, people.dan, GroupFilter.ALL, 99)
         mine = await groups.list_groups(repos, people.dan, GroupFilter.MINE, 0)
@@ -382,7 +377,7 @@ async def test_the_card_fits_one_message_whatever_its_history(
                 people.sludge,
                 objective={"ro": "ă" * groups.OBJECTIVE_MAX, "en": "<&>" * (groups.OBJECTIVE_MAX // 3)},
                 reason=f"{number} " + "ș" * (groups.REASON_MAX - 3),
-                notifier=NOTIFIER,
+                default_locale=DEFAULT_LOCALE,
             )
     i18n = build_i18n()
     for locale in ("ro", "en"):

@@ -96,22 +96,24 @@ async def test_request_approval_attaches_person_to_existing_organisation(
         manager = await members.provision(repos, telegram_id=3001, first_name="Maria", role=Role.MANAGER)
         ana = await touch(repos, 1001)
         request = await members.submit_join_request(
-            repos, ana, organisation_name="Ecotech S.R.L.", cui="RO14399840", position="director"
+            repos, ana, organisation_name="Ecotech S.R.L.", cui="RO14399840", position="director", default_locale="ro"
         )
         assert request.existing_organisation == "EcoTech SRL"
         assert request.existing_representatives == 1
         with pytest.raises(MembershipError) as twice:
-            await members.submit_join_request(repos, ana, organisation_name="X", cui="14399840", position="x")
+            await members.submit_join_request(
+                repos, ana, organisation_name="X", cui="14399840", position="x", default_locale="ro"
+            )
         assert twice.value.reason is Refusal.REQUEST_PENDING
 
     async with unit_of_work(session_factory) as session:
         repos = Repositories(session)
-        decision = await members.decide_join_request(repos, request.id, manager, approve=True)
+        decision = await members.decide_join_request(repos, request.id, manager, approve=True, default_locale="ro")
         assert decision.applicant.role is Role.MEMBER
         assert decision.applicant.organisation_name == "EcoTech SRL"
         assert decision.applicant.position == "director"
         with pytest.raises(MembershipError) as again:
-            await members.decide_join_request(repos, request.id, manager, approve=False)
+            await members.decide_join_request(repos, request.id, manager, approve=False, default_locale="ro")
         assert again.value.reason is Refusal.REQUEST_DECIDED
         actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
         assert actions[-2:] == ["join.requested", "join.approved"]
@@ -125,18 +127,24 @@ async def test_only_managers_decide_and_bad_input_is_refused(
         ana = await touch(repos, 1001)
         bogdan = await touch(repos, 1002, "Bogdan")
         with pytest.raises(MembershipError) as bad_cui:
-            await members.submit_join_request(repos, ana, organisation_name="Org", cui="14399841", position="x")
+            await members.submit_join_request(
+                repos, ana, organisation_name="Org", cui="14399841", position="x", default_locale="ro"
+            )
         assert bad_cui.value.reason is Refusal.INVALID_CUI
         with pytest.raises(MembershipError) as too_long:
-            await members.submit_join_request(repos, ana, organisation_name="O" * 201, cui="14399840", position="x")
+            await members.submit_join_request(
+                repos, ana, organisation_name="O" * 201, cui="14399840", position="x", default_locale="ro"
+            )
         assert too_long.value.reason is Refusal.TEXT_TOO_LONG
-        request = await members.submit_join_request(repos, ana, organisation_name="Org", cui="14399840", position="x")
+        request = await members.submit_join_request(
+            repos, ana, organisation_name="Org", cui="14399840", position="x", default_locale="ro"
+        )
         with pytest.raises(MembershipError) as forged:
-            await members.decide_join_request(repos, request.id, bogdan, approve=True)
+            await members.decide_join_request(repos, request.id, bogdan, approve=True, default_locale="ro")
         assert forged.value.reason is Refusal.NOT_ALLOWED
         manager = await members.provision(repos, telegram_id=3001, first_name="Maria", role=Role.MANAGER)
         with pytest.raises(MembershipError) as unknown:
-            await members.decide_join_request(repos, 999_999, manager, approve=True)
+            await members.decide_join_request(repos, 999_999, manager, approve=True, default_locale="ro")
         assert unknown.value.reason is Refusal.REQUEST_NOT_FOUND
         still = await members.pending_request_of(repos, ana.id)
         assert still is not None and still.status is RequestStatus.PENDING

@@ -67,6 +67,7 @@ async def test_join_request_is_approved_by_a_manager_and_everyone_is_told(sandbo
     assert summary is not None and "Green Biomass SRL" in summary.content and "14399840" in summary.content
     await dan.tap("Send request")
     assert "sent to the cluster's managers" in (dan.last_text or "")
+    await sandbox.deliver()  # notices to others go through the outbox, as the running bot's sender sends them
 
     card_ro = maria.last_message
     card_en = john.last_message
@@ -78,6 +79,7 @@ async def test_join_request_is_approved_by_a_manager_and_everyone_is_told(sandbo
     await maria.tap("Aprobați")
     assert "Aprobată de Maria" in (maria.last_text or "")
     assert maria.last_message is not None and maria.last_message.labels == []
+    await sandbox.deliver()
     assert "your request was approved" in (dan.last_text or "")
     assert "Green Biomass SRL" in (dan.last_text or "")
 
@@ -109,6 +111,7 @@ async def test_rejected_request_and_a_second_request_while_pending(sandbox: Sand
     await maria.send("/requests")
     assert "Clinica Verde" in (maria.last_text or "")
     await maria.tap("Respingeți")
+    await sandbox.deliver()
     assert "nu a fost aprobată" in (elena.last_text or "")
     await elena.send("/profile")
     assert "Rol în cluster: vizitator" in (elena.last_text or "")
@@ -274,6 +277,7 @@ async def test_a_role_taken_away_elsewhere_is_enforced_at_once(sandbox: SandboxB
     await dan.send("14399840")
     await dan.send("engineer")
     await dan.tap("Send request")
+    await sandbox.deliver()
     card = maria.last_message
     assert card is not None and "Green Biomass SRL" in card.content
 

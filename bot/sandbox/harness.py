@@ -70,7 +70,7 @@ class SandboxBot:
         self._runtime_cm = runtime(self.settings)
         self.rt = await self._runtime_cm.__aenter__()
         self.bot = create_bot(self.settings, token=SANDBOX_TOKEN, api_url=self.server.base_url)
-        self.sender = create_sender(self.settings, self.rt.session_factory, self.bot)
+        self.sender = create_sender(self.settings, self.rt.session_factory, self.bot, i18n=self.rt.i18n)
         self.rt.dispatcher["sender"] = self.sender
         self.jobs = Jobs(self.settings, self.rt.session_factory, self.sender)
         await publish_commands(self.bot, self.rt.i18n)

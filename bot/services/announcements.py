@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.i18n import SUPPORTED_LOCALES, resolve_locale
-from bot.outbox import BatchReport, Recipient, batch_report, queue, validate_content
+from bot.i18n import SUPPORTED_LOCALES
+from bot.notices import Notice, NoticeKind, recipient, tell
+from bot.outbox import BatchReport, Recipient, batch_report, validate_content
 from bot.services.groups import GroupFilter, GroupPage, GroupSummary, Texts
 from bot.services.members import PersonView, require_manager
 from storage.models import Announcement, AnnouncementStatus, GroupState, Role, WorkingGroup, utcnow
@@ -90,12 +91,9 @@ async def recipients(
         people = [person for person in await repos.groups.members(group_id) if person.role in _MEMBER_ROLES]
     else:
         people = list(await repos.people.reachable_members())
-    result = []
-    for person in people:
-        locale = resolve_locale(person.language, person.telegram_language, default_locale)
-        if audience in (Audience.RO, Audience.EN) and locale != audience.value:
-            continue
-        result.append(Recipient(chat_id=person.telegram_id, person_id=person.id, locale=locale))
+    result = [recipient(person, default_locale) for person in people]
+    if audience in (Audience.RO, Audience.EN):
+        result = [r for r in result if r.locale == audience.value]
     return result
 
 
@@ -172,7 +170,7 @@ async def create(
 
 async def _queue(repos: Repositories, row: Announcement, default_locale: str) -> int:
     people = await recipients(repos, Audience(row.audience), default_locale, row.group_id)
-    return await queue(repos, batch_of(row.id), people, row.content)
+    return await tell(repos, batch_of(row.id), people, Notice(NoticeKind.MESSAGE, row.content))
 
 
 async def queue_due(repos: Repositories, *, default_locale: str, now: datetime | None = None) -> list[int]:
@@ -230,8 +228,8 @@ async def audience_size(
 ) -> dict[str, int]:
     """How many people of each language the announcement would reach now."""
     sizes = dict.fromkeys(SUPPORTED_LOCALES, 0)
-    for recipient in await recipients(repos, audience, default_locale, group_id):
-        sizes[recipient.locale] = sizes.get(recipient.locale, 0) + 1
+    for one in await recipients(repos, audience, default_locale, group_id):
+        sizes[one.locale] = sizes.get(one.locale, 0) + 1
     return sizes
 
 

@@ -14,8 +14,8 @@ from typing import Any, Generic, TypeVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.i18n import resolve_locale
-from bot.outbox import Recipient, queue
+from bot.notices import Notice, NoticeKind, recipient, recipients, tell
+from bot.outbox import Recipient
 from bot.services.members import MembershipError, PersonView, require_manager
 from bot.text import common_start, fold, matches, query_forms, search_text, words
 from storage.models import Organisation, Person, Role, Service, ServiceCategory, ServiceRequest, ServiceRequestStatus
@@ -140,6 +140,20 @@ class ServiceRequestView:
 
     def service_title(self, locale: str) -> str:
         return self.service_title_ro if locale == "ro" else self.service_title_en
+
+    def params(self) -> dict[str, Any]:
+        """The request as a notice carries it: plain data (`from_params` reads it back)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values["status"] = self.status.value
+        values["created_at"] = self.created_at.isoformat()
+        return values
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ServiceRequestView:
+        values: dict[str, Any] = {name: params.get(name) for name in cls.__dataclass_fields__}
+        values["status"] = ServiceRequestStatus(params["status"])
+        values["created_at"] = datetime.fromisoformat(params["created_at"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -1052,11 +1066,6 @@ async def export_catalogue(repos: Repositories) -> str:
 # --- members' requests ------------------------------------------------------------------------------------------
 
 
-def _recipient(person: Person, default_locale: str) -> Recipient:
-    locale = resolve_locale(person.language, person.telegram_language, default_locale)
-    return Recipient(chat_id=person.telegram_id, person_id=person.id, locale=locale)
-
-
 async def check_can_request(repos: Repositories, person: PersonView, service_id: int) -> ServiceView:
     """The service a person may ask for: members only, and only services members see."""
     row = await repos.people.get(person.id)
@@ -1080,7 +1089,7 @@ async def _detailed(repos: Repositories, request_id: int, *, fresh: bool = False
 async def submit_request(
     repos: Repositories, person: PersonView, service_id: int, note: str | None, *, default_locale: str
 ) -> RequestCreated:
-    """A member asks for a service; every manager is to be told (the caller queues their notices)."""
+    """A member asks for a service; every manager is told (a `SERVICE_REQUESTED` notice)."""
     service_view = await check_can_request(repos, person, service_id)
     text = clean_note(note)
     row = await repos.people.get(person.id)
@@ -1098,8 +1107,10 @@ async def submit_request(
         subject=f"service_request:{request.id}",
         details={"service_id": service_view.id},
     )
-    managers = [_recipient(manager, default_locale) for manager in await repos.people.managers()]
-    return RequestCreated(await _detailed(repos, request.id), managers)
+    managers = recipients(await repos.people.managers(), default_locale)
+    view = await _detailed(repos, request.id)
+    await tell(repos, batch_of(request.id, "new"), managers, Notice(NoticeKind.SERVICE_REQUESTED, view.params()))
+    return RequestCreated(view, managers)
 
 
 async def check_can_act(
@@ -1145,19 +1156,15 @@ async def act_on_request(
     view = await _detailed(repos, request_id)
     member = await repos.people.get(view.person_id)
     assert member is not None
-    return RequestChanged(view, _recipient(member, default_locale))
+    told = recipient(member, default_locale)
+    notice = Notice(NoticeKind.SERVICE_REQUEST_CHANGED, view.params())
+    await tell(repos, batch_of(request_id, target.value), [told], notice)
+    return RequestChanged(view, told)
 
 
 def batch_of(request_id: int, event: str) -> str:
     """The outbox batch of one notice about a request: "service-request:12:taken"."""
     return f"service-request:{request_id}:{event}"
-
-
-async def notify(
-    repos: Repositories, request_id: int, event: str, recipients: Sequence[Recipient], content: Mapping[str, Any]
-) -> int:
-    """Queue a notice about a request (one text per language) in this transaction; how many were queued."""
-    return await queue(repos, batch_of(request_id, event), recipients, content)
 
 
 async def requests_of(repos: Repositories, person_id: int, limit: int = PROFILE_REQUESTS) -> list[ServiceRequestView]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from bot.i18n import SUPPORTED_LOCALES, resolve_locale
-from bot.outbox import Recipient, queue
+from bot.i18n import SUPPORTED_LOCALES
+from bot.notices import Notice, NoticeKind, recipients, tell
 from bot.services.members import MembershipError, PersonView, Refusal, clean_text, require_manager
 from storage.models import GroupEventKind, GroupState, Person, Role, WorkingGroup, utcnow
 from storage.repositories import Repositories
@@ -282,7 +282,7 @@ class GroupCard:
 
 @dataclass(frozen=True)
 class GroupNotice:
-    """What people are told through the outbox when a group changes; the handler words it in each language."""
+    """What people are told through the outbox when a group changes; `handlers.notices` words it."""
 
     kind: GroupEventKind
     group_id: int
@@ -294,14 +294,41 @@ class GroupNotice:
     # Who proposed a new group, as managers read it: "Ana Pop (EcoTech SRL)".
     proposer: str | None = None
 
+    def notice(self) -> Notice:
+        """As the outbox keeps it: kind "group.<event>" and plain parameters (`from_params` reads them back)."""
+        params: dict[str, Any] = {"group_id": self.group_id, "title": _plain(self.title)}
+        if self.organisations:
+            params["organisations"] = self.organisations
+        if self.reason is not None:
+            params["reason"] = self.reason
+        if self.objective is not None:
+            params["objective"] = _plain(self.objective)
+        if self.terms is not None:
+            params["terms"] = _plain(self.terms)
+        if self.proposer is not None:
+            params["proposer"] = self.proposer
+        return Notice(NoticeKind(f"group.{self.kind.value}"), params)
 
-@dataclass(frozen=True)
-class Notifier:
-    """How the service words a notice (`render` gives outbox content in every language), and the language of
-    people whose choice is unknown."""
+    @classmethod
+    def from_params(cls, kind: NoticeKind, params: Mapping[str, Any]) -> GroupNotice:
+        def texts(name: str) -> Texts | None:
+            value = params.get(name)
+            return _texts(value.get("ro"), value.get("en")) if isinstance(value, Mapping) else None
 
-    render: Callable[[GroupNotice], Mapping[str, Any]]
-    default_locale: str
+        return cls(
+            kind=GroupEventKind(kind.value.removeprefix("group.")),
+            group_id=int(params["group_id"]),
+            title=texts("title") or _texts(None, None),
+            organisations=int(params.get("organisations", 0)),
+            reason=params.get("reason"),
+            objective=texts("objective"),
+            terms=texts("terms"),
+            proposer=params.get("proposer"),
+        )
+
+
+def _plain(texts: Texts) -> dict[str, str | None]:
+    return {"ro": texts.ro, "en": texts.en}
 
 
 @dataclass(frozen=True)
@@ -456,19 +483,12 @@ async def ensure_can_propose(repos: Repositories, viewer: PersonView) -> None:
     _ensure_member(await _person(repos, viewer))
 
 
-def _recipient(person: Person, default_locale: str) -> Recipient:
-    locale = resolve_locale(person.language, person.telegram_language, default_locale)
-    return Recipient(chat_id=person.telegram_id, person_id=person.id, locale=locale)
-
-
-async def _tell(repos: Repositories, batch: str, people: list[Person], notifier: Notifier, notice: GroupNotice) -> int:
-    unique = {person.id: person for person in people}
-    recipients = [_recipient(person, notifier.default_locale) for person in unique.values()]
-    return await queue(repos, batch, recipients, notifier.render(notice))
+async def _tell(repos: Repositories, batch: str, people: list[Person], default_locale: str, notice: GroupNotice) -> int:
+    return await tell(repos, batch, recipients(people, default_locale), notice.notice())
 
 
 async def _add_member(
-    repos: Repositories, group: WorkingGroup, person: Person, organisation_id: int, notifier: Notifier, now: datetime
+    repos: Repositories, group: WorkingGroup, person: Person, organisation_id: int, default_locale: str, now: datetime
 ) -> bool:
     """Put the person in the group (the caller claimed it); True when this made a proposed group active.
 
@@ -490,7 +510,7 @@ async def _add_member(
         )
         notice = GroupNotice(GroupEventKind.ACTIVATED, group.id, _title(group), organisations=organisations)
         people = [*await repos.groups.members(group.id), *await repos.people.managers()]
-        await _tell(repos, f"group:{group.id}:activated", people, notifier, notice)
+        await _tell(repos, f"group:{group.id}:activated", people, default_locale, notice)
         return True
     if await repos.groups.unflag(group.id):
         event = await repos.groups.add_event(
@@ -499,12 +519,12 @@ async def _add_member(
         # Managers were told it fell below three; they are told it is whole again.
         notice = GroupNotice(GroupEventKind.RECOVERED, group.id, _title(group), organisations=organisations)
         await _tell(
-            repos, f"group:{group.id}:recovered:{event.id}", list(await repos.people.managers()), notifier, notice
+            repos, f"group:{group.id}:recovered:{event.id}", list(await repos.people.managers()), default_locale, notice
         )
     return False
 
 
-async def join(repos: Repositories, viewer: PersonView, group_id: int, notifier: Notifier) -> JoinOutcome:
+async def join(repos: Repositories, viewer: PersonView, group_id: int, default_locale: str) -> JoinOutcome:
     """Join a group for one's organisation; the third distinct organisation makes a proposed group active."""
     now = utcnow()
     person = await _person(repos, viewer)
@@ -516,12 +536,12 @@ async def join(repos: Repositories, viewer: PersonView, group_id: int, notifier:
     # A join button pressed without going through the terms (a forged or very old one) is not an acceptance.
     if group.confidential and await repos.groups.acceptance(group.id, person.id) is None:
         raise GroupError(GroupRefusal.TERMS_NOT_ACCEPTED)
-    activated = await _add_member(repos, group, person, organisation_id, notifier, now)
+    activated = await _add_member(repos, group, person, organisation_id, default_locale, now)
     return JoinOutcome(await _card(repos, group, person), joined=True, activated=activated)
 
 
 async def accept_terms(
-    repos: Repositories, viewer: PersonView, group_id: int, locale: str, notifier: Notifier
+    repos: Repositories, viewer: PersonView, group_id: int, locale: str, default_locale: str
 ) -> JoinOutcome:
     """Record that the person accepted a confidential group's terms as shown in `locale`, and join them to it
     unless they are in it already (members of a group that became confidential accept afterwards)."""
@@ -546,12 +566,12 @@ async def accept_terms(
         )
     joined = activated = False
     if await repos.groups.membership(group.id, person.id) is None:
-        activated = await _add_member(repos, group, person, organisation_id, notifier, now)
+        activated = await _add_member(repos, group, person, organisation_id, default_locale, now)
         joined = True
     return JoinOutcome(await _card(repos, group, person), joined=joined, activated=activated)
 
 
-async def leave(repos: Repositories, viewer: PersonView, group_id: int, notifier: Notifier) -> LeaveOutcome:
+async def leave(repos: Repositories, viewer: PersonView, group_id: int, default_locale: str) -> LeaveOutcome:
     """Leave a group; an active group left with fewer than three organisations is flagged to managers."""
     now = utcnow()
     person = await _person(repos, viewer)
@@ -567,13 +587,13 @@ async def leave(repos: Repositories, viewer: PersonView, group_id: int, notifier
         )
         notice = GroupNotice(GroupEventKind.FLAGGED, group.id, _title(group), organisations=organisations)
         await _tell(
-            repos, f"group:{group.id}:flagged:{event.id}", list(await repos.people.managers()), notifier, notice
+            repos, f"group:{group.id}:flagged:{event.id}", list(await repos.people.managers()), default_locale, notice
         )
     return LeaveOutcome(await _card(repos, group, person), flagged=flagged)
 
 
 async def propose(
-    repos: Repositories, viewer: PersonView, *, title: str, objective: str, locale: str, notifier: Notifier
+    repos: Repositories, viewer: PersonView, *, title: str, objective: str, locale: str, default_locale: str
 ) -> GroupCard:
     """A member's new group, in their language; they are its first member and it waits for two more
     organisations. Managers are told, so they can add the other language and follow it."""
@@ -598,7 +618,7 @@ async def propose(
     organisation = await repos.organisations.get(organisation_id)
     proposer = f"{person.full_name} ({organisation.name})" if organisation is not None else person.full_name
     notice = GroupNotice(GroupEventKind.PROPOSED, group.id, _title(group), proposer=proposer)
-    await _tell(repos, f"group:{group.id}:proposed", list(await repos.people.managers()), notifier, notice)
+    await _tell(repos, f"group:{group.id}:proposed", list(await repos.people.managers()), default_locale, notice)
     return await _card(repos, group, person)
 
 
@@ -624,7 +644,7 @@ async def _managed(repos: Repositories, viewer: PersonView, group_id: int) -> Wo
 
 
 async def dissolve(
-    repos: Repositories, viewer: PersonView, group_id: int, *, reason: str, notifier: Notifier
+    repos: Repositories, viewer: PersonView, group_id: int, *, reason: str, default_locale: str
 ) -> GroupCard:
     """Dissolve a group; everyone in it is told why."""
     now = utcnow()
@@ -641,7 +661,9 @@ async def dissolve(
         "group.dissolved", actor_id=viewer.id, subject=f"group:{group.id}", details={"reason": reason}
     )
     notice = GroupNotice(GroupEventKind.DISSOLVED, group.id, _title(group), reason=reason)
-    await _tell(repos, f"group:{group.id}:dissolved", list(await repos.groups.members(group.id)), notifier, notice)
+    await _tell(
+        repos, f"group:{group.id}:dissolved", list(await repos.groups.members(group.id)), default_locale, notice
+    )
     return await _card(repos, group, await _person(repos, viewer))
 
 
@@ -652,7 +674,7 @@ async def transform(
     *,
     objective: Mapping[str, str],
     reason: str,
-    notifier: Notifier,
+    default_locale: str,
 ) -> GroupCard:
     """Give a group a new objective (in one language or both); the history keeps the old one and everyone in
     the group is told why."""
@@ -681,7 +703,7 @@ async def transform(
         GroupEventKind.TRANSFORMED, group.id, _title(group), reason=reason, objective=_objective(group)
     )
     members = list(await repos.groups.members(group.id))
-    await _tell(repos, f"group:{group.id}:transformed:{event.id}", members, notifier, notice)
+    await _tell(repos, f"group:{group.id}:transformed:{event.id}", members, default_locale, notice)
     return await _card(repos, group, await _person(repos, viewer))
 
 
@@ -709,7 +731,7 @@ async def add_language(
 
 
 async def make_confidential(
-    repos: Repositories, viewer: PersonView, group_id: int, *, terms: Mapping[str, str], notifier: Notifier
+    repos: Repositories, viewer: PersonView, group_id: int, *, terms: Mapping[str, str], default_locale: str
 ) -> GroupCard:
     """Mark a group confidential with its terms; whoever joins from now on accepts them first, and the people
     already in it are asked to accept them."""
@@ -729,5 +751,7 @@ async def make_confidential(
     notice = GroupNotice(
         GroupEventKind.CONFIDENTIAL, group.id, _title(group), terms=_texts(group.terms_ro, group.terms_en)
     )
-    await _tell(repos, f"group:{group.id}:confidential", list(await repos.groups.members(group.id)), notifier, notice)
+    await _tell(
+        repos, f"group:{group.id}:confidential", list(await repos.groups.members(group.id)), default_locale, notice
+    )
     return await _card(repos, group, await _person(repos, viewer))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.notices import Notice, NoticeKind, recipient, recipients, tell
 from bot.text import fold
 from storage.models import (
     InviteCode,
@@ -330,8 +331,9 @@ def ensure_can_apply(person: PersonView) -> None:
 
 
 async def submit_join_request(
-    repos: Repositories, person: PersonView, *, organisation_name: str, cui: str, position: str
+    repos: Repositories, person: PersonView, *, organisation_name: str, cui: str, position: str, default_locale: str
 ) -> JoinRequestView:
+    """Ask to join for an organisation; every manager is told (a `JOIN_REQUESTED` notice with the buttons)."""
     ensure_can_apply(person)
     if await repos.join_requests.pending_for(person.id):
         raise MembershipError(Refusal.REQUEST_PENDING)
@@ -348,7 +350,25 @@ async def submit_join_request(
     await repos.audit.record(
         "join.requested", actor_id=person.id, subject=f"join_request:{request.id}", details={"cui": valid_cui}
     )
-    return _request_view(request, existing, representatives)
+    view = _request_view(request, existing, representatives)
+    notice = Notice(NoticeKind.JOIN_REQUESTED, join_request_params(view, person))
+    managers_now = recipients(await repos.people.managers(), default_locale)
+    await tell(repos, f"join-request:{request.id}:new", managers_now, notice)
+    return view
+
+
+def join_request_params(request: JoinRequestView, applicant: PersonView) -> dict[str, Any]:
+    """A join request as managers read it, in plain data: the `JOIN_REQUESTED` notice and the /requests list."""
+    return {
+        "request_id": request.id,
+        "organisation_name": request.organisation_name,
+        "cui": request.cui,
+        "position": request.position,
+        "existing_organisation": request.existing_organisation,
+        "existing_representatives": request.existing_representatives,
+        "applicant_name": applicant.full_name,
+        "applicant_username": applicant.username,
+    }
 
 
 async def decide_join_request(
@@ -357,10 +377,12 @@ async def decide_join_request(
     manager: PersonView | None,
     *,
     approve: bool,
+    default_locale: str,
     now: datetime | None = None,
     actor_label: str | None = None,
 ) -> Decision:
-    """Approve or reject; the person is checked here, on the server, for every button press.
+    """Approve or reject; the person is checked here, on the server, for every button press. The applicant is
+    told (a `JOIN_DECIDED` notice).
 
     `manager` is None when an operator decides from the command line (`actor_label` says so).
     """
@@ -398,13 +420,25 @@ async def decide_join_request(
         subject=f"join_request:{request.id}",
         details={"person_id": applicant.id, "organisation_id": organisation.id if organisation else None},
     )
-    return Decision(
+    decision = Decision(
         request=_request_view(request),
         applicant=await _view(repos, applicant),
         manager=manager,
         approved=approve,
         organisation_name=organisation.name if organisation else None,
     )
+    told = decision.applicant
+    notice = Notice(
+        NoticeKind.JOIN_DECIDED,
+        {
+            "approved": approve,
+            "organisation_name": decision.organisation_name if approve else request.organisation_name,
+            "member": told.is_member,
+            "manager": told.is_manager,
+        },
+    )
+    await tell(repos, f"join-request:{request.id}:decided", [recipient(told, default_locale)], notice)
+    return decision
 
 
 async def _already_decided(repos: Repositories, request: JoinRequest) -> MembershipError:
