@@ -25,7 +25,6 @@ from bot.i18n import in_every_language
 from bot.services import catalogue
 from bot.services.catalogue import (
     CatalogueError,
-    CatalogueFileError,
     CatalogueReport,
     CategoryView,
     Page,
@@ -35,8 +34,10 @@ from bot.services.catalogue import (
     ServiceTexts,
     ServiceView,
 )
+from bot.services.catalogue_file import CatalogueFileError
 from bot.services.members import PersonView
 from bot.telegram_text import TEXT_LIMIT, utf16_len
+from handlers.catalogue_problems import describe
 from handlers.keyboards import (
     MAX_ROW_ID,
     MenuAction,
@@ -1273,7 +1274,7 @@ def import_report(report: CatalogueReport) -> str:
 def problems_text(error: CatalogueFileError) -> str:
     lines = [_("⚠️ The file has problems:")]
     for problem in error.problems[:PROBLEMS_SHOWN]:
-        lines.append("• " + escape(short(catalogue.describe(problem, _), PROBLEM_LENGTH)))
+        lines.append("• " + escape(short(describe(problem), PROBLEM_LENGTH)))
     if len(error.problems) > PROBLEMS_SHOWN:
         lines.append(_("…and {count} more.").format(count=len(error.problems) - PROBLEMS_SHOWN))
     lines += ["", _("Nothing was imported; send a corrected file or Cancel.")]
