@@ -628,17 +628,21 @@ async def deliver_command(settings: Settings) -> int:
 
 
 def _file_problems(path: Path | str, error: Any, outcome: str) -> int:
-    from bot.services.catalogue import FileProblem, describe
+    """A catalogue file's problems (CatalogueFileError), each with its line, in English."""
+    from bot.app import build_i18n
+    from handlers.catalogue_problems import describe
 
-    for problem in error.problems:
-        text = describe(problem) if isinstance(problem, FileProblem) else problem
-        print(f"{path}: {text}", file=sys.stderr)
+    i18n = build_i18n()
+    with i18n.context(), i18n.use_locale("en"):
+        for problem in error.problems:
+            print(f"{path}: {describe(problem)}", file=sys.stderr)
     print(outcome, file=sys.stderr)
     return 1
 
 
 async def seed_command(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import catalogue, groups
+    from bot.services.catalogue_file import CatalogueFileError
 
     path = args.catalogue or catalogue.SEED_FILE
 
@@ -651,7 +655,7 @@ async def seed_command(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         return await _with_repos(settings, work)
-    except catalogue.CatalogueFileError as error:
+    except CatalogueFileError as error:
         return _file_problems(path, error, "nothing was loaded")
     except OSError as error:
         print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
@@ -660,6 +664,7 @@ async def seed_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def catalogue_command(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import catalogue
+    from bot.services.catalogue_file import CatalogueFileError, parse_catalogue
 
     if args.catalogue_command == "export":
         text = asyncio.run(_with_result(settings, catalogue.export_catalogue))
@@ -676,7 +681,7 @@ def catalogue_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         if args.check:
-            entries = catalogue.parse_catalogue(text)
+            entries = parse_catalogue(text)
             services = sum(len(entry.services) for entry in entries)
             print(f"{args.file} can be imported: {len(entries)} categories, {services} services")
             return 0
@@ -685,7 +690,7 @@ def catalogue_command(args: argparse.Namespace, settings: Settings) -> int:
             return await catalogue.import_catalogue(repos, text, actor_label="cli")
 
         report = asyncio.run(_with_result(settings, load))
-    except catalogue.CatalogueFileError as error:
+    except CatalogueFileError as error:
         return _file_problems(args.file, error, "nothing was imported" if not args.check else "it cannot be imported")
     print(f"categories: {report.categories}")
     print(f"services: {report.services}")

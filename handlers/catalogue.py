@@ -24,7 +24,6 @@ from bot.config import Settings
 from bot.services import catalogue
 from bot.services.catalogue import (
     CatalogueError,
-    CatalogueFileError,
     CatalogueReport,
     CategoryView,
     Page,
@@ -34,8 +33,10 @@ from bot.services.catalogue import (
     ServiceTexts,
     ServiceView,
 )
+from bot.services.catalogue_file import CatalogueFileError
 from bot.services.members import PersonView
 from bot.telegram_text import TEXT_LIMIT, utf16_len
+from handlers.catalogue_problems import describe
 from handlers.keyboards import (
     MAX_ROW_ID,
     MenuAction,
@@ -1260,7 +1261,7 @@ def import_report(report: CatalogueReport) -> str:
 def problems_text(error: CatalogueFileError) -> str:
     lines = [_("⚠️ The file has problems:")]
     for problem in error.problems[:PROBLEMS_SHOWN]:
-        lines.append("• " + escape(short(catalogue.describe(problem, _), PROBLEM_LENGTH)))
+        lines.append("• " + escape(short(describe(problem), PROBLEM_LENGTH)))
     if len(error.problems) > PROBLEMS_SHOWN:
         lines.append(_("…and {count} more.").format(count=len(error.problems) - PROBLEMS_SHOWN))
     lines += ["", _("Nothing was imported; send a corrected file or Cancel.")]

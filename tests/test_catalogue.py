@@ -7,17 +7,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from babel.messages.extract import extract_from_dir
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import build_i18n
 from bot.services import catalogue, members
-from bot.services.catalogue import CatalogueError, CatalogueFileError, Refusal, RequestAction, ServiceTexts
+from bot.services.catalogue import CatalogueError, Refusal, RequestAction, ServiceTexts
+from bot.services.catalogue_file import CatalogueFileError, FileProblem, Part, ProblemKind
 from bot.services.members import PersonView
+from handlers import catalogue_problems
 from storage.db import unit_of_work
 from storage.models import AuditEntry, Role, Service, ServiceCategory, ServiceRequest
 from storage.repositories import Repositories
 
 SMALL = Path(__file__).parent / "data" / "catalogue_small.yaml"
+I18N = build_i18n()
 
 
 @pytest.fixture
@@ -45,6 +50,12 @@ async def service_id(repos: Repositories, key: str) -> int:
 
 async def audit_actions(repos: Repositories) -> list[str]:
     return list(await repos.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+def describe(problem: FileProblem) -> str:
+    """A file problem in words, in English as the CLI prints it (the handlers' layer words problems)."""
+    with I18N.context(), I18N.use_locale("en"):
+        return catalogue_problems.describe(problem)
 
 
 # --- seeding ---------------------------------------------------------------------------------------------------------
@@ -135,7 +146,7 @@ async def test_an_import_with_a_wrong_line_changes_nothing(repos: Repositories) 
     with pytest.raises(CatalogueFileError) as failed:
         await catalogue.import_catalogue(repos, edited)
     first, second = (n for n, text in enumerate(edited.splitlines(), 1) if text.strip() == "- key: eu-funding")
-    assert [catalogue.describe(p) for p in failed.value.problems] == [
+    assert [describe(p) for p in failed.value.problems] == [
         f"line {second}: duplicate service key 'eu-funding': line {first} has it already"
     ]
     assert await catalogue.export_catalogue(repos) == before
@@ -208,7 +219,37 @@ GOOD_SERVICE = '      - key: ok\n        title: {ro: "Bun", en: "Good"}\n       
 def test_a_wrong_file_is_explained_line_by_line(text: str, problems: list[str]) -> None:
     with pytest.raises(CatalogueFileError) as failed:
         catalogue.parse_catalogue(text)
-    assert [catalogue.describe(problem) for problem in failed.value.problems] == problems
+    assert [describe(problem) for problem in failed.value.problems] == problems
+
+
+def test_a_file_problem_is_a_kind_and_its_details_worded_only_by_the_handlers() -> None:
+    with pytest.raises(CatalogueFileError) as failed:
+        catalogue.parse_catalogue('categories:\n  - key: a\n    title: {ro: "Apă"}\n    colour: green\n')
+    fields = ("key", "title", "hidden", "services")
+    unknown = FileProblem(
+        4, ProblemKind.UNKNOWN_FIELD, {"where": Part.CATEGORY, "key": None, "name": "colour", "fields": fields}
+    )
+    missing = FileProblem(3, ProblemKind.TEXT_MISSING, {"where": Part.CATEGORY_TITLE, "key": "a", "language": "en"})
+    assert failed.value.problems == [unknown, missing]
+    # Its str() is for logs: kinds and details, not the sentences people read.
+    assert str(failed.value) == (
+        "line 4: unknown_field (where=category, key=None, name=colour, fields=('key', 'title', 'hidden', 'services'))\n"
+        "line 3: text_missing (where=category title, key=a, language=en)"
+    )
+    with I18N.context(), I18N.use_locale("ro"):
+        assert [catalogue_problems.describe(problem) for problem in (unknown, missing)] == [
+            "linia 4: câmp necunoscut 'colour' într-o categorie; câmpurile sunt: key, title, hidden, services",
+            "linia 3: titlul categoriei 'a' nu are text în limba engleză (en:)",
+        ]
+    assert describe(missing) == "line 3: the title of category 'a' has no English text (en:)"
+
+
+def test_the_services_hold_no_words_for_people() -> None:
+    """Services say what happened (kinds, details); the handlers' layer words it in the reader's language."""
+    services = Path(__file__).resolve().parent.parent / "bot" / "services"
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
+    messages = extract_from_dir(services, keywords=keywords, method_map=[("**.py", "python")])
+    assert [(file, message) for file, _line, message, _comments, _context in messages] == []
 
 
 # --- browsing and search ---------------------------------------------------------------------------------------

@@ -1,38 +1,44 @@
-"""The services catalogue: categories and services in two languages, search, the YAML file, members' requests."""
+"""The services catalogue: categories and services in two languages, search, its file loaded and exported (the
+file's format is `bot.services.catalogue_file`), members' requests."""
 
 from __future__ import annotations
 
 import enum
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from bot.notices import Notice, NoticeKind, recipient, recipients, tell
 from bot.outbox import Recipient
+from bot.services.catalogue_file import (
+    DESCRIPTION_MAX,
+    KEY_MAX,
+    TITLE_MAX,
+    CategoryEntry,
+    ServiceEntry,
+    ServiceTexts,
+    load_catalogue_file,
+    parse_catalogue,
+    tidy_description,
+    tidy_title,
+    write_catalogue,
+)
 from bot.services.members import MembershipError, PersonView, require_manager
 from bot.text import common_start, fold, matches, query_forms, search_text, words
 from storage.models import Organisation, Person, Role, Service, ServiceCategory, ServiceRequest, ServiceRequestStatus
 from storage.repositories import Repositories
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "data" / "catalogue.yaml"
-TITLE_MAX = 120
-DESCRIPTION_MAX = 2000
 NOTE_MAX = 1000
 REASON_MAX = 1000
-KEY_MAX = 64
 SEARCH_WORDS_MAX = 10
 PAGE_SIZE = 8
 PROFILE_REQUESTS = 10
 UNFINISHED_LISTED = 20
-
-_KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 T = TypeVar("T")
 Ordered = TypeVar("Ordered", Service, ServiceCategory)
@@ -57,14 +63,6 @@ class CatalogueError(Exception):
         super().__init__(reason.value)
         self.reason = reason
         self.context = context
-
-
-class CatalogueFileError(Exception):
-    """A catalogue file that cannot be loaded; every problem names its line (`describe` puts one into words)."""
-
-    def __init__(self, problems: Sequence[FileProblem]) -> None:
-        super().__init__("\n".join(describe(problem) for problem in problems))
-        self.problems = list(problems)
 
 
 # --- views ---------------------------------------------------------------------------------------------------------
@@ -248,14 +246,12 @@ def _page_bounds(total: int, page: int, size: int = PAGE_SIZE) -> tuple[int, int
 
 def clean_title(raw: str | None) -> str:
     """A title on one line, spaces tidied; refused when empty or longer than TITLE_MAX."""
-    text = " ".join((raw or "").split())
-    return _within(text, TITLE_MAX)
+    return _within(tidy_title(raw), TITLE_MAX)
 
 
 def clean_description(raw: str | None) -> str:
     """A description keeps its lines; spaces at their ends and blank lines around it go."""
-    text = "\n".join(line.rstrip() for line in (raw or "").strip().splitlines())
-    return _within(text, DESCRIPTION_MAX)
+    return _within(tidy_description(raw), DESCRIPTION_MAX)
 
 
 def clean_note(raw: str | None, limit: int = NOTE_MAX) -> str:
@@ -378,20 +374,13 @@ async def service(repos: Repositories, viewer: PersonView | None, service_id: in
 # --- managers' edits ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServiceTexts:
-    title_ro: str
-    title_en: str
-    description_ro: str
-    description_en: str
-
-    def cleaned(self) -> ServiceTexts:
-        return ServiceTexts(
-            clean_title(self.title_ro),
-            clean_title(self.title_en),
-            clean_description(self.description_ro),
-            clean_description(self.description_en),
-        )
+def _cleaned(texts: ServiceTexts) -> ServiceTexts:
+    return ServiceTexts(
+        clean_title(texts.title_ro),
+        clean_title(texts.title_en),
+        clean_description(texts.description_ro),
+        clean_description(texts.description_en),
+    )
 
 
 def _service_fields(texts: ServiceTexts) -> dict[str, Any]:
@@ -430,7 +419,7 @@ async def _category_row(repos: Repositories, category_id: int) -> ServiceCategor
 
 async def add_service(repos: Repositories, actor: PersonView, category_id: int, texts: ServiceTexts) -> ServiceView:
     await check_manager(repos, actor)
-    texts = texts.cleaned()
+    texts = _cleaned(texts)
     category_row = await _category_row(repos, category_id)
     row = await repos.catalogue.add_service(
         key=await _free_key(repos, Service, texts.title_en),
@@ -447,7 +436,7 @@ async def add_service(repos: Repositories, actor: PersonView, category_id: int, 
 
 async def edit_service(repos: Repositories, actor: PersonView, service_id: int, texts: ServiceTexts) -> ServiceView:
     await check_manager(repos, actor)
-    texts = texts.cleaned()
+    texts = _cleaned(texts)
     row, category_row = await _service_row(repos, service_id)
     changed = _change(row, _service_fields(texts))
     if changed:
@@ -549,339 +538,7 @@ async def move_category(repos: Repositories, actor: PersonView, category_id: int
     return _category_view(row)
 
 
-# --- the catalogue file (seed, import, export) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServiceEntry:
-    key: str
-    texts: ServiceTexts
-    hidden: bool
-    line: int
-
-
-@dataclass(frozen=True)
-class CategoryEntry:
-    key: str
-    title_ro: str
-    title_en: str
-    hidden: bool
-    services: tuple[ServiceEntry, ...]
-    line: int
-
-
-_CATALOGUE_FIELDS = ("categories",)
-_CATEGORY_FIELDS = ("key", "title", "hidden", "services")
-_SERVICE_FIELDS = ("key", "title", "description", "hidden")
-_LANGUAGES = ("ro", "en")
-
-
-def _named(key: Node | None) -> str | None:
-    """The key a problem names the entry it is in by; None before its key is known ("a service")."""
-    return str(key.value) if isinstance(key, ScalarNode) and key.value else None
-
-
-@dataclass(frozen=True)
-class FileProblem:
-    """One problem of a catalogue file: its line, what is wrong (`kind`) and the details `describe` words it with.
-
-    `params["where"]` names the part of the file: catalogue, category, service, or a title or description
-    ("category title", "service title", "service description") of the entry with `params["key"]` (None: no key yet).
-    """
-
-    line: int
-    kind: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _same(text: str) -> str:
-    return text
-
-
-def describe(problem: FileProblem, _: Callable[[str], str] = _same) -> str:
-    """A problem in words: English, or the language of the `_` (gettext) given."""
-    return _("line {line}: {problem}").format(line=problem.line, problem=_problem_text(problem, _))
-
-
-def _problem_text(problem: FileProblem, _: Callable[[str], str]) -> str:
-    params = problem.params
-    kind = problem.kind
-    if kind == "invalid_yaml":
-        # The YAML library's own detail is data: it stays as it is.
-        return _("this is not valid YAML") + f": {params['detail']}"
-    simple = {
-        "empty_file": _("the file is empty; it should start with 'categories:'"),
-        "categories_not_list": _("categories should be a list, each item starting with '- key:'"),
-        "hidden_not_bool": _("hidden should be true or false"),
-        "category_key_not_word": _("the key of a category should be a word like 'eu-funding'"),
-        "service_key_not_word": _("the key of a service should be a word like 'eu-funding'"),
-        "key_format": _(
-            "the key {key} should be lower-case letters, digits and dashes (at most {limit}), like 'eu-funding'"
-        ),
-        "category_key_twice": _("duplicate category key {key}: line {first} has it already"),
-        "service_key_twice": _("duplicate service key {key}: line {first} has it already"),
-    }
-    key = params.get("key")
-    values = {
-        "key": repr(key),
-        "name": repr(params.get("name")),
-        "field": params.get("name", ""),
-        "fields": ", ".join(params.get("fields", ())),
-        "limit": params.get("limit", ""),
-        "first": params.get("first", ""),
-        "length": params.get("length", ""),
-        "code": params.get("language", ""),
-        "language": {"ro": _("Romanian"), "en": _("English")}.get(params.get("language", ""), ""),
-    }
-    if kind in simple:
-        return simple[kind].format(**values)
-    where = (params.get("where", ""), key is not None)
-    messages: dict[tuple[str, str, bool], str] = {
-        ("services_not_list", "category", True): _(
-            "the services of category {key} should be a list, each item starting with '- key:'"
-        ),
-        ("services_not_list", "category", False): _(
-            "the services of a category should be a list, each item starting with '- key:'"
-        ),
-        # The fields of a part of the file.
-        ("not_mapping", "catalogue", False): _("the catalogue should have the fields {fields}"),
-        ("unknown_field", "catalogue", False): _("unknown field {name} in the catalogue; the fields are: {fields}"),
-        ("field_twice", "catalogue", False): _("{name} is given twice in the catalogue"),
-        ("field_missing", "catalogue", False): _("the catalogue has no {field}"),
-        ("not_mapping", "category", False): _("a category should have the fields {fields}"),
-        ("unknown_field", "category", False): _("unknown field {name} in a category; the fields are: {fields}"),
-        ("field_twice", "category", False): _("{name} is given twice in a category"),
-        ("field_missing", "category", False): _("a category has no {field}"),
-        ("not_mapping", "service", False): _("a service should have the fields {fields}"),
-        ("unknown_field", "service", False): _("unknown field {name} in a service; the fields are: {fields}"),
-        ("field_twice", "service", False): _("{name} is given twice in a service"),
-        ("field_missing", "service", False): _("a service has no {field}"),
-        ("not_mapping", "category title", True): _("the title of category {key} should have the fields {fields}"),
-        ("not_mapping", "category title", False): _("the title of a category should have the fields {fields}"),
-        ("not_mapping", "service title", True): _("the title of service {key} should have the fields {fields}"),
-        ("not_mapping", "service title", False): _("the title of a service should have the fields {fields}"),
-        ("not_mapping", "service description", True): _(
-            "the description of service {key} should have the fields {fields}"
-        ),
-        ("not_mapping", "service description", False): _(
-            "the description of a service should have the fields {fields}"
-        ),
-        ("unknown_field", "category title", True): _(
-            "unknown field {name} in the title of category {key}; the fields are: {fields}"
-        ),
-        ("unknown_field", "category title", False): _(
-            "unknown field {name} in the title of a category; the fields are: {fields}"
-        ),
-        ("unknown_field", "service title", True): _(
-            "unknown field {name} in the title of service {key}; the fields are: {fields}"
-        ),
-        ("unknown_field", "service title", False): _(
-            "unknown field {name} in the title of a service; the fields are: {fields}"
-        ),
-        ("unknown_field", "service description", True): _(
-            "unknown field {name} in the description of service {key}; the fields are: {fields}"
-        ),
-        ("unknown_field", "service description", False): _(
-            "unknown field {name} in the description of a service; the fields are: {fields}"
-        ),
-        ("field_twice", "category title", True): _("{name} is given twice in the title of category {key}"),
-        ("field_twice", "category title", False): _("{name} is given twice in the title of a category"),
-        ("field_twice", "service title", True): _("{name} is given twice in the title of service {key}"),
-        ("field_twice", "service title", False): _("{name} is given twice in the title of a service"),
-        ("field_twice", "service description", True): _("{name} is given twice in the description of service {key}"),
-        ("field_twice", "service description", False): _("{name} is given twice in the description of a service"),
-        # The texts of a title or description, in one language.
-        ("text_missing", "category title", True): _("the title of category {key} has no {language} text ({code}:)"),
-        ("text_missing", "category title", False): _("the title of a category has no {language} text ({code}:)"),
-        ("text_missing", "service title", True): _("the title of service {key} has no {language} text ({code}:)"),
-        ("text_missing", "service title", False): _("the title of a service has no {language} text ({code}:)"),
-        ("text_missing", "service description", True): _(
-            "the description of service {key} has no {language} text ({code}:)"
-        ),
-        ("text_missing", "service description", False): _(
-            "the description of a service has no {language} text ({code}:)"
-        ),
-        ("not_text", "category title", True): _("the {language} title of category {key} should be text"),
-        ("not_text", "category title", False): _("the {language} title of a category should be text"),
-        ("not_text", "service title", True): _("the {language} title of service {key} should be text"),
-        ("not_text", "service title", False): _("the {language} title of a service should be text"),
-        ("not_text", "service description", True): _("the {language} description of service {key} should be text"),
-        ("not_text", "service description", False): _("the {language} description of a service should be text"),
-        ("text_empty", "category title", True): _("the {language} title of category {key} is empty"),
-        ("text_empty", "category title", False): _("the {language} title of a category is empty"),
-        ("text_empty", "service title", True): _("the {language} title of service {key} is empty"),
-        ("text_empty", "service title", False): _("the {language} title of a service is empty"),
-        ("text_empty", "service description", True): _("the {language} description of service {key} is empty"),
-        ("text_empty", "service description", False): _("the {language} description of a service is empty"),
-        ("text_too_long", "category title", True): _(
-            "the {language} title of category {key} is {length} characters long; at most {limit}"
-        ),
-        ("text_too_long", "category title", False): _(
-            "the {language} title of a category is {length} characters long; at most {limit}"
-        ),
-        ("text_too_long", "service title", True): _(
-            "the {language} title of service {key} is {length} characters long; at most {limit}"
-        ),
-        ("text_too_long", "service title", False): _(
-            "the {language} title of a service is {length} characters long; at most {limit}"
-        ),
-        ("text_too_long", "service description", True): _(
-            "the {language} description of service {key} is {length} characters long; at most {limit}"
-        ),
-        ("text_too_long", "service description", False): _(
-            "the {language} description of a service is {length} characters long; at most {limit}"
-        ),
-    }
-    return messages[(kind, *where)].format(**values)
-
-
-class _FileReader:
-    """Walks the YAML node tree, so that every problem can name the line it is on."""
-
-    def __init__(self) -> None:
-        self.problems: list[FileProblem] = []
-        self.category_keys: dict[str, int] = {}
-        self.service_keys: dict[str, int] = {}
-
-    def problem(self, node: Node, kind: str, **params: Any) -> None:
-        self.problems.append(FileProblem(node.start_mark.line + 1, kind, params))
-
-    def fields(
-        self, node: Node, where: str, known: Sequence[str], required: Sequence[str], key: str | None = None
-    ) -> dict[str, Node] | None:
-        if not isinstance(node, MappingNode):
-            self.problem(node, "not_mapping", where=where, key=key, fields=tuple(known))
-            return None
-        found: dict[str, Node] = {}
-        for key_node, value_node in node.value:
-            name = str(key_node.value) if isinstance(key_node, ScalarNode) else None
-            if name is None or name not in known:
-                self.problem(key_node, "unknown_field", where=where, key=key, name=name, fields=tuple(known))
-            elif name in found:
-                self.problem(key_node, "field_twice", where=where, key=key, name=name)
-            else:
-                found[name] = value_node
-        for name in required:
-            if name not in found:
-                self.problem(node, "field_missing", where=where, key=key, name=name)
-        return found
-
-    def key(self, node: Node, kind: str, seen: dict[str, int]) -> str | None:
-        if not isinstance(node, ScalarNode) or not node.value:
-            self.problem(node, f"{kind}_key_not_word")
-            return None
-        key = str(node.value)
-        if len(key) > KEY_MAX or not _KEY.fullmatch(key):
-            self.problem(node, "key_format", key=key, limit=KEY_MAX)
-            return None
-        line = node.start_mark.line + 1
-        if key in seen:
-            self.problem(node, f"{kind}_key_twice", key=key, first=seen[key])
-            return None
-        seen[key] = line
-        return key
-
-    def texts(self, node: Node | None, noun: str, owner: str, key: str | None) -> dict[str, str]:
-        """{"ro": ..., "en": ...} of a title or description, cleaned; what is missing or wrong is left out."""
-        if node is None:
-            return {}
-        where = f"{owner} {noun}"
-        fields = self.fields(node, where, _LANGUAGES, (), key)
-        if fields is None:
-            return {}
-        limit = DESCRIPTION_MAX if noun == "description" else TITLE_MAX
-        texts = {}
-        for language in _LANGUAGES:
-            value = fields.get(language)
-            if value is None:
-                self.problem(node, "text_missing", where=where, key=key, language=language)
-                continue
-            if not isinstance(value, ScalarNode) or value.tag == "tag:yaml.org,2002:null":
-                self.problem(value, "not_text", where=where, key=key, language=language)
-                continue
-            try:
-                texts[language] = clean_description(value.value) if noun == "description" else clean_title(value.value)
-            except CatalogueError as refusal:
-                if refusal.reason is Refusal.TEXT_EMPTY:
-                    self.problem(value, "text_empty", where=where, key=key, language=language)
-                else:
-                    length = refusal.context["length"]
-                    self.problem(
-                        value, "text_too_long", where=where, key=key, language=language, length=length, limit=limit
-                    )
-        return texts
-
-    def hidden(self, node: Node | None) -> bool:
-        if node is None:
-            return False
-        if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
-            self.problem(node, "hidden_not_bool")
-            return False
-        return bool(yaml.safe_load(node.value))
-
-    def catalogue(self, root: Node | None) -> list[CategoryEntry]:
-        if root is None:
-            self.problems.append(FileProblem(1, "empty_file", {}))
-            return []
-        fields = self.fields(root, "catalogue", _CATALOGUE_FIELDS, _CATALOGUE_FIELDS)
-        if fields is None or "categories" not in fields:
-            return []
-        items = fields["categories"]
-        if not isinstance(items, SequenceNode):
-            self.problem(items, "categories_not_list")
-            return []
-        return [entry for node in items.value if (entry := self.category(node)) is not None]
-
-    def category(self, node: Node) -> CategoryEntry | None:
-        fields = self.fields(node, "category", _CATEGORY_FIELDS, ("key", "title"))
-        if fields is None:
-            return None
-        key = self.key(fields["key"], "category", self.category_keys) if "key" in fields else None
-        named = _named(fields.get("key"))
-        title = self.texts(fields.get("title"), "title", "category", named)
-        hidden = self.hidden(fields.get("hidden"))
-        services: list[ServiceEntry] = []
-        items = fields.get("services")
-        if items is not None and not (isinstance(items, ScalarNode) and items.tag == "tag:yaml.org,2002:null"):
-            if isinstance(items, SequenceNode):
-                services = [entry for item in items.value if (entry := self.service(item)) is not None]
-            else:
-                self.problem(items, "services_not_list", where="category", key=named)
-        if key is None or len(title) < 2:
-            return None
-        return CategoryEntry(key, title["ro"], title["en"], hidden, tuple(services), node.start_mark.line + 1)
-
-    def service(self, node: Node) -> ServiceEntry | None:
-        fields = self.fields(node, "service", _SERVICE_FIELDS, ("key", "title", "description"))
-        if fields is None:
-            return None
-        key = self.key(fields["key"], "service", self.service_keys) if "key" in fields else None
-        named = _named(fields.get("key"))
-        title = self.texts(fields.get("title"), "title", "service", named)
-        description = self.texts(fields.get("description"), "description", "service", named)
-        hidden = self.hidden(fields.get("hidden"))
-        if key is None or len(title) < 2 or len(description) < 2:
-            return None
-        texts = ServiceTexts(title["ro"], title["en"], description["ro"], description["en"])
-        return ServiceEntry(key, texts, hidden, node.start_mark.line + 1)
-
-
-def parse_catalogue(text: str) -> list[CategoryEntry]:
-    """The categories and services of a catalogue file; CatalogueFileError lists every problem with its line."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        detail = error.problem or error.context
-        raise CatalogueFileError([FileProblem(line, "invalid_yaml", {"detail": detail})]) from None
-    except yaml.YAMLError as error:
-        raise CatalogueFileError([FileProblem(1, "invalid_yaml", {"detail": str(error)})]) from None
-    reader = _FileReader()
-    entries = reader.catalogue(root)
-    if reader.problems:
-        raise CatalogueFileError(reader.problems)
-    return entries
+# --- the catalogue file: seed, import, export (its format: bot.services.catalogue_file) -----------------------------
 
 
 @dataclass
@@ -979,10 +636,6 @@ async def apply_catalogue(
     return report
 
 
-def load_catalogue_file(path: Path) -> list[CategoryEntry]:
-    return parse_catalogue(path.read_text(encoding="utf-8-sig"))
-
-
 async def seed_catalogue(repos: Repositories, *, path: Path = SEED_FILE, actor_label: str = "seed") -> CatalogueReport:
     """Load the packaged catalogue (or `path`); safe to run again after the file changed."""
     return await apply_catalogue(repos, load_catalogue_file(path), action="catalogue.seeded", actor_label=actor_label)
@@ -1014,53 +667,18 @@ async def import_from_chat(repos: Repositories, viewer: PersonView, text: str) -
     return await apply_catalogue(repos, parse_catalogue(text), action="catalogue.imported", actor_id=viewer.id)
 
 
-class _ExportDumper(yaml.SafeDumper):
-    """Descriptions with several lines are written as blocks, the way people write them by hand."""
-
-
-def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_ExportDumper.add_representer(str, _represent_text)
-
-EXPORT_HEADER = (
-    "# The cluster's services catalogue. Edit it and load it back: in the chat with 📥 Import a file\n"
-    "# (managers, on the services screen), or with: clusterbot catalogue import FILE\n"
-    "# The order in the file is the order members see; 'hidden: true' hides an entry; keys never change.\n"
-    f"# Every title and description in Romanian (ro) and English (en); titles at most {TITLE_MAX} characters,\n"
-    f"# descriptions at most {DESCRIPTION_MAX}.\n"
-)
-
-
 async def export_catalogue(repos: Repositories) -> str:
     """The whole catalogue, hidden entries included, in the format `import_catalogue` reads."""
-    services_by_category: dict[int, list[Service]] = {}
+    services_by_category: dict[int, list[ServiceEntry]] = {}
     for row in await repos.catalogue.all_services():
-        services_by_category.setdefault(row.category_id, []).append(row)
-    document: list[dict[str, Any]] = []
-    for category_row in await repos.catalogue.all_categories():
-        item: dict[str, Any] = {
-            "key": category_row.key,
-            "title": {"ro": category_row.title_ro, "en": category_row.title_en},
-        }
-        if category_row.hidden:
-            item["hidden"] = True
-        services = []
-        for row in services_by_category.get(category_row.id, []):
-            entry: dict[str, Any] = {
-                "key": row.key,
-                "title": {"ro": row.title_ro, "en": row.title_en},
-                "description": {"ro": row.description_ro, "en": row.description_en},
-            }
-            if row.hidden:
-                entry["hidden"] = True
-            services.append(entry)
-        item["services"] = services
-        document.append(item)
-    body = yaml.dump({"categories": document}, Dumper=_ExportDumper, allow_unicode=True, sort_keys=False, width=10_000)
-    return EXPORT_HEADER + body
+        texts = ServiceTexts(row.title_ro, row.title_en, row.description_ro, row.description_en)
+        services_by_category.setdefault(row.category_id, []).append(ServiceEntry(row.key, texts, row.hidden))
+    return write_catalogue(
+        [
+            CategoryEntry(row.key, row.title_ro, row.title_en, row.hidden, tuple(services_by_category.get(row.id, ())))
+            for row in await repos.catalogue.all_categories()
+        ]
+    )
 
 
 # --- members' requests ------------------------------------------------------------------------------------------
