@@ -1,11 +1,16 @@
-"""aiogram Routers, one module per feature, composed in one place."""
+"""aiogram Routers, one module per feature, composed in one place.
+
+Managers' handlers sit on routers made by `handlers.guards.managers_router`, which refuse anyone else.
+"""
 
 from __future__ import annotations
 
 from aiogram import Router
+from aiogram.filters import ExceptionTypeFilter
 
 from bot.config import Settings
-from handlers import announcements, catalogue, common, groups, onboarding
+from bot.services.refusals import Refused
+from handlers import announcements, catalogue, common, groups, onboarding, refusals
 
 
 def setup_routers(settings: Settings) -> Router:
@@ -22,5 +27,7 @@ def setup_routers(settings: Settings) -> Router:
         groups.build_router(),
         fallback,
     )
+    # A refusal no handler answered itself is said in the person's language; anything else is a failure.
+    root.errors.register(refusals.on_refusal, ExceptionTypeFilter(Refused))
     root.errors.register(common.on_error)
     return root

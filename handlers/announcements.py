@@ -31,9 +31,9 @@ from bot.services import announcements
 from bot.services.announcements import Audience
 from bot.services.groups import Texts
 from bot.services.members import MembershipError, PersonView
-from handlers.common import explain
 from handlers.groups import localized, shown
 from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowId, main_menu
+from handlers.refusals import explain
 from storage.db import unit_of_work
 from storage.repositories import Repositories
 

@@ -49,6 +49,7 @@ from handlers.keyboards import (
     clip,
     main_menu,
 )
+from handlers.refusals import explain
 from storage.models import ServiceRequestStatus
 from storage.repositories import Repositories
 
@@ -256,34 +257,6 @@ def _markup(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
 
 def _hidden_mark(hidden: bool) -> str:
     return "🙈 " if hidden else ""
-
-
-def explain(error: CatalogueError) -> str:
-    """The refusal in the reader's words."""
-    if error.reason is Refusal.REQUEST_HANDLED:
-        manager = escape(str(error.context.get("by") or "")) or "—"
-        return {
-            ServiceRequestStatus.TAKEN: _("This request was already taken by {manager}."),
-            ServiceRequestStatus.DONE: _("This request was already marked done by {manager}."),
-            ServiceRequestStatus.DECLINED: _("This request was already declined by {manager}."),
-        }.get(
-            ServiceRequestStatus(str(error.context.get("status"))), _("This request has already been decided.")
-        ).format(manager=manager)
-    messages = {
-        Refusal.NOT_ALLOWED: _("Sorry, only the cluster's managers can do that."),
-        Refusal.MEMBERS_ONLY: _(
-            "Services are for the cluster's members. Join the cluster for your organisation, then ask again."
-        ),
-        Refusal.SERVICE_NOT_FOUND: _("This service is not available any more."),
-        Refusal.CATEGORY_NOT_FOUND: _("This category is not available any more."),
-        Refusal.REQUEST_NOT_FOUND: _("This request no longer exists."),
-        Refusal.TEXT_EMPTY: _("Please send it as text."),
-        Refusal.TEXT_TOO_LONG: _("That is too long: at most {limit} characters, please.").format(
-            limit=error.context.get("limit", "")
-        ),
-        Refusal.AT_THE_EDGE: _("It is already at that end of the list."),
-    }
-    return messages[error.reason]
 
 
 async def _send(message: Message, screen: Screen) -> None:

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.i18n import resolve_locale
 from bot.middlewares import UpdateWork
 from bot.services import catalogue, members
-from bot.services.members import MembershipError, PersonView, Refusal
+from bot.services.members import PersonView
 from handlers.catalogue import requests_section
 from handlers.keyboards import (
     LANGUAGE_NAMES,
@@ -35,37 +35,6 @@ log = logging.getLogger(__name__)
 
 
 GROUP_COMMANDS = ("start", "help", "menu", "profile", "language", "join")
-
-
-def explain(error: MembershipError) -> str:
-    """The refusal in the reader's words."""
-    messages = {
-        Refusal.NOT_ALLOWED: _("Sorry, only the cluster's managers can do that."),
-        Refusal.ALREADY_MEMBER: _("You already represent {organisation} in the cluster.").format(
-            organisation=f"<b>{escape(str(error.context.get('organisation', '')))}</b>"
-        ),
-        Refusal.REQUEST_PENDING: _("Your request to join is already with the managers. You will hear from me here."),
-        Refusal.INVALID_CUI: _(
-            "That fiscal code (CUI) is not valid: its check digit does not match. "
-            "Please check it and send it again, for example RO 14399840."
-        ),
-        Refusal.TEXT_TOO_LONG: _("That is too long: at most {limit} characters, please.").format(
-            limit=error.context.get("limit", "")
-        ),
-        Refusal.TEXT_EMPTY: _("Please send it as text."),
-        Refusal.REQUEST_NOT_FOUND: _("This request no longer exists."),
-        Refusal.REQUEST_DECIDED: _("This request has already been decided."),
-        Refusal.INVITE_INVALID: _(
-            "This invite code is not valid any more: it may have been used up or withdrawn. "
-            "Ask the cluster team for a new one, or ask to join."
-        ),
-        Refusal.INVITE_OTHER_ORGANISATION: _(
-            "You already represent {organisation}. To move to another organisation, please write to the cluster team."
-        ).format(organisation=f"<b>{escape(str(error.context.get('organisation', '')))}</b>"),
-        Refusal.ORGANISATION_NOT_FOUND: _("I do not know that organisation."),
-        Refusal.PERSON_NOT_FOUND: _("I do not know that person."),
-    }
-    return messages[error.reason]
 
 
 def role_name(role: Role) -> str:

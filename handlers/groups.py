@@ -37,7 +37,7 @@ from bot.services.groups import (
 )
 from bot.services.members import MembershipError, PersonView, clean_text
 from bot.telegram_text import TEXT_LIMIT, parse_html, utf16_len
-from handlers.common import explain, leave_conversation
+from handlers.common import leave_conversation
 from handlers.keyboards import (
     MenuAction,
     MenuCb,
@@ -48,6 +48,7 @@ from handlers.keyboards import (
     clip,
     main_menu,
 )
+from handlers.refusals import explain
 from storage.models import GroupEventKind, GroupState
 from storage.repositories import Repositories
 
@@ -160,31 +161,6 @@ def localized(texts: Texts, limit: int | None = None) -> str:
 def shown(texts: Texts, limit: int | None = None) -> str:
     """`localized`, escaped for an HTML message."""
     return escape(localized(texts, limit))
-
-
-def refusal_text(error: GroupError | MembershipError) -> str:
-    if isinstance(error, MembershipError):
-        return explain(error)
-    return {
-        GroupRefusal.NOT_FOUND: _("This working group does not exist."),
-        GroupRefusal.DISSOLVED: _("This working group has been dissolved: it cannot be joined or changed any more."),
-        GroupRefusal.NOT_MEMBER: _(
-            "Working groups are for the cluster's member organisations. "
-            "Join the cluster for your organisation first; then you can join groups and propose new ones."
-        ),
-        GroupRefusal.NO_ORGANISATION: _(
-            "Only member organisations take part in working groups, and you do not represent one. "
-            "You can still open every group and follow it."
-        ),
-        GroupRefusal.ALREADY_IN: _("You already take part in this group."),
-        GroupRefusal.NOT_IN: _("You do not take part in this group."),
-        GroupRefusal.TERMS_NOT_ACCEPTED: _(
-            "This group is confidential: please read and accept its terms before joining."
-        ),
-        GroupRefusal.NOT_CONFIDENTIAL: _("This group is not confidential: there are no terms to accept."),
-        GroupRefusal.ALREADY_CONFIDENTIAL: _("This group is already confidential."),
-        GroupRefusal.NOTHING_MISSING: _("This group already has its title and objective in both languages."),
-    }[error.reason]
 
 
 def filter_name(view: GroupFilter) -> str:
@@ -528,9 +504,9 @@ async def _refuse(query: CallbackQuery, error: GroupError | MembershipError) -> 
     if isinstance(error, GroupError) and error.reason is GroupRefusal.NOT_MEMBER:
         await query.answer()
         if isinstance(query.message, Message):
-            await query.message.answer(refusal_text(error), reply_markup=join_cluster_keyboard())
+            await query.message.answer(explain(error), reply_markup=join_cluster_keyboard())
         return
-    await query.answer(refusal_text(error), show_alert=True)
+    await query.answer(explain(error), show_alert=True)
 
 
 # --- list and card -------------------------------------------------------------------------------------------------
@@ -690,7 +666,7 @@ async def _still_member(message: Message, person: PersonView, repos: Repositorie
         await groups.ensure_can_propose(repos, person)
     except (GroupError, MembershipError) as error:
         await state.clear()
-        await message.answer(refusal_text(error), reply_markup=main_menu(person))
+        await message.answer(explain(error), reply_markup=main_menu(person))
         return False
     return True
 
@@ -794,7 +770,7 @@ async def _still_managing(
         return await groups.managed_group(repos, person, int(data["group_id"]))
     except (GroupError, MembershipError) as error:
         await state.clear()
-        await message.answer(refusal_text(error), reply_markup=main_menu(person))
+        await message.answer(explain(error), reply_markup=main_menu(person))
         return None
 
 
@@ -988,7 +964,7 @@ async def begin_translate(
     language = card.missing_language
     if language is None:
         await state.clear()
-        await query.answer(refusal_text(GroupError(GroupRefusal.NOTHING_MISSING)), show_alert=True)
+        await query.answer(explain(GroupError(GroupRefusal.NOTHING_MISSING)), show_alert=True)
         return
     await query.answer()
     needs = [name for name, texts in (("title", card.title), ("objective", card.objective)) if not texts.get(language)]
@@ -1055,7 +1031,7 @@ async def _save_translation(
             objective=data.get("objective"),
         )
     except (GroupError, MembershipError) as error:
-        await message.answer(refusal_text(error), reply_markup=main_menu(person))
+        await message.answer(explain(error), reply_markup=main_menu(person))
         return
     await message.answer(
         _("🌐 Saved: the group now reads in {language} too.").format(language=language_name(data["locale"]))
@@ -1071,7 +1047,7 @@ async def begin_confidential(
         return
     if card.confidential:
         await state.clear()
-        await query.answer(refusal_text(GroupError(GroupRefusal.ALREADY_CONFIDENTIAL)), show_alert=True)
+        await query.answer(explain(GroupError(GroupRefusal.ALREADY_CONFIDENTIAL)), show_alert=True)
         return
     await query.answer()
     await state.set_state(TermsForm.ro)

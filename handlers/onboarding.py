@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.i18n import format_when, resolve_locale
 from bot.services import members
 from bot.services.members import JoinRequestView, MembershipError, PersonView
-from handlers.common import explain, menu_text
+from handlers.common import menu_text
 from handlers.keyboards import (
     JoinDecision,
     JoinDecisionCb,
@@ -34,6 +34,7 @@ from handlers.keyboards import (
     main_menu,
     menu_for,
 )
+from handlers.refusals import explain
 from storage.models import utcnow
 from storage.repositories import Repositories
 

@@ -14,6 +14,7 @@ from bot.notices import Notice, NoticeKind, recipient, tell
 from bot.outbox import BatchReport, Recipient, batch_report, validate_content
 from bot.services.groups import GroupFilter, GroupPage, GroupSummary, Texts
 from bot.services.members import PersonView, require_manager
+from bot.services.refusals import Refused
 from storage.models import Announcement, AnnouncementStatus, GroupState, Role, WorkingGroup, utcnow
 from storage.repositories import Repositories
 
@@ -32,10 +33,21 @@ GROUP_PAGE_SIZE = 8
 _MEMBER_ROLES = {Role.MEMBER.value, Role.MANAGER.value, Role.ADMIN.value}
 
 
-class AnnouncementError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class AnnouncementRefusal(enum.StrEnum):
+    NO_TEXT = "no_text"
+    GROUP_NOT_FOUND = "group_not_found"
+    GROUP_DISSOLVED = "group_dissolved"
+    NOT_FOUND = "not_found"
+    ALREADY_CANCELLED = "already_cancelled"
+
+
+class AnnouncementError(Refused):
+    """An announcement rule refused the action (`AnnouncementRefusal`)."""
+
+    reason: AnnouncementRefusal
+
+    def __init__(self, reason: AnnouncementRefusal | str, **context: object) -> None:
+        super().__init__(AnnouncementRefusal(reason), **context)
 
 
 @dataclass(frozen=True)
@@ -69,7 +81,7 @@ def _view(row: Announcement, queued: int = 0, group: WorkingGroup | None = None)
 def make_content(texts: Mapping[str, str]) -> dict[str, Any]:
     """The outbox content from one text per language (a single text serves everyone)."""
     if not texts:
-        raise AnnouncementError("no text")
+        raise AnnouncementError(AnnouncementRefusal.NO_TEXT)
     only = next(iter(texts.values())) if len(texts) == 1 else None
     return {
         locale: {
@@ -101,9 +113,9 @@ async def audience_group(repos: Repositories, group_id: int | None) -> WorkingGr
     """The working group a group announcement is for: one that exists and is not dissolved."""
     group = await repos.groups.get(group_id) if group_id is not None else None
     if group is None:
-        raise AnnouncementError("group_not_found")
+        raise AnnouncementError(AnnouncementRefusal.GROUP_NOT_FOUND)
     if group.state == GroupState.DISSOLVED.value:
-        raise AnnouncementError("group_dissolved")
+        raise AnnouncementError(AnnouncementRefusal.GROUP_DISSOLVED)
     return group
 
 
@@ -197,11 +209,11 @@ async def cancel(
         await require_manager(repos, author)
     row = await repos.announcements.get(announcement_id)
     if row is None:
-        raise AnnouncementError("not_found")
+        raise AnnouncementError(AnnouncementRefusal.NOT_FOUND)
     if row.status == AnnouncementStatus.CANCELLED.value or not await repos.announcements.mark_cancelled(
         row.id, utcnow()
     ):
-        raise AnnouncementError("already_cancelled")
+        raise AnnouncementError(AnnouncementRefusal.ALREADY_CANCELLED)
     withdrawn = await repos.outbox.cancel_pending(batch_of(row.id))
     await repos.audit.record(
         "announcement.cancelled",

@@ -28,6 +28,7 @@ from bot.services.catalogue_file import (
     write_catalogue,
 )
 from bot.services.members import MembershipError, PersonView, require_manager
+from bot.services.refusals import Refused
 from bot.text import common_start, fold, matches, query_forms, search_text, words
 from storage.models import Organisation, Person, Role, Service, ServiceCategory, ServiceRequest, ServiceRequestStatus
 from storage.repositories import Repositories
@@ -56,13 +57,10 @@ class Refusal(enum.StrEnum):
     AT_THE_EDGE = "at_the_edge"
 
 
-class CatalogueError(Exception):
-    """A rule refused the action; `reason` names which, the handlers turn it into a message."""
+class CatalogueError(Refused):
+    """A catalogue rule refused the action (`Refusal`)."""
 
-    def __init__(self, reason: Refusal, **context: object) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
-        self.context = context
+    reason: Refusal
 
 
 # --- views ---------------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import yaml
 from bot.i18n import SUPPORTED_LOCALES
 from bot.notices import Notice, NoticeKind, recipients, tell
 from bot.services.members import MembershipError, PersonView, Refusal, clean_text, require_manager
+from bot.services.refusals import Refused
 from storage.models import GroupEventKind, GroupState, Person, Role, WorkingGroup, utcnow
 from storage.repositories import Repositories
 
@@ -190,12 +191,10 @@ class GroupRefusal(enum.StrEnum):
     NOTHING_MISSING = "nothing_missing"
 
 
-class GroupError(Exception):
-    """A working-group rule refused the action; `reason` names which, the handlers turn it into a message."""
+class GroupError(Refused):
+    """A working-group rule refused the action (`GroupRefusal`)."""
 
-    def __init__(self, reason: GroupRefusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
+    reason: GroupRefusal
 
 
 class GroupFilter(enum.StrEnum):

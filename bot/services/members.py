@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.notices import Notice, NoticeKind, recipient, recipients, tell
+from bot.services.refusals import Refused
 from bot.text import fold
 from storage.models import (
     InviteCode,
@@ -30,13 +31,10 @@ NAME_MAX = 128
 _CUI_KEY = (7, 5, 3, 2, 1, 7, 5, 3, 2)
 
 
-class MembershipError(Exception):
-    """A rule refused the action; `reason` names which, the handlers turn it into a message."""
+class MembershipError(Refused):
+    """A membership rule refused the action (`Refusal`)."""
 
-    def __init__(self, reason: Refusal, **context: object) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
-        self.context = context
+    reason: Refusal
 
 
 class Refusal(enum.StrEnum):

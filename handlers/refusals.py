@@ -1,0 +1,174 @@
+"""Refusals in the reader's words, and the one error handler that answers them.
+
+Services raise `bot.services.refusals.Refused` (each through its own subclass and enum of reasons) and word
+nothing; `explain` words any of them in the current language. A handler that has nothing to add to a refusal
+lets it through: `on_refusal` answers it (an alert on a button, a message otherwise), after the update's
+transaction was rolled back. Handlers catch a refusal only to do something more than saying it (keep a form
+open, refresh a stale card). Adding a refusal: a member of the service's enum, its wording here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from aiogram import Bot
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.i18n import resolve_locale
+from bot.services.announcements import AnnouncementError, AnnouncementRefusal
+from bot.services.catalogue import CatalogueError
+from bot.services.catalogue import Refusal as CatalogueRefusal
+from bot.services.groups import GroupError, GroupRefusal
+from bot.services.members import MembershipError
+from bot.services.members import Refusal as MemberRefusal
+from bot.services.refusals import Refused
+from storage.models import ServiceRequestStatus
+
+log = logging.getLogger(__name__)
+
+
+def explain(error: Refused) -> str:
+    """The refusal in the reader's words (the current language)."""
+    for kind, wording in _WORDINGS:
+        if isinstance(error, kind):
+            return wording(error)
+    raise TypeError(f"no wording for {type(error).__name__}")
+
+
+def _membership(error: MembershipError) -> str:
+    messages = {
+        MemberRefusal.NOT_ALLOWED: _("Sorry, only the cluster's managers can do that."),
+        MemberRefusal.ALREADY_MEMBER: _("You already represent {organisation} in the cluster.").format(
+            organisation=f"<b>{escape(str(error.context.get('organisation', '')))}</b>"
+        ),
+        MemberRefusal.REQUEST_PENDING: _(
+            "Your request to join is already with the managers. You will hear from me here."
+        ),
+        MemberRefusal.INVALID_CUI: _(
+            "That fiscal code (CUI) is not valid: its check digit does not match. "
+            "Please check it and send it again, for example RO 14399840."
+        ),
+        MemberRefusal.TEXT_TOO_LONG: _("That is too long: at most {limit} characters, please.").format(
+            limit=error.context.get("limit", "")
+        ),
+        MemberRefusal.TEXT_EMPTY: _("Please send it as text."),
+        MemberRefusal.REQUEST_NOT_FOUND: _("This request no longer exists."),
+        MemberRefusal.REQUEST_DECIDED: _("This request has already been decided."),
+        MemberRefusal.INVITE_INVALID: _(
+            "This invite code is not valid any more: it may have been used up or withdrawn. "
+            "Ask the cluster team for a new one, or ask to join."
+        ),
+        MemberRefusal.INVITE_OTHER_ORGANISATION: _(
+            "You already represent {organisation}. To move to another organisation, please write to the cluster team."
+        ).format(organisation=f"<b>{escape(str(error.context.get('organisation', '')))}</b>"),
+        MemberRefusal.ORGANISATION_NOT_FOUND: _("I do not know that organisation."),
+        MemberRefusal.PERSON_NOT_FOUND: _("I do not know that person."),
+    }
+    return messages[error.reason]
+
+
+def _catalogue(error: CatalogueError) -> str:
+    if error.reason is CatalogueRefusal.REQUEST_HANDLED:
+        manager = escape(str(error.context.get("by") or "")) or "—"
+        return {
+            ServiceRequestStatus.TAKEN: _("This request was already taken by {manager}."),
+            ServiceRequestStatus.DONE: _("This request was already marked done by {manager}."),
+            ServiceRequestStatus.DECLINED: _("This request was already declined by {manager}."),
+        }.get(
+            ServiceRequestStatus(str(error.context.get("status"))), _("This request has already been decided.")
+        ).format(manager=manager)
+    messages = {
+        CatalogueRefusal.NOT_ALLOWED: _("Sorry, only the cluster's managers can do that."),
+        CatalogueRefusal.MEMBERS_ONLY: _(
+            "Services are for the cluster's members. Join the cluster for your organisation, then ask again."
+        ),
+        CatalogueRefusal.SERVICE_NOT_FOUND: _("This service is not available any more."),
+        CatalogueRefusal.CATEGORY_NOT_FOUND: _("This category is not available any more."),
+        CatalogueRefusal.REQUEST_NOT_FOUND: _("This request no longer exists."),
+        CatalogueRefusal.TEXT_EMPTY: _("Please send it as text."),
+        CatalogueRefusal.TEXT_TOO_LONG: _("That is too long: at most {limit} characters, please.").format(
+            limit=error.context.get("limit", "")
+        ),
+        CatalogueRefusal.AT_THE_EDGE: _("It is already at that end of the list."),
+    }
+    return messages[error.reason]
+
+
+def _group(error: GroupError) -> str:
+    return {
+        GroupRefusal.NOT_FOUND: _("This working group does not exist."),
+        GroupRefusal.DISSOLVED: _("This working group has been dissolved: it cannot be joined or changed any more."),
+        GroupRefusal.NOT_MEMBER: _(
+            "Working groups are for the cluster's member organisations. "
+            "Join the cluster for your organisation first; then you can join groups and propose new ones."
+        ),
+        GroupRefusal.NO_ORGANISATION: _(
+            "Only member organisations take part in working groups, and you do not represent one. "
+            "You can still open every group and follow it."
+        ),
+        GroupRefusal.ALREADY_IN: _("You already take part in this group."),
+        GroupRefusal.NOT_IN: _("You do not take part in this group."),
+        GroupRefusal.TERMS_NOT_ACCEPTED: _(
+            "This group is confidential: please read and accept its terms before joining."
+        ),
+        GroupRefusal.NOT_CONFIDENTIAL: _("This group is not confidential: there are no terms to accept."),
+        GroupRefusal.ALREADY_CONFIDENTIAL: _("This group is already confidential."),
+        GroupRefusal.NOTHING_MISSING: _("This group already has its title and objective in both languages."),
+    }[error.reason]
+
+
+def _announcement(error: AnnouncementError) -> str:
+    return {
+        AnnouncementRefusal.NO_TEXT: _("Please send it as text."),
+        AnnouncementRefusal.GROUP_NOT_FOUND: _("This working group does not exist."),
+        AnnouncementRefusal.GROUP_DISSOLVED: _(
+            "This working group has been dissolved: it cannot be joined or changed any more."
+        ),
+        AnnouncementRefusal.NOT_FOUND: _("This announcement no longer exists."),
+        AnnouncementRefusal.ALREADY_CANCELLED: _("This announcement was already stopped."),
+    }[error.reason]
+
+
+_WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
+    (MembershipError, _membership),
+    (CatalogueError, _catalogue),
+    (GroupError, _group),
+    (AnnouncementError, _announcement),
+)
+
+
+async def on_refusal(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, **data: Any) -> bool:
+    """Answer a refusal no handler answered itself: an alert on a button press, a message in the chat."""
+    refusal = event.exception
+    assert isinstance(refusal, Refused)
+    update = event.update
+    # The reason only: the context may hold names.
+    log.info("update %s refused: %s", update.update_id, refusal.reason.value)
+    user = chat_id = None
+    if update.message is not None:
+        user, chat_id = update.message.from_user, update.message.chat.id
+    elif update.callback_query is not None:
+        user = update.callback_query.from_user
+        if update.callback_query.message is not None:
+            chat_id = update.callback_query.message.chat.id
+    locale = data.get("locale")
+    if not isinstance(locale, str):
+        locale = resolve_locale(None, user.language_code if user else None, settings.default_locale)
+    with i18n.context(), i18n.use_locale(locale):
+        text = explain(refusal)
+    work = data.get("work")
+    answered = bool(getattr(work, "callback_answered", False))
+    try:
+        if update.callback_query is not None and not answered:
+            await update.callback_query.answer(text, show_alert=True)
+        elif chat_id is not None:
+            await bot.send_message(chat_id, text)
+    except Exception as exc:
+        log.warning("could not tell the person about a refusal: %s", type(exc).__name__)
+    return True
