@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.i18n import resolve_locale
 from bot.services import members
+from bot.services.refusals import Refused
 from storage.db import changed_people
 from storage.repositories import OUTBOX_QUEUED, Repositories
 
@@ -151,7 +153,8 @@ CURRENT_WORK: ContextVar[UpdateWork | None] = ContextVar("clusterbot_update_work
 class CommitBeforeTelegram(BaseRequestMiddleware):
     """On the bot's session: an update's call to Telegram first commits that update's transaction.
 
-    Tasks an update starts (watchers) inherit the context but are not its owner, so they never commit it.
+    Tasks an update starts (watchers) inherit the context but are not its owner, so they never commit it. A
+    call made while a refusal (`bot.services.refusals.Refused`) is being handled rolls back instead.
     """
 
     # It does nothing for calls made outside an update's own task, the sender's: `bot.bulk_send` may bypass it.
@@ -162,7 +165,12 @@ class CommitBeforeTelegram(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         work = CURRENT_WORK.get()
         if work is not None and work.in_own_task():
-            await work.commit()
+            if isinstance(sys.exc_info()[1], Refused):
+                # Said while a refusal is being handled: the refused action leaves nothing behind, whether the
+                # handler answers the refusal itself or lets the error handler do it.
+                await work.rollback()
+            else:
+                await work.commit()
         response = await make_request(bot, method)
         if work is not None and isinstance(method, AnswerCallbackQuery):
             work.callback_answered = True

@@ -30,10 +30,10 @@ from bot.outbox import InvalidContent, validate_content
 from bot.services import announcements
 from bot.services.announcements import Audience
 from bot.services.groups import Texts
-from bot.services.members import MembershipError, PersonView
+from bot.services.members import PersonView
 from handlers.groups import localized, shown
+from handlers.guards import managers_router
 from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowId, main_menu
-from handlers.refusals import explain
 from storage.db import unit_of_work
 from storage.repositories import Repositories
 
@@ -143,9 +143,6 @@ def piece_of(message: Message) -> dict[str, Any] | None:
 
 
 async def begin(message: Message, person: PersonView, state: FSMContext) -> None:
-    if not person.is_manager:
-        await message.answer(_("Sorry, only the cluster's managers can do that."))
-        return
     await state.clear()
     await state.set_state(AnnounceForm.audience)
     await message.answer(
@@ -163,9 +160,6 @@ async def begin(message: Message, person: PersonView, state: FSMContext) -> None
 
 
 async def announce_button(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
-    if not person.is_manager:
-        await query.answer(_("Sorry, only the cluster's managers can do that."), show_alert=True)
-        return
     await query.answer()
     if isinstance(query.message, Message):
         await begin(query.message, person, state)
@@ -181,11 +175,7 @@ async def show_groups(
     query: CallbackQuery, callback_data: AnnounceGroupsCb, person: PersonView, repos: Repositories
 ) -> None:
     """A page of the working groups an announcement can be for."""
-    try:
-        page = await announcements.group_choices(repos, person, callback_data.page)
-    except MembershipError as refusal:
-        await query.answer(explain(refusal), show_alert=True)
-        return
+    page = await announcements.group_choices(repos, person, callback_data.page)
     await query.answer()
     if not page.groups:
         if isinstance(query.message, Message):
@@ -213,9 +203,6 @@ async def chose_group(
 ) -> None:
     try:
         group = await announcements.group_to_address(repos, person, callback_data.group_id)
-    except MembershipError as refusal:
-        await query.answer(explain(refusal), show_alert=True)
-        return
     except announcements.AnnouncementError:
         await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
         return
@@ -368,9 +355,6 @@ async def send_now(
 ) -> None:
     try:
         view = await _create(state, person, repos, settings)
-    except MembershipError as refusal:
-        await query.answer(explain(refusal), show_alert=True)
-        return
     except announcements.AnnouncementError:
         await query.answer(_("That working group was dissolved meanwhile: nothing was sent."), show_alert=True)
         return
@@ -425,9 +409,6 @@ async def got_when(
         return
     try:
         view = await _create(state, person, repos, settings, at=moment)
-    except MembershipError as refusal:
-        await message.answer(explain(refusal))
-        return
     except announcements.AnnouncementError:
         await message.answer(_("That working group was dissolved meanwhile: nothing was scheduled."))
         return
@@ -502,17 +483,7 @@ async def follow_progress(
 async def stop_sending(
     query: CallbackQuery, callback_data: AnnouncementCb, person: PersonView, repos: Repositories
 ) -> None:
-    try:
-        withdrawn = await announcements.cancel(repos, callback_data.announcement_id, author=person)
-    except MembershipError as refusal:
-        await query.answer(explain(refusal), show_alert=True)
-        return
-    except announcements.AnnouncementError as refusal:
-        if refusal.reason == "already_cancelled":
-            await query.answer(_("This announcement was already stopped."), show_alert=True)
-            return
-        await query.answer(_("This announcement no longer exists."), show_alert=True)
-        return
+    withdrawn = await announcements.cancel(repos, callback_data.announcement_id, author=person)
     await query.answer(
         ngettext(
             "Stopped: {count} message will not be sent.", "Stopped: {count} messages will not be sent.", withdrawn
@@ -524,11 +495,7 @@ async def stop_sending(
 async def show_unreached(
     query: CallbackQuery, callback_data: AnnouncementCb, person: PersonView, repos: Repositories
 ) -> None:
-    try:
-        missed = await announcements.unreached(repos, callback_data.announcement_id, person)
-    except MembershipError as refusal:
-        await query.answer(explain(refusal), show_alert=True)
-        return
+    missed = await announcements.unreached(repos, callback_data.announcement_id, person)
     await query.answer()
     reasons = {"blocked": _("blocked the bot"), "invalid": _("chat not found"), "failed": _("failed")}
     lines = [_("Not reached:")]
@@ -541,9 +508,6 @@ async def show_unreached(
 async def list_scheduled(
     message: Message, person: PersonView, repos: Repositories, settings: Settings, locale: str
 ) -> None:
-    if not person.is_manager:
-        await message.answer(_("Sorry, only the cluster's managers can do that."))
-        return
     scheduled = await announcements.scheduled(repos)
     if not scheduled:
         await message.answer(_("No announcements are scheduled."))
@@ -561,7 +525,8 @@ async def list_scheduled(
 
 
 def build_router() -> Router:
-    router = Router(name=__name__)
+    """Announcements are the managers' alone: the whole router is guarded."""
+    router = managers_router(__name__)
     private = F.chat.type == "private"
     answer = ~F.text.startswith("/")
     router.message.register(begin, Command("announce", ignore_case=True), private)

@@ -20,6 +20,7 @@ from bot.i18n import format_when, resolve_locale
 from bot.services import members
 from bot.services.members import JoinRequestView, MembershipError, PersonView
 from handlers.common import menu_text
+from handlers.guards import managers_router
 from handlers.keyboards import (
     JoinDecision,
     JoinDecisionCb,
@@ -304,11 +305,7 @@ async def decide(
 
 
 async def list_requests(message: Message, person: PersonView, repos: Repositories) -> None:
-    try:
-        pending = await members.pending_requests(repos, person)
-    except MembershipError as refusal:
-        await message.answer(explain(refusal))
-        return
+    pending = await members.pending_requests(repos, person)
     if not pending:
         await message.answer(_("No join requests are waiting."), reply_markup=main_menu(person))
         return
@@ -326,9 +323,6 @@ async def requests_command(message: Message, person: PersonView, repos: Reposito
 
 
 async def requests_button(query: CallbackQuery, person: PersonView, repos: Repositories) -> None:
-    if not person.is_manager:
-        await query.answer(_("Sorry, only the cluster's managers can do that."), show_alert=True)
-        return
     await query.answer()
     if isinstance(query.message, Message):
         await list_requests(query.message, person, repos)
@@ -337,9 +331,6 @@ async def requests_button(query: CallbackQuery, person: PersonView, repos: Repos
 async def invite_command(
     message: Message, command: CommandObject, person: PersonView, repos: Repositories, bot: Bot
 ) -> None:
-    if not person.is_manager:
-        await message.answer(_("Sorry, only the cluster's managers can do that."))
-        return
     query = (command.args or "").strip()
     if not query:
         await message.answer(
@@ -378,8 +369,6 @@ def build_routers() -> tuple[Router, Router]:
     private = F.chat.type == "private"
     answer = F.text & ~F.text.startswith("/")
     router.message.register(join_command, Command("join", ignore_case=True), private)
-    router.message.register(requests_command, Command("requests", ignore_case=True), private)
-    router.message.register(invite_command, Command("invite", ignore_case=True), private)
     router.message.register(got_organisation, JoinForm.organisation, answer)
     router.message.register(got_cui, JoinForm.cui, answer)
     router.message.register(got_position, JoinForm.position, answer)
@@ -391,8 +380,13 @@ def build_routers() -> tuple[Router, Router]:
 
     router.callback_query.register(join_button, MenuCb.filter(F.action == MenuAction.JOIN))
     router.callback_query.register(invite_code_button, MenuCb.filter(F.action == MenuAction.INVITE_CODE))
-    router.callback_query.register(requests_button, MenuCb.filter(F.action == MenuAction.REQUESTS))
     router.callback_query.register(cancel_form, JoinFormCb.filter(F.action == JoinFormAction.CANCEL))
     router.callback_query.register(send_request, JoinForm.confirm, JoinFormCb.filter(F.action == JoinFormAction.SEND))
-    router.callback_query.register(decide, JoinDecisionCb.filter())
+
+    managers = managers_router(f"{__name__}.managers")
+    managers.message.register(requests_command, Command("requests", ignore_case=True), private)
+    managers.message.register(invite_command, Command("invite", ignore_case=True), private)
+    managers.callback_query.register(requests_button, MenuCb.filter(F.action == MenuAction.REQUESTS))
+    managers.callback_query.register(decide, JoinDecisionCb.filter())
+    router.include_router(managers)
     return deep_links, router
