@@ -150,7 +150,7 @@ def report(name: str, elapsed: float, latencies: list[float]) -> float:
 
 
 async def provision_members(settings: Settings, people: int) -> None:
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(settings.database.effective_url)
     await migrate(engine)
     async with unit_of_work(create_session_factory(engine)) as session:
         repos = Repositories(session)
@@ -168,7 +168,7 @@ async def provision_members(settings: Settings, people: int) -> None:
 
 async def in_process(settings: Settings, updates: list[Update], warmup: list[Update], rounds: int) -> dict[str, list]:
     """Both bots fed through Dispatcher.feed_update, answering through InstantTelegram; rounds interleaved."""
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(settings.database.effective_url)
     factory = create_session_factory(engine)
     bots = {
         "echo": (bare_echo_dispatcher(), Bot(f"{BOT_ID}:BENCH", session=InstantTelegram())),

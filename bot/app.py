@@ -71,10 +71,10 @@ def build_i18n(default_locale: str = "ro", path: Path = LOCALES_DIR) -> I18n:
 
 
 def create_bot(settings: Settings, *, token: str | None = None, api_url: str | None = None) -> Bot:
-    secret = token or (settings.bot_token.get_secret_value() if settings.bot_token else None)
+    secret = token or (settings.telegram.bot_token.get_secret_value() if settings.telegram.bot_token else None)
     if not secret:
         raise ValueError("BOT_TOKEN is not set")
-    base = api_url or settings.telegram_api_url
+    base = api_url or settings.telegram.api_url
     session = BotSession(api=TelegramAPIServer.from_base(base)) if base else BotSession()
     bot = Bot(secret, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     # What an update tells people follows its commit; see bot.middlewares.UpdateWork.
@@ -158,7 +158,7 @@ async def runtime(
     settings: Settings, *, storage: BaseStorage | None = None, upgrade: bool = True
 ) -> AsyncIterator[Runtime]:
     """Everything a running bot needs except the Bot itself; the database is migrated to head first."""
-    engine = engine_for(settings)
+    engine = engine_for(settings.database)
     try:
         if upgrade:
             await migrate(engine)
@@ -199,9 +199,9 @@ def create_sender(
     return Sender(
         session_factory,
         bot,
-        rate=settings.effective_delivery_rate,
-        paid_broadcast=settings.allow_paid_broadcast,
-        name=name or settings.effective_sender_name,
+        rate=settings.delivery.effective_rate,
+        paid_broadcast=settings.delivery.allow_paid_broadcast,
+        name=name or settings.delivery.effective_sender_name,
         render=notices.renderer(i18n or build_i18n(settings.default_locale)),
     )
 

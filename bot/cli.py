@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings
+from pydantic import ValidationError
+
+from bot.config import Settings, settings_problems
 from bot.logs import setup_logging
 
 log = logging.getLogger("clusterbot")
@@ -150,11 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(settings_problems(error), file=sys.stderr)
+        return 2
     setup_logging(settings)
-    command = args.command or ("run" if settings.bot_token else "sandbox")
+    command = args.command or ("run" if settings.telegram.bot_token else "sandbox")
     if command == "run":
-        if not settings.bot_token:
+        if not settings.telegram.bot_token:
             print(NO_TOKEN, file=sys.stderr)
             return 2
         from bot.app import run_polling
@@ -172,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "announcements":
         return asyncio.run(announcements_command(args, settings))
     if command == "deliver":
-        if not settings.bot_token:
+        if not settings.telegram.bot_token:
             print("deliver sends through Telegram and needs BOT_TOKEN (see .env.example)", file=sys.stderr)
             return 2
         return asyncio.run(deliver_command(settings))
@@ -199,7 +205,7 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
 async def db_command(args: argparse.Namespace, settings: Settings) -> int:
     from storage.db import current_revision, engine_for, migrate
 
-    engine = engine_for(settings)
+    engine = engine_for(settings.database)
     try:
         if args.db_command == "upgrade":
             await migrate(engine)
@@ -218,7 +224,7 @@ async def _with_repos(settings: Settings, work: Callable[[Any], Awaitable[int]])
     from storage.db import create_session_factory, engine_for, migrate, unit_of_work
     from storage.repositories import Repositories
 
-    engine = engine_for(settings)
+    engine = engine_for(settings.database)
     try:
         await migrate(engine)
         async with unit_of_work(create_session_factory(engine)) as session:
@@ -228,9 +234,9 @@ async def _with_repos(settings: Settings, work: Callable[[Any], Awaitable[int]])
 
 
 async def _bot_username(settings: Settings) -> str:
-    if settings.bot_username:
-        return settings.bot_username
-    if settings.bot_token:
+    if settings.telegram.bot_username:
+        return settings.telegram.bot_username
+    if settings.telegram.bot_token:
         from bot.app import create_bot
 
         bot = create_bot(settings)
@@ -394,7 +400,7 @@ async def announce_command(args: argparse.Namespace, settings: Settings) -> int:
 
     texts = _read_texts(args)
     at = _parse_when(args.at, settings)
-    if args.wait and not settings.bot_token:
+    if args.wait and not settings.telegram.bot_token:
         print("--wait delivers from this process and needs BOT_TOKEN", file=sys.stderr)
         return 2
 
@@ -445,13 +451,13 @@ async def _deliver_and_report(settings: Settings, announcement_id: int, batch: s
     from storage.db import create_session_factory, engine_for, unit_of_work
     from storage.repositories import Repositories
 
-    engine = engine_for(settings)
+    engine = engine_for(settings.database)
     bot = create_bot(settings)
     try:
         factory = create_session_factory(engine)
         # Its own stable name: a rerun after a crash takes back what this one held, and it never takes what
         # the running bot (under the plain name) holds.
-        sender = create_sender(settings, factory, bot, name=f"{settings.effective_sender_name[:59]}:cli")
+        sender = create_sender(settings, factory, bot, name=f"{settings.delivery.effective_sender_name[:59]}:cli")
         await sender.drain()
         async with unit_of_work(factory) as session:
             report = await announcements.report(Repositories(session), announcement_id)
@@ -600,7 +606,7 @@ async def deliver_command(settings: Settings) -> int:
     from storage.db import create_session_factory, engine_for, migrate, unit_of_work
     from storage.repositories import Repositories
 
-    engine = engine_for(settings)
+    engine = engine_for(settings.database)
     try:
         await migrate(engine)
         factory = create_session_factory(engine)

@@ -139,7 +139,7 @@ class Sender:
     """Drains the outbox: claims due rows, sends them within the limits, records what Telegram answered.
 
     `name` identifies this sender's leases and must be unique among live senders. Given explicitly (a stable
-    name per replica: the bot passes `Settings.effective_sender_name`), a restart first takes back what the
+    name per replica: the bot passes `settings.delivery.effective_sender_name`), a restart first takes back what the
     previous run under that name held, without waiting for the leases to lapse; the default name is unique
     per process, so its rows wait out their leases after a crash.
 
@@ -780,7 +780,7 @@ async def run_sender(settings: Settings, bot: Bot, stop_event: asyncio.Event | N
     # Imported here: bot.app builds the whole bot on top of this module.
     from bot.app import create_sender
 
-    engine = engine_for(settings)
+    engine = engine_for(settings.database)
     stop = stop_event or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

@@ -103,7 +103,7 @@ class RedactTokens(logging.Filter):
 
 
 def setup_logging(settings: Settings) -> None:
-    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    token = settings.telegram.bot_token.get_secret_value() if settings.telegram.bot_token else ""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens((token,)))

@@ -439,7 +439,7 @@ async def follow_progress(
     last = ""
     started = asyncio.get_running_loop().time()
     while True:
-        await asyncio.sleep(settings.progress_interval)
+        await asyncio.sleep(settings.delivery.progress_interval)
         try:
             async with unit_of_work(session_factory) as session:
                 report = await announcements.report(Repositories(session), announcement_id)

@@ -46,20 +46,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class DatabaseSettings(Protocol):
-    """What `engine_for` reads of the bot's settings (`bot.config.Settings`)."""
+class EngineSettings(Protocol):
+    """What `engine_for` reads of the bot's database settings (`bot.config.DatabaseSettings`)."""
 
     @property
-    def effective_database_url(self) -> str: ...
+    def effective_url(self) -> str: ...
 
     @property
-    def db_pool_size(self) -> int: ...
+    def pool_size(self) -> int: ...
 
     @property
-    def db_max_overflow(self) -> int: ...
+    def max_overflow(self) -> int: ...
 
     @property
-    def db_pool_timeout(self) -> float: ...
+    def pool_timeout(self) -> float: ...
 
 
 def create_engine(
@@ -103,13 +103,13 @@ def create_engine(
     return engine
 
 
-def engine_for(settings: DatabaseSettings, **kwargs: Any) -> AsyncEngine:
-    """The bot's engine: its database with the pool the settings size."""
+def engine_for(database: EngineSettings, **kwargs: Any) -> AsyncEngine:
+    """The bot's engine (`engine_for(settings.database)`): its database with the pool the settings size."""
     return create_engine(
-        settings.effective_database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
+        database.effective_url,
+        pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
+        pool_timeout=database.pool_timeout,
         **kwargs,
     )
 

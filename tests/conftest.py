@@ -10,7 +10,8 @@ Fixtures (names are a contract with the other test modules):
 * ``session_factory`` -- ``storage.db.create_session_factory(engine)``.
 * ``redis_url``       -- ``redis://127.0.0.1:6379/<n>`` on a Redis database that this test alone uses, flushed
   before and after.
-* ``make_settings``   -- builds Settings with every setting pinned (whatever the shell or `.env` says).
+* ``make_settings``   -- builds Settings (``Settings.from_values``, flat names) with every setting pinned, whatever
+  the shell or `.env` says.
 * ``captured_logs``   -- a stream for the root log handler, restored afterwards.
 * ``sandbox``         -- the real bot on a fresh ``db_backend`` database, polling its own sandbox server.
 
@@ -355,8 +356,10 @@ async def redis_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
-    """Settings for a test's bot: everything that changes what it says is pinned, whatever the developer's
-    environment or `.env` holds; `database_url` empty means the default SQLite file in `tmp_path`."""
+    """Settings for a test's bot, every setting pinned whatever the developer's environment or `.env` holds:
+    `Settings.from_values` reads neither, so what is not given here or in `extra` (flat names, as the
+    variables: `make_settings(url, sender_name="x", db_pool_size=3)`) has its default, TIMEZONE included;
+    `database_url` empty means the default SQLite file in `tmp_path`."""
 
     def build(database_url: str = "", **extra: Any) -> Settings:
         values: dict[str, Any] = {
@@ -366,14 +369,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "redis_url": None,
             "admin_ids": frozenset(),
             "default_locale": "ro",
+            "timezone": "Europe/Bucharest",
             "max_text_length": 1000,
         }
-        values.update(extra)
-        # Every other setting at its default too: TIMEZONE=Asia/Tokyo in the developer's shell must change nothing.
-        for name, field in Settings.model_fields.items():
-            if name not in values:
-                values[name] = field.get_default(call_default_factory=True)
-        return Settings(**values)
+        return Settings.from_values(**{**values, **extra})
 
     return build
 

@@ -27,7 +27,7 @@ def test_data_in_the_current_directory_is_used_when_it_exists(elsewhere: Path) -
     (elsewhere / "data").mkdir()
     settings = Settings()
     assert settings.data_dir == elsewhere / "data"
-    assert settings.effective_database_url == f"sqlite+aiosqlite:///{elsewhere / 'data' / 'clusterbot.sqlite3'}"
+    assert settings.database.effective_url == f"sqlite+aiosqlite:///{elsewhere / 'data' / 'clusterbot.sqlite3'}"
 
 
 def test_without_it_the_users_data_directory(elsewhere: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ from bot.sandbox.seed import PEOPLE, everyone, load_people, seed
 
 
 def settings_for(tmp_path: Path) -> Settings:
-    return Settings(
+    return Settings.from_values(
         database_url="",
         data_dir=tmp_path,
         bot_token=None,

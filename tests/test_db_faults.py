@@ -72,18 +72,18 @@ async def test_pre_ping_is_what_replaces_the_dropped_connections(pg_url: str) ->
 
 
 def test_pool_settings_have_defaults_and_reach_the_engine(make_settings: Callable[..., Settings]) -> None:
-    defaults = make_settings("postgresql://u@127.0.0.1/x")
-    assert (defaults.db_pool_size, defaults.db_max_overflow, defaults.db_pool_timeout) == (10, 20, 30.0)
+    defaults = make_settings("postgresql://u@127.0.0.1/x").database
+    assert (defaults.pool_size, defaults.max_overflow, defaults.pool_timeout) == (10, 20, 30.0)
     engine = engine_for(
-        make_settings("postgresql://u@127.0.0.1/x", db_pool_size=3, db_max_overflow=4, db_pool_timeout=7)
+        make_settings("postgresql://u@127.0.0.1/x", db_pool_size=3, db_max_overflow=4, db_pool_timeout=7).database
     )
     pool: Any = engine.pool
     assert (pool.size(), pool._max_overflow, pool._timeout, pool._pre_ping) == (3, 4, 7, True)
-    sqlite: Any = engine_for(make_settings()).pool
+    sqlite: Any = engine_for(make_settings().database).pool
     # A local file has no server to lose: no round trip per checkout there.
     assert sqlite.size() == 10 and not sqlite._pre_ping
     # An in-memory database keeps its one connection.
-    assert type(engine_for(make_settings("sqlite+aiosqlite:///:memory:")).pool).__name__ == "StaticPool"
+    assert type(engine_for(make_settings("sqlite+aiosqlite:///:memory:").database).pool).__name__ == "StaticPool"
 
 
 async def test_500_updates_at_once_each_get_a_connection_within_the_default_pool(
@@ -91,7 +91,7 @@ async def test_500_updates_at_once_each_get_a_connection_within_the_default_pool
 ) -> None:
     """The defaults (10 + 20 connections, 30 s) against 500 updates arriving together, each holding its
     connection only for its short database work, as an update does: everyone is served, none times out."""
-    engine = engine_for(make_settings(db_url))
+    engine = engine_for(make_settings(db_url).database)
     checked_out = 0
     most = 0
 

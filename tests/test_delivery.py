@@ -690,14 +690,15 @@ def test_the_sender_name_is_stable_per_host_and_database_and_never_shows_the_url
     make_settings: Callable[..., Any],
 ) -> None:
     url = "postgresql://clusterbot:s3cret-pass@db.internal:5432/cluster"
-    name = make_settings(url).effective_sender_name
+    name = make_settings(url).delivery.effective_sender_name
     assert name.startswith(f"{socket.gethostname()[:40]}:") and len(name) <= 64
     assert "s3cret" not in name and "db.internal" not in name and "cluster" not in name.split(":", 1)[1]
     # The same database however it is written, and after a password change: the same name.
-    assert make_settings("postgresql+asyncpg://clusterbot:other@db.internal:5432/cluster").effective_sender_name == name
-    assert make_settings(url.replace("/cluster", "/staging")).effective_sender_name != name
-    assert make_settings(url, sender_name="replica-2").effective_sender_name == "replica-2"
-    assert make_settings().effective_sender_name == make_settings().effective_sender_name
+    same = make_settings("postgresql+asyncpg://clusterbot:other@db.internal:5432/cluster")
+    assert same.delivery.effective_sender_name == name
+    assert make_settings(url.replace("/cluster", "/staging")).delivery.effective_sender_name != name
+    assert make_settings(url, sender_name="replica-2").delivery.effective_sender_name == "replica-2"
+    assert make_settings().delivery.effective_sender_name == make_settings().delivery.effective_sender_name
 
 
 async def test_the_bot_sender_uses_the_configured_name(make_settings: Callable[..., Any], bot: Bot) -> None:
@@ -706,7 +707,7 @@ async def test_the_bot_sender_uses_the_configured_name(make_settings: Callable[.
     factory: Any = None
     assert create_sender(make_settings(sender_name="replica-7"), factory, bot).name == "replica-7"
     settings = make_settings()
-    assert create_sender(settings, factory, bot).name == settings.effective_sender_name
+    assert create_sender(settings, factory, bot).name == settings.delivery.effective_sender_name
 
 
 async def test_stopping_gives_back_what_was_not_sent(sqlite_factory: Factory, sandbox: SandboxServer, bot: Bot) -> None:

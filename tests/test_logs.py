@@ -18,7 +18,7 @@ from bot.services import members
 async def test_a_session_at_debug_level_logs_no_token_names_or_answers(
     tmp_path: Path, captured_logs: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(
+    settings = Settings.from_values(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'logs.sqlite3'}",
         data_dir=tmp_path,
         bot_token=SANDBOX_TOKEN,

@@ -908,14 +908,12 @@ def quiet_libraries() -> Iterator[None]:
 
 def sandbox_settings(settings: Settings, database: Path) -> Settings:
     """The deployment's settings on a private SQLite file, with no Telegram token and no Redis."""
-    return settings.model_copy(
-        update={
-            "database_url": f"sqlite+aiosqlite:///{database}",
-            "bot_token": None,
-            "redis_url": None,
-            # Admins are declared by the scenario or the console's people, not taken from the environment.
-            "admin_ids": frozenset(),
-        }
+    return settings.replace(
+        database_url=f"sqlite+aiosqlite:///{database}",
+        bot_token=None,
+        redis_url=None,
+        # Admins are declared by the scenario or the console's people, not taken from the environment.
+        admin_ids=frozenset(),
     )
 
 
