@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from bot.config import Settings
 from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SandboxBot
 from bot.services.groups import packaged_seed, parse_seed, seed_groups
 from storage.db import unit_of_work
-from storage.models import ConfidentialityAcceptance, GroupState, WorkingGroup
+from storage.models import ConfidentialityAcceptance, GroupEvent, GroupState, Person, Role, WorkingGroup
 from storage.repositories import Repositories
 
 TERMS = {seed.key: seed.terms for seed in parse_seed(packaged_seed()) if seed.terms}
@@ -362,3 +362,73 @@ async def test_the_list_pages_and_filters(sandbox: SandboxBot) -> None:
     assert "page 2 of 2" in (dan.last_text or "")
     await dan.tap("Mine")
     assert "You do not take part in any working group yet." in (dan.last_text or "")
+
+
+async def group_snapshot(sandbox: SandboxBot, key: str) -> tuple[object, ...]:
+    """What a manager's action would change: the group's row and the number of its history events."""
+    group = await group_row(sandbox, key)
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        events = await session.scalar(
+            select(func.count()).select_from(GroupEvent).where(GroupEvent.group_id == group.id)
+        )
+    columns = ("state", "confidential", "title_ro", "title_en", "objective_ro", "objective_en", "terms_ro", "terms_en")
+    return (*(getattr(group, column) for column in columns), group.updated_at, events)
+
+
+async def test_a_member_pressing_a_managers_button_is_refused_and_the_group_is_unchanged(sandbox: SandboxBot) -> None:
+    cast = await people(sandbox)
+    dan = cast["dan"]
+    water = await group_row(sandbox, "water-treatment")
+    before = await group_snapshot(sandbox, "water-treatment")
+    await dan.send("/groups")
+    for action in ("dissolve", "transform", "translate", "confidential"):
+        answer = await dan.forge(f"g:{action}:{water.id}:all:0")
+        assert answer == ("Sorry, only the cluster's managers can do that.", True), action
+        # No manager's conversation was started: a text after it is not taken as a reason or a text.
+        await dan.send("No member organisation works on it.")
+        assert (dan.last_text or "").startswith("I did not understand that. Choose from the menu"), action
+    assert await group_snapshot(sandbox, "water-treatment") == before
+
+
+async def test_a_manager_whose_role_is_taken_away_midway_is_stopped(sandbox: SandboxBot) -> None:
+    cast = await people(sandbox)
+    maria = cast["maria"]
+    before = await group_snapshot(sandbox, "water-treatment")
+    await maria.send("/groups")
+    await maria.tap("Integrated water")
+    await maria.tap("Dissolve")
+    assert "Why is it dissolved?" in (maria.last_text or "")
+
+    # The command line (or another replica) takes her role away in the middle of the conversation.
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        await session.execute(update(Person).where(Person.telegram_id == 3001).values(role=Role.MEMBER.value))
+    await maria.send("No member organisation works on it.")
+    assert maria.last_text == "Sorry, only the cluster's managers can do that."
+    # The conversation is over: the main menu is offered, and the next text is not taken as the reason.
+    assert maria.last_message is not None and "👥 Working groups" in maria.last_message.labels
+    await maria.send("No member organisation works on it.")
+    assert (maria.last_text or "").startswith("I did not understand that. Choose from the menu")
+    assert await group_snapshot(sandbox, "water-treatment") == before
+
+
+async def test_a_manager_whose_role_is_taken_away_before_confirming_is_stopped(sandbox: SandboxBot) -> None:
+    cast = await people(sandbox)
+    maria = cast["maria"]
+    before = await group_snapshot(sandbox, "water-treatment")
+    await maria.send("/groups")
+    await maria.tap("Integrated water")
+    await maria.tap("Dissolve")
+    await maria.send("No member organisation works on it.")
+    assert "Nobody can join it afterwards" in (maria.last_text or "")
+
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        await session.execute(update(Person).where(Person.telegram_id == 3001).values(role=Role.MEMBER.value))
+    await maria.tap("🗑 Dissolve")
+    assert maria.last_callback_answer == ("Sorry, only the cluster's managers can do that.", True)
+    # The conversation is over: a text is not answered with "use the buttons above".
+    await maria.send("Please dissolve it.")
+    assert (maria.last_text or "").startswith("I did not understand that. Choose from the menu")
+    assert await group_snapshot(sandbox, "water-treatment") == before

@@ -1,0 +1,193 @@
+"""The working groups' buttons: their callback data (prefixes and packed formats are kept: buttons already in
+chats keep working) and the keyboards, labelled in the current language."""
+
+from __future__ import annotations
+
+import enum
+from typing import Self
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from pydantic import model_validator
+
+from bot.services.groups import GroupCard, GroupFilter, GroupPage
+from handlers.groups.texts import LABEL_MAX, STATE_ICONS, filter_name, language_name, localized
+from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id
+from storage.models import GroupState
+
+
+class GroupListCb(CallbackData, prefix="gl"):
+    """A page of the list."""
+
+    view: GroupFilter
+    page: PageNumber
+
+
+class GroupAction(enum.StrEnum):
+    CARD = "card"
+    JOIN = "join"
+    TERMS = "terms"
+    ACCEPT = "accept"
+    LEAVE = "leave"
+    # The one action about no group: its `group_id` is 0.
+    PROPOSE = "propose"
+    TRANSFORM = "transform"
+    DISSOLVE = "dissolve"
+    TRANSLATE = "translate"
+    CONFIDENTIAL = "confidential"
+
+
+class GroupCb(CallbackData, prefix="g"):
+    """An action on group `group_id`; `view` and `page` are the list page the card was opened from."""
+
+    action: GroupAction
+    group_id: RowIdOrZero
+    view: GroupFilter = GroupFilter.ALL
+    page: PageNumber = 0
+
+    @model_validator(mode="after")
+    def _group_when_about_one(self) -> Self:
+        check_row_id(self.group_id, self.action, {GroupAction.PROPOSE})
+        return self
+
+
+class GroupFormAction(enum.StrEnum):
+    CONFIRM = "confirm"
+    # Keep a single language.
+    ONE = "one"
+    CANCEL = "cancel"
+
+
+class GroupFormCb(CallbackData, prefix="gf"):
+    """Buttons of the groups' conversations."""
+
+    action: GroupFormAction
+
+
+def list_keyboard(page: GroupPage) -> InlineKeyboardMarkup:
+    filters = [
+        InlineKeyboardButton(
+            text=("▸ " if view is page.filter else "") + filter_name(view),
+            callback_data=GroupListCb(view=view, page=0).pack(),
+        )
+        for view in GroupFilter
+    ]
+    rows = [filters]
+    for group in page.groups:
+        title = localized(group.title, LABEL_MAX)
+        marks = (" 🔒" if group.confidential else "") + (" ✅" if group.mine else "")
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=f"{STATE_ICONS[group.state]} {title}{marks}",
+                    callback_data=GroupCb(
+                        action=GroupAction.CARD, group_id=group.id, view=page.filter, page=page.page
+                    ).pack(),
+                )
+            ]
+        )
+    moves = []
+    if page.page > 0:
+        moves.append(
+            InlineKeyboardButton(
+                text=_("◀️ Previous"), callback_data=GroupListCb(view=page.filter, page=page.page - 1).pack()
+            )
+        )
+    if page.page + 1 < page.pages:
+        moves.append(
+            InlineKeyboardButton(
+                text=_("Next ▶️"), callback_data=GroupListCb(view=page.filter, page=page.page + 1).pack()
+            )
+        )
+    if moves:
+        rows.append(moves)
+    propose = GroupCb(action=GroupAction.PROPOSE, group_id=0).pack()
+    rows.append([InlineKeyboardButton(text=_("💡 Propose a group"), callback_data=propose)])
+    rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def card_keyboard(card: GroupCard, view: GroupFilter = GroupFilter.ALL, page: int = 0) -> InlineKeyboardMarkup:
+    def button(text: str, action: GroupAction) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=text, callback_data=GroupCb(action=action, group_id=card.id, view=view, page=page).pack()
+        )
+
+    rows: list[list[InlineKeyboardButton]] = []
+    if card.state is not GroupState.DISSOLVED:
+        if card.viewer_in:
+            if card.confidential and not card.viewer_accepted:
+                rows.append([button(_("🔒 Read and accept the terms"), GroupAction.TERMS)])
+            rows.append([button(_("🚪 Leave the group"), GroupAction.LEAVE)])
+        elif card.confidential and not card.viewer_accepted:
+            rows.append([button(_("🔒 Read the terms and join"), GroupAction.TERMS)])
+        else:
+            rows.append([button(_("✅ Join the group"), GroupAction.JOIN)])
+        if card.viewer_manages:
+            rows.append(
+                [button(_("🔁 Transform"), GroupAction.TRANSFORM), button(_("🗑 Dissolve"), GroupAction.DISSOLVE)]
+            )
+            extra = []
+            if card.missing_language:
+                extra.append(
+                    button(
+                        _("🌐 Add {language}").format(language=language_name(card.missing_language)),
+                        GroupAction.TRANSLATE,
+                    )
+                )
+            if not card.confidential:
+                extra.append(button(_("🔒 Make confidential"), GroupAction.CONFIDENTIAL))
+            if extra:
+                rows.append(extra)
+    rows.append(
+        [InlineKeyboardButton(text=_("⬅️ Working groups"), callback_data=GroupListCb(view=view, page=page).pack())]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def terms_keyboard(card: GroupCard, view: GroupFilter, page: int) -> InlineKeyboardMarkup:
+    """Under a confidential group's terms: accept (and join), or back to its card."""
+
+    def button(text: str, action: GroupAction) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=text, callback_data=GroupCb(action=action, group_id=card.id, view=view, page=page).pack()
+        )
+
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[button(_("✅ I accept"), GroupAction.ACCEPT), button(_("✖️ Cancel"), GroupAction.CARD)]]
+    )
+
+
+def cancel_keyboard(*extra: InlineKeyboardButton) -> InlineKeyboardMarkup:
+    rows = [[button] for button in extra]
+    cancel = GroupFormCb(action=GroupFormAction.CANCEL).pack()
+    rows.append([InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=cancel)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def confirm_keyboard(label: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=label, callback_data=GroupFormCb(action=GroupFormAction.CONFIRM).pack()),
+                InlineKeyboardButton(
+                    text=_("✖️ Cancel"), callback_data=GroupFormCb(action=GroupFormAction.CANCEL).pack()
+                ),
+            ]
+        ]
+    )
+
+
+def only_romanian_button() -> InlineKeyboardButton:
+    one = GroupFormCb(action=GroupFormAction.ONE).pack()
+    return InlineKeyboardButton(text=_("🇷🇴 Only the Romanian text"), callback_data=one)
+
+
+def join_cluster_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action=MenuAction.JOIN).pack())],
+            [InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())],
+        ]
+    )

@@ -1,0 +1,148 @@
+"""A member organisation's representative proposes a working group: its title, its objective, a confirmation.
+They take part in it at once; managers are told (and may add the other language, handlers.groups.manage)."""
+
+from __future__ import annotations
+
+import contextlib
+from html import escape
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.services import groups
+from bot.services.groups import GroupError, GroupRefusal
+from bot.services.members import MembershipError, PersonView
+from handlers.groups.forms import ANSWER, ProposeForm, read_text
+from handlers.groups.keyboards import (
+    GroupAction,
+    GroupCb,
+    GroupFormAction,
+    GroupFormCb,
+    cancel_keyboard,
+    card_keyboard,
+    confirm_keyboard,
+)
+from handlers.groups.replies import show, show_the_way_in
+from handlers.groups.texts import QUOTE_MAX, card_text, language_name
+from handlers.keyboards import clip, main_menu
+from handlers.refusals import explain
+from storage.repositories import Repositories
+
+
+async def begin_propose(
+    query: CallbackQuery, person: PersonView, repos: Repositories, state: FSMContext, locale: str
+) -> None:
+    try:
+        await groups.ensure_can_propose(repos, person)
+    except GroupError as refusal:
+        if refusal.reason is not GroupRefusal.NOT_MEMBER:
+            raise
+        await show_the_way_in(query, refusal)
+        return
+    await query.answer()
+    await state.clear()
+    await state.set_state(ProposeForm.title)
+    await state.update_data(locale=locale)
+    await show(
+        query,
+        _(
+            "💡 <b>Propose a working group</b>\n\n"
+            "Write it in {language}; the cluster's managers can add the other language later. "
+            "You take part in it at once, and it becomes active when three member organisations have joined it.\n\n"
+            "1/2. What is the group's title?"
+        ).format(language=language_name(locale)),
+        cancel_keyboard(),
+        edit=False,
+    )
+
+
+async def _still_member(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> bool:
+    """Checked at each step; someone who may not propose any more leaves the conversation, back to the menu."""
+    try:
+        await groups.ensure_can_propose(repos, person)
+    except (GroupError, MembershipError) as error:
+        await state.clear()
+        await message.answer(explain(error), reply_markup=main_menu(person))
+        return False
+    return True
+
+
+async def got_proposal_title(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
+    if not await _still_member(message, person, repos, state):
+        return
+    title = await read_text(message, groups.TITLE_MAX)
+    if title is None:
+        return
+    await state.update_data(title=title)
+    await state.set_state(ProposeForm.objective)
+    await message.answer(
+        _("2/2. What is its objective: what will the member organisations do together?"),
+        reply_markup=cancel_keyboard(),
+    )
+
+
+async def got_proposal_objective(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
+    if not await _still_member(message, person, repos, state):
+        return
+    objective = await read_text(message, groups.OBJECTIVE_MAX)
+    if objective is None:
+        return
+    data = await state.update_data(objective=objective)
+    await state.set_state(ProposeForm.confirm)
+    await message.answer(
+        "\n\n".join(
+            (
+                _("Please check your proposal:"),
+                f"<b>{escape(data['title'])}</b>",
+                escape(clip(objective, QUOTE_MAX)),
+            )
+        ),
+        reply_markup=confirm_keyboard(_("💡 Propose it")),
+    )
+
+
+async def confirm_proposal(
+    query: CallbackQuery,
+    person: PersonView,
+    repos: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    locale: str,
+    i18n: I18n,
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    try:
+        card = await groups.propose(
+            repos,
+            person,
+            title=data["title"],
+            objective=data["objective"],
+            locale=data["locale"],
+            default_locale=settings.default_locale,
+        )
+    except GroupError as refusal:
+        if refusal.reason is not GroupRefusal.NOT_MEMBER:
+            raise
+        await show_the_way_in(query, refusal)
+        return
+    await query.answer(_("💡 Your group is proposed."))
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)
+    await show(query, card_text(card, locale, settings.tz), card_keyboard(card), edit=False)
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(begin_propose, GroupCb.filter(F.action == GroupAction.PROPOSE))
+    router.message.register(got_proposal_title, ProposeForm.title, ANSWER)
+    router.message.register(got_proposal_objective, ProposeForm.objective, ANSWER)
+    confirm = GroupFormCb.filter(F.action == GroupFormAction.CONFIRM)
+    router.callback_query.register(confirm_proposal, ProposeForm.confirm, confirm)
+    return router
