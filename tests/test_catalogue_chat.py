@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SandboxBot
 from bot.services import catalogue
 from storage.db import unit_of_work
-from storage.models import AuditEntry, Person, Service, ServiceRequest
+from storage.models import AuditEntry, Person, Role, Service, ServiceRequest
 from storage.repositories import Repositories
 
 SMALL = Path(__file__).parent / "data" / "catalogue_small.yaml"
@@ -386,6 +386,96 @@ async def test_a_manager_adds_edits_hides_and_reorders_in_the_chat(sandbox: Sand
         "catalogue.service_shown",
         "catalogue.category_moved",
     ]
+
+
+async def demote(sandbox: SandboxBot, person: SandboxUser) -> None:
+    """Another process (the command line, another replica) takes the manager's role away."""
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        await session.execute(update(Person).where(Person.telegram_id == person.user_id).values(role=Role.MEMBER.value))
+
+
+async def test_a_member_pressing_forged_managers_buttons_is_refused_and_nothing_changes(sandbox: SandboxBot) -> None:
+    await load_catalogue(sandbox)
+    _maria, _john, radu, _dan = await cast(sandbox)
+    elena = await sandbox.person("elena", 2002, "Elena", language_code="en", role="member", organisation="Eco SRL")
+    await elena.send("/start")
+    await radu.send("/services capital")
+    await radu.tap("Acces la capital")
+    await radu.tap("Solicitați")
+    await radu.send("Un credit.")
+    capital = await service_id(sandbox, "capital")
+    category = await scalar(sandbox, select(Service.category_id).where(Service.id == capital))
+
+    managers_only = ("Sorry, only the cluster's managers can do that.", True)
+    for data in (
+        f"se:hide:{capital}:0:",
+        f"se:up:{capital}:0:c{category}",
+        f"se:edit:{capital}:0:",
+        f"se:chide:{category}:0:",
+        f"se:rename:{category}:0:",
+        f"se:add:{category}:0:",
+        "se:new:0:0:",
+        "se:import:0:0:",
+        "sv:requests:0:0:",
+        "sr:1:take",
+        "sr:1:decline",
+    ):
+        assert await elena.forge(data) == managers_only, data
+    await elena.send("/service_requests")
+    assert elena.last_text == "Sorry, only the cluster's managers can do that."
+    # No form was opened: a text is not taken for a title.
+    await elena.send("Evenimente")
+    assert elena.last_text == "I did not understand that. Choose from the menu, or see /help."
+    assert await scalar(sandbox, select(Service.hidden).where(Service.id == capital)) is False
+    assert await scalar(sandbox, select(ServiceRequest.status)) == "open"
+    assert await audit(sandbox, "catalogue.") == ["catalogue.seeded"]
+    assert await audit(sandbox, "service_request.") == ["service_request.created"]
+
+
+async def test_a_manager_demoted_mid_edit_is_refused_at_the_next_step(sandbox: SandboxBot) -> None:
+    await load_catalogue(sandbox)
+    maria, john, radu, _dan = await cast(sandbox)
+
+    # Half-way through a new category: the next text is refused, and the form is over.
+    await john.send("/services")
+    await john.tap("Add a category")
+    await john.send("Evenimente")
+    assert "2/2. The title in English" in (john.last_text or "")
+    await demote(sandbox, john)
+    await john.send("Events")
+    assert john.last_text == "Sorry, only the cluster's managers can do that."
+    await john.send("Events")
+    assert john.last_text == "I did not understand that. Choose from the menu, or see /help."
+
+    # At the preview: Save is refused.
+    await maria.send("/services")
+    await maria.tap("Finanțare")
+    await maria.tap("Redenumiți")
+    await maria.send("Bani")
+    await maria.send("Money")
+    await demote(sandbox, maria)
+    await maria.tap("Salvați")
+    assert maria.last_callback_answer == ("Îmi pare rău, doar managerii clusterului pot face acest lucru.", True)
+    assert await audit(sandbox, "catalogue.") == ["catalogue.seeded"]
+
+    # Declining with a reason: the reason is refused, the request stays open, the form is over.
+    ioana = await sandbox.person("ioana", 3003, "Ioana", language_code="en", role="manager")
+    await ioana.send("/start")
+    await radu.send("/services capital")
+    await radu.tap("Acces la capital")
+    await radu.tap("Solicitați")
+    await radu.send("Un credit.")
+    await sandbox.deliver()
+    await ioana.tap("Decline")
+    assert "Why are you declining request #1" in (ioana.last_text or "")
+    await demote(sandbox, ioana)
+    await ioana.send("The cluster does not lend money.")
+    assert ioana.last_text == "Sorry, only the cluster's managers can do that."
+    await ioana.send("The cluster does not lend money.")
+    assert ioana.last_text == "I did not understand that. Choose from the menu, or see /help."
+    assert await scalar(sandbox, select(ServiceRequest.status)) == "open"
+    assert await audit(sandbox, "service_request.") == ["service_request.created"]
 
 
 # --- the catalogue as a file -----------------------------------------------------------------------------------
