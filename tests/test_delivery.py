@@ -747,16 +747,35 @@ async def test_a_withdrawn_batch_stops_within_a_lease_renewal(
     assert set(left) == {"sent"} and left["sent"] + withdrawn == 80
 
 
+async def test_a_claim_leases_at_most_its_limit_and_the_next_claim_the_next_rows(session_factory: Factory) -> None:
+    await queue_all(session_factory, "announcement:1", [Recipient(FIRST_USER + i, None, "en") for i in range(400)])
+    now = datetime.now(UTC)
+    until = now + timedelta(seconds=30)
+    claims = []
+    for holder in ("replica-1", "replica-2"):
+        async with unit_of_work(session_factory) as session:
+            rows = await Repositories(session).outbox.claim(limit=50, now=now, lease_until=until, leased_by=holder)
+        claims.append([row["chat_id"] for row in rows])
+
+    # In order of due time then id, and the second holder gets the 50 after the first's.
+    assert claims == [[FIRST_USER + i for i in range(50)], [FIRST_USER + i for i in range(50, 100)]]
+    assert await statuses(session_factory) == {"sending": 100, "pending": 300}
+
+
 async def test_two_senders_on_one_outbox_never_send_a_row_twice(
     session_factory: Factory, sandbox: SandboxServer, bot: Bot
 ) -> None:
     recipients = open_chats(sandbox, 400)
     await queue_all(session_factory, "announcement:1", recipients)
-    # At 200/s each claims 100 rows at a time, so both get a share.
-    first = fast_sender(session_factory, bot, name="replica-1", rate=200.0)
-    second = fast_sender(session_factory, bot, name="replica-2", rate=200.0)
+    # At 100/s each claims 50 rows at a time. The second starts once the first holds rows, with 350 still
+    # pending, so both get a share however the machine schedules them. (When a PostgreSQL claim could lease
+    # more than its limit, the first claim took all 400 and the second sender sent nothing.)
+    first = fast_sender(session_factory, bot, name="replica-1", rate=100.0)
+    second = fast_sender(session_factory, bot, name="replica-2", rate=100.0)
 
-    await asyncio.gather(first.drain(), second.drain())
+    draining = asyncio.create_task(first.drain())
+    await sandbox.wait_until(lambda: first.stats.claimed > 0, what="the first sender claimed rows")
+    await asyncio.gather(draining, second.drain())
 
     assert all(sandbox.stats.delivered[r.chat_id] == 1 for r in recipients)
     assert first.stats.sent + second.stats.sent == 400
