@@ -212,12 +212,37 @@ def test_content_telegram_would_refuse_is_refused(content: Any, reason: str) -> 
         validate_content(content)
 
 
-def test_content_at_the_limits_is_accepted() -> None:
-    validate_content({"en": {"text": "<b>" + "é" * 4096 + "</b>", "parse_mode": "HTML"}})
+async def test_content_at_the_limits_is_accepted_and_arrives_whole(
+    sqlite_factory: Factory, sandbox: SandboxServer, bot: Bot
+) -> None:
+    # Telegram counts a text's 4,096 characters after its HTML tags are gone, a caption's 1,024 likewise.
+    long_text = {"en": {"text": "<b>" + "é" * 4096 + "</b>", "parse_mode": "HTML"}}
+    media = {
+        "en": {"document": "https://example.org/programme.pdf", "caption": "x" * 1024},
+        "ro": {"photo": "https://example.org/plan.jpg"},
+    }
+    vote = {"en": {"text": "Vote", "reply_markup": {"inline_keyboard": [[{"text": "Yes", "callback_data": "v:1"}]]}}}
+    # File ids Telegram handed out pass as URLs do (the sandbox knows only the ids it handed out itself).
     validate_content({"en": {"document": "BQACabc", "caption": "x" * 1024}, "ro": {"photo": "AgACabc"}})
-    validate_content(
-        {"en": {"text": "Vote", "reply_markup": {"inline_keyboard": [[{"text": "Yes", "callback_data": "v:1"}]]}}}
-    )
+    reader, english, romanian, voter = open_chats(sandbox, 4)
+    for batch, recipients, content in (
+        ("long", [reader], long_text),
+        ("media", [english, Recipient(romanian.chat_id, None, "ro")], media),
+        ("vote", [voter], vote),
+    ):
+        assert await queue_all(sqlite_factory, batch, recipients, content) == len(recipients)
+    await fast_sender(sqlite_factory, bot).drain()
+
+    (text,) = sandbox.bot_messages(reader.chat_id)
+    assert text.text == "é" * 4096
+    assert [(e["type"], e["offset"], e["length"]) for e in text.entities] == [("bold", 0, 4096)]
+    (document,) = sandbox.bot_messages(english.chat_id)
+    assert document.document is not None and document.caption == "x" * 1024
+    (photo,) = sandbox.bot_messages(romanian.chat_id)
+    assert photo.photo and photo.caption is None
+    (ballot,) = sandbox.bot_messages(voter.chat_id)
+    assert ballot.text == "Vote" and ballot.reply_markup == vote["en"]["reply_markup"]
+    assert await statuses(sqlite_factory) == {"sent": 4}
 
 
 KEYBOARDS: list[Any] = [
@@ -767,11 +792,11 @@ async def test_two_senders_on_one_outbox_never_send_a_row_twice(
 ) -> None:
     recipients = open_chats(sandbox, 400)
     await queue_all(session_factory, "announcement:1", recipients)
-    # At 100/s each claims 50 rows at a time. The second starts once the first holds rows, with 350 still
+    # At 200/s each claims 100 rows at a time. The second starts once the first holds rows, with 300 still
     # pending, so both get a share however the machine schedules them. (When a PostgreSQL claim could lease
     # more than its limit, the first claim took all 400 and the second sender sent nothing.)
-    first = fast_sender(session_factory, bot, name="replica-1", rate=100.0)
-    second = fast_sender(session_factory, bot, name="replica-2", rate=100.0)
+    first = fast_sender(session_factory, bot, name="replica-1", rate=200.0)
+    second = fast_sender(session_factory, bot, name="replica-2", rate=200.0)
 
     draining = asyncio.create_task(first.drain())
     await sandbox.wait_until(lambda: first.stats.claimed > 0, what="the first sender claimed rows")
