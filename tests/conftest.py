@@ -39,7 +39,7 @@ import secrets
 import shutil
 import sys
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -66,6 +66,14 @@ REDIS_PORT = 6379
 PROBE_TIMEOUT = 1.5
 
 T = TypeVar("T")
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files that hold tests marked ``slow`` first, most of them first, each file's tests still together and
+    in their order: pytest-xdist hands out whole files (``--dist loadfile``), and a file of slow tests handed
+    out late keeps one worker busy alone while the others have finished."""
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: -slow[item.path])
+
 
 # Per-process, filled on first use: service name -> None when reachable, else why it is not.
 _service_problems: dict[str, str | None] = {}

@@ -66,6 +66,7 @@ async def _clusterbot(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, 
     return process.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_deliver_drains_the_outbox_once_and_the_report_names_who_was_not_reached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:

@@ -205,6 +205,7 @@ def test_cli_runs_a_scenario(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_cli_console_reads_piped_input(tmp_path: Path) -> None:
     db = tmp_path / "piped.sqlite3"
     done = subprocess.run(

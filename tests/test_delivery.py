@@ -935,6 +935,7 @@ def _start_sender_host_early(sender_host: SenderHost) -> None:
     """Have the host importing in the background from the first test of this module on."""
 
 
+@pytest.mark.slow
 async def test_a_sender_killed_three_times_skips_nobody(
     engine: AsyncEngine, session_factory: Factory, sandbox: SandboxServer, sender_host: SenderHost
 ) -> None:
