@@ -590,16 +590,24 @@ class OutboxRepository:
                 break
             # FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite renders nothing: its single writer suffices);
             # the outer condition is checked again for the rows the subquery picked.
+            #
+            # The pick is a MATERIALIZED CTE, run once. As a plain `IN (subquery)` PostgreSQL may plan a nested
+            # loop semi join that rescans the subquery for every candidate row; each rescan skips the rows this
+            # very statement has already updated and locks the next ones, so LIMIT bounded each rescan, not
+            # the claim: one claim leased every due row (400 of 400 for `limit=50`), and a second sender found
+            # nothing to do until the first had sent them all.
             picked = (
                 select(_OUTBOX.c.id)
                 .where(condition)
                 .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
                 .limit(wanted)
                 .with_for_update(skip_locked=True)
+                .cte("picked")
+                .prefix_with("MATERIALIZED", dialect="postgresql")
             )
             result = await self.session.execute(
                 update(_OUTBOX)
-                .where(_OUTBOX.c.id.in_(picked.scalar_subquery()), condition)
+                .where(_OUTBOX.c.id.in_(select(picked.c.id)), condition)
                 .values(status=OutboxStatus.SENDING.value, lease_until=lease_until, leased_by=leased_by)
                 .returning(*_CLAIMED_COLUMNS)
             )

@@ -5,6 +5,9 @@ Fixtures (names are a contract with the other test modules):
 * ``db_backend``      -- "sqlite" / "postgresql" (ids ``sqlite`` / ``pg``); parametrises every test that uses it.
 * ``db_url``          -- URL of a fresh, EMPTY (unmigrated) database on ``db_backend``; removed afterwards.
 * ``pg_url``          -- URL of a fresh, empty PostgreSQL database (not parametrised).
+* ``migrated_url``    -- URL of a fresh database of ``db_backend`` already migrated to head, for a test that
+  builds its own engine or bot on it (a bot starting there finds it at head, as a restart does, instead of
+  migrating an empty one: 0.5 s on PostgreSQL). Not the same database as ``engine``'s.
 * ``engine``          -- AsyncEngine on a fresh database of ``db_backend`` already migrated to head.
 * ``sqlite_engine``   -- the same on SQLite only (not parametrised).
 * ``session_factory`` -- ``storage.db.create_session_factory(engine)``.
@@ -12,25 +15,34 @@ Fixtures (names are a contract with the other test modules):
   before and after.
 * ``make_settings``   -- builds Settings (``Settings.from_values``, flat names) with every setting pinned, whatever
   the shell or `.env` says.
+* ``settings``        -- ``make_settings()``, for a test that needs nothing else changed.
 * ``captured_logs``   -- a stream for the root log handler, restored afterwards.
-* ``sandbox``         -- the real bot on a fresh ``db_backend`` database, polling its own sandbox server.
+* ``cli``             -- runs ``clusterbot ARGS`` (``bot.cli.main``) in this process, for async tests too.
+* ``sandbox``         -- the real bot on a fresh, migrated ``db_backend`` database, polling its own sandbox
+  server.
 
 Services that are down make the tests needing them skip, except with ``CI=true`` where they fail.
 Migrated databases are cloned from a template migrated once per session (``CREATE DATABASE ... TEMPLATE``
-on PostgreSQL, a file copy on SQLite), so a test pays for a copy, not for the migrations.
+on PostgreSQL, a file copy on SQLite), so a test pays for a copy, not for the migrations. On PostgreSQL even a
+copy costs 0.3-2 s, so a fresh migrated database there is one emptied after an earlier test (every table
+truncated, identities restarted, settings and statistics reset), in a helper thread meanwhile (``_PgCopies``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
 import random
 import secrets
 import shutil
+import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,6 +67,14 @@ REDIS_PORT = 6379
 PROBE_TIMEOUT = 1.5
 
 T = TypeVar("T")
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files that hold tests marked ``slow`` first, most of them first, each file's tests still together and
+    in their order: pytest-xdist hands out whole files (``--dist loadfile``), and a file of slow tests handed
+    out late keeps one worker busy alone while the others have finished."""
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: -slow[item.path])
+
 
 # Per-process, filled on first use: service name -> None when reachable, else why it is not.
 _service_problems: dict[str, str | None] = {}
@@ -165,9 +185,10 @@ async def _drop_pg_database(name: str) -> None:
 
 
 @asynccontextmanager
-async def _fresh_pg_database(template: str | None = None) -> AsyncIterator[str]:
+async def _fresh_pg_database() -> AsyncIterator[str]:
+    """An empty (unmigrated) database, dropped afterwards."""
     _require("postgresql")
-    name = await _create_pg_database("cb_test", template)
+    name = await _create_pg_database("cb_test")
     try:
         yield _pg_url(name)
     finally:
@@ -199,6 +220,105 @@ async def _migrate_sqlite_file(path: Path) -> None:
         await engine.dispose()
 
 
+# What makes two migrated databases alike: schemas, columns, constraints, indexes, sequences, the revision.
+_PG_SCHEMA_FINGERPRINT = """
+SELECT concat_ws(' | ',
+  (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace
+    WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'),
+  (SELECT string_agg(concat_ws(':', table_schema, table_name, column_name, data_type, is_nullable, column_default),
+                     ',' ORDER BY table_schema, table_name, ordinal_position)
+     FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema')),
+  (SELECT string_agg(conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid), ','
+                     ORDER BY conrelid::regclass::text, conname)
+     FROM pg_constraint WHERE connamespace = 'public'::regnamespace),
+  (SELECT string_agg(indexdef, ',' ORDER BY indexdef) FROM pg_indexes WHERE schemaname = 'public'),
+  (SELECT string_agg(sequencename || ':' || data_type, ',' ORDER BY sequencename) FROM pg_sequences),
+  (SELECT string_agg(version_num, ',') FROM alembic_version))
+"""
+
+
+class _PgCopies:
+    """The tests' PostgreSQL databases: copies of the migrated template, each emptied after a test and handed to
+    a later one. CREATE DATABASE ... TEMPLATE takes 0.3-0.5 s, 1-2 s on a loaded machine; emptying one
+    (TRUNCATE ... RESTART IDENTITY, its settings and planner statistics reset) a tenth of that, and it happens
+    in a helper thread while other tests run, so a test waits for neither. A database whose schema no longer
+    matches the template's is dropped and replaced by a new copy. All are dropped when the session ends."""
+
+    # Databases in rotation from the start: one being emptied while the other serves a test.
+    SPARE = 2
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copies")
+        self._free: deque[Future[str]] = deque()
+        self._fingerprint: str | None = None
+        for _ in range(self.SPARE):
+            self._free.append(self._executor.submit(asyncio.run, self._make()))
+
+    async def _make(self) -> str:
+        name = await _create_pg_database("cb_test", self.template)
+        if self._fingerprint is None:
+            # Taken from a copy, not from the template: a connection to it would make the next copy fail.
+            conn = await _pg_connect(name)
+            try:
+                self._fingerprint = await conn.fetchval(_PG_SCHEMA_FINGERPRINT)
+            finally:
+                await conn.close()
+        return name
+
+    async def _recycle(self, name: str) -> str:
+        try:
+            admin = await _pg_connect(_pg_admin["database"])
+            try:
+                # A test that failed may have left a connection behind, even one inside a transaction.
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    name,
+                )
+                await admin.execute(f'ALTER DATABASE "{name}" RESET ALL')
+            finally:
+                await admin.close()
+            conn = await _pg_connect(name)
+            try:
+                if await conn.fetchval(_PG_SCHEMA_FINGERPRINT) != self._fingerprint:
+                    raise RuntimeError(f"{name} no longer has the template's schema")
+                tables = await conn.fetchval(
+                    "SELECT string_agg(oid::regclass::text, ', ') FROM pg_class"
+                    " WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> 'alembic_version'"
+                )
+                async with conn.transaction():
+                    await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+                    # As a new copy has none: the planner must not pick its plans from an earlier test's rows.
+                    await conn.execute(
+                        "DELETE FROM pg_statistic WHERE starelid IN"
+                        " (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)"
+                    )
+            finally:
+                await conn.close()
+        except Exception:
+            await _drop_pg_database(name)
+            return await self._make()
+        return name
+
+    async def take(self) -> str:
+        made = self._free.popleft() if self._free else self._executor.submit(asyncio.run, self._make())
+        return await asyncio.wrap_future(made)
+
+    def give_back(self, name: str) -> None:
+        self._free.append(self._executor.submit(asyncio.run, self._recycle(name)))
+
+    def close(self) -> None:
+        names = []
+        for made in self._free:
+            with contextlib.suppress(Exception):
+                names.append(made.result())
+        self._free.clear()
+        self._executor.shutdown(wait=True)
+        for name in names:
+            _run_blocking(_drop_pg_database(name))
+
+
 class _Templates:
     """Session-wide registry of the migrated templates, created on first need and dropped at the end."""
 
@@ -206,6 +326,7 @@ class _Templates:
         self.directory = directory
         self.sqlite: Path | None = None
         self.postgresql: str | None = None
+        self._pg_copies: _PgCopies | None = None
 
     def sqlite_template(self) -> Path:
         if self.sqlite is None:
@@ -220,7 +341,15 @@ class _Templates:
             self.postgresql = _run_blocking(_migrate_new_pg_template())
         return self.postgresql
 
+    def pg_copies(self) -> _PgCopies:
+        if self._pg_copies is None:
+            self._pg_copies = _PgCopies(self.postgresql_template())
+        return self._pg_copies
+
     def close(self) -> None:
+        if self._pg_copies is not None:
+            copies, self._pg_copies = self._pg_copies, None
+            copies.close()
         if self.postgresql is not None:
             name, self.postgresql = self.postgresql, None
             _run_blocking(_drop_pg_database(name))
@@ -242,23 +371,32 @@ def _copy_sqlite(template: Path, target: Path) -> None:
 
 
 @asynccontextmanager
-async def _migrated_engine(backend: str, templates: _Templates, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def _migrated_url(
+    backend: str, templates: _Templates, tmp_path: Path, name: str = "test.sqlite3"
+) -> AsyncIterator[str]:
+    """URL of a private copy of the migrated template (on SQLite, `name` in `tmp_path`); a PostgreSQL copy
+    is dropped afterwards."""
     if backend == "sqlite":
-        path = tmp_path / "test.sqlite3"
+        path = tmp_path / name
         _copy_sqlite(templates.sqlite_template(), path)
-        engine = create_engine(f"sqlite+aiosqlite:///{path}")
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
+        yield f"sqlite+aiosqlite:///{path}"
         return
-    template = templates.postgresql_template()
-    async with _fresh_pg_database(template) as url:
+    copies = templates.pg_copies()
+    name = await copies.take()
+    try:
+        yield _pg_url(name)
+    finally:
+        copies.give_back(name)
+
+
+@asynccontextmanager
+async def _migrated_engine(backend: str, templates: _Templates, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    async with _migrated_url(backend, templates, tmp_path) as url:
         engine = create_engine(url)
         try:
             yield engine
         finally:
-            # Dispose before the database is dropped (DROP ... WITH (FORCE) would cope, but stay tidy).
+            # Dispose before a PostgreSQL copy is dropped (DROP ... WITH (FORCE) would cope, but stay tidy).
             await engine.dispose()
 
 
@@ -282,6 +420,12 @@ async def db_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
         return
     async with _fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def migrated_url(db_backend: str, tmp_path: Path, _clusterbot_db_templates: _Templates) -> AsyncIterator[str]:
+    async with _migrated_url(db_backend, _clusterbot_db_templates, tmp_path, "migrated.sqlite3") as url:
         yield url
 
 
@@ -378,6 +522,53 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """``make_settings()``: the bot's settings, on the default SQLite file in ``tmp_path`` (the console and the
+    scenarios put their own database there)."""
+    return make_settings()
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., Awaitable[tuple[int, str, str]]]]:
+    """``clusterbot ARGS`` in this process: ``code, out, err = await cli("deliver", env={"BOT_TOKEN": ...})``
+    sets the environment first (``None`` removes a variable; it stays so for the rest of the test), runs
+    ``bot.cli.main`` in a worker thread (it runs an event loop of its own, while the test's keeps serving a
+    sandbox) and returns its exit code and what it wrote to stdout and stderr, its log lines included. The
+    log handlers it installs are undone afterwards. A subprocess costs 3-5 s of importing aiogram; keep those
+    for what only a new process shows."""
+    from bot.cli import main
+
+    root, alembic = logging.getLogger(), logging.getLogger("alembic")
+    saved = (root.handlers[:], root.level, alembic.level)
+
+    async def run(*args: str, env: Mapping[str, str | None] | None = None) -> tuple[int, str, str]:
+        for name, value in (env or {}).items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        try:
+            code: Any = await asyncio.to_thread(main, list(args))
+        except SystemExit as exit_:
+            # What the interpreter does with a SystemExit that reaches it.
+            code = exit_.code
+            if isinstance(code, str):
+                print(code, file=sys.stderr)
+                code = 1
+        out, err = capsys.readouterr()
+        return int(code or 0), out, err
+
+    yield run
+    handlers, level, alembic_level = saved
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    alembic.setLevel(alembic_level)
+
+
+@pytest.fixture
 def captured_logs() -> Iterator[io.StringIO]:
     """A stream to point the root log handler at (after `bot.logs.setup_logging`); the handlers come back after."""
     root = logging.getLogger()
@@ -389,8 +580,8 @@ def captured_logs() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
+async def sandbox(migrated_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
     """The real bot on a fresh database of ``db_backend``, polling a sandbox of its own (modules that need
     another set-up define their own ``sandbox``)."""
-    async with SandboxBot(make_settings(db_url)) as running:
+    async with SandboxBot(make_settings(migrated_url)) as running:
         yield running

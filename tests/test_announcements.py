@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -133,7 +131,9 @@ async def test_scheduled_announcements_wait_for_their_time_and_can_be_cancelled(
         assert (await announcements.report(repos, later.id)).total == 0
 
 
-async def test_the_operator_announces_and_waits_for_the_delivery_report(tmp_path: Path) -> None:
+async def test_the_operator_announces_and_waits_for_the_delivery_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Awaitable[tuple[int, str, str]]]
+) -> None:
     from bot.sandbox.harness import SANDBOX_TOKEN
     from bot.sandbox.server import SandboxServer
 
@@ -152,37 +152,23 @@ async def test_the_operator_announces_and_waits_for_the_delivery_report(tmp_path
             server.open_private_chat(telegram_id)
         server.block(3001)  # Maria blocked the bot since: the report says so
         env = {
-            **os.environ,
             "DATABASE_URL": url,
             "DATA_DIR": str(tmp_path),
             "BOT_TOKEN": SANDBOX_TOKEN,
             "TELEGRAM_API_URL": server.base_url,
             "LOG_LEVEL": "WARNING",
         }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "announce",
-            "--ro",
-            str(tmp_path / "ro.html"),
-            "--en",
-            str(tmp_path / "en.html"),
-            "--wait",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        monkeypatch.chdir(tmp_path)
+        code, text, err = await cli(
+            "announce", "--ro", str(tmp_path / "ro.html"), "--en", str(tmp_path / "en.html"), "--wait", env=env
         )
-        out, err = await asyncio.wait_for(process.communicate(), timeout=90)
-        text = out.decode()
-        assert process.returncode == 0, err.decode()
+        assert code == 0, err
         assert "3 message(s) queued" in text
         assert "2 sent, 1 blocked the bot" in text
         for chat in (1001, 1002):
             [message] = server.bot_messages(chat)
             assert message.text == "Adunarea generală are loc joi."
-        assert SANDBOX_TOKEN not in text + err.decode()
+        assert SANDBOX_TOKEN not in text + err
 
 
 async def test_a_group_audience_is_the_groups_members_at_sending_time(

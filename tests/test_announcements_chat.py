@@ -13,8 +13,8 @@ from bot.sandbox.harness import SandboxBot
 
 
 @pytest.fixture
-async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
-    async with SandboxBot(make_settings(db_url, progress_interval=0.05)) as running:
+async def sandbox(migrated_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
+    async with SandboxBot(make_settings(migrated_url, progress_interval=0.05)) as running:
         yield running
 
 
@@ -111,12 +111,14 @@ async def test_forged_announcement_buttons_are_refused(sandbox: SandboxBot) -> N
         assert (answer.get("text"), answer.get("show_alert")) == (expected, True), data
 
 
-async def test_a_scheduled_announcement_survives_a_restart(db_url: str, make_settings: Callable[..., Settings]) -> None:
+async def test_a_scheduled_announcement_survives_a_restart(
+    migrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
     from datetime import datetime
 
     from bot.sandbox.server import SandboxServer
 
-    settings = make_settings(db_url, progress_interval=0.05)
+    settings = make_settings(migrated_url, progress_interval=0.05)
     async with SandboxServer() as server:
         async with SandboxBot(settings, server=server) as first:
             maria, ana, _dan, _gigi = await people(first)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -26,7 +23,8 @@ def operator_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_every_subcommand_has_help() -> None:
+def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    # In this process: that --help loads no aiogram needs a fresh one (tests/test_cli_ops.py).
     for args in (
         [],
         ["run"],
@@ -37,11 +35,10 @@ def test_every_subcommand_has_help() -> None:
         ["members", "import"],
         ["members", "add"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", *args, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, done.stderr
-        assert "usage: clusterbot" in done.stdout
+        with pytest.raises(SystemExit) as done:
+            main([*args, "--help"])
+        assert done.value.code == 0, args
+        assert "usage: clusterbot" in capsys.readouterr().out
 
 
 def test_run_without_token_points_to_the_sandbox(operator_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,10 +110,9 @@ def test_member_list_import_reports_bad_lines_and_writes_invite_links(
     assert "Ana Pop,manager,EcoTech SRL,director" in listing
 
 
-async def test_approving_from_the_command_line_tells_the_applicant(tmp_path: Path) -> None:
-    import asyncio
-    import os
-
+async def test_approving_from_the_command_line_tells_the_applicant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Awaitable[tuple[int, str, str]]]
+) -> None:
     from bot.sandbox.client import SandboxUser
     from bot.sandbox.harness import SANDBOX_TOKEN
     from bot.sandbox.server import SandboxServer
@@ -146,39 +142,25 @@ async def test_approving_from_the_command_line_tells_the_applicant(tmp_path: Pat
     async with SandboxServer() as server:
         applicant = SandboxUser(server, 1003, "Elena", language_code="ro")
         await server.user_sends(applicant.user_id, "/start")  # she has started the bot: it may write to her
+        monkeypatch.chdir(tmp_path)
         env = {
-            **os.environ,
             "DATABASE_URL": url,
             "DATA_DIR": str(tmp_path),
             "BOT_TOKEN": SANDBOX_TOKEN,
             "TELEGRAM_API_URL": server.base_url,
         }
-
-        async def clusterbot(*args: str) -> str:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                *args,
-                cwd=tmp_path,
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-            assert process.returncode == 0, err.decode()
-            assert SANDBOX_TOKEN not in out.decode() + err.decode()
-            return out.decode()
-
         # The decision is committed with its notice in the outbox; the CLI itself sends nothing.
-        said = await clusterbot("members", "approve", str(request.id))
-        assert f"request #{request.id} approved" in said
-        assert "Elena is told by the running bot" in said
+        code, out, err = await cli("members", "approve", str(request.id), env=env)
+        assert code == 0, err
+        assert f"request #{request.id} approved" in out
+        assert "Elena is told by the running bot" in out
         assert applicant.last_text is None or "aprobată" not in applicant.last_text
         # What sends it when no bot is running: `clusterbot deliver`.
-        await clusterbot("deliver")
+        code, delivered, err = await cli("deliver", env=env)
+        assert code == 0, err
         assert "Clinica Verde" in (applicant.last_text or "")
         assert "aprobată" in (applicant.last_text or "")
+        assert SANDBOX_TOKEN not in out + err + delivered
 
 
 def test_operator_schedules_lists_and_cancels_an_announcement(

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from storage.models import AuditEntry, InviteCode, Organisation, Person, Role
 from storage.repositories import Repositories
 
 ROOT = Path(__file__).resolve().parent.parent
+Cli = Callable[..., Awaitable[tuple[int, str, str]]]
 
 
 def test_help_loads_no_aiogram() -> None:
@@ -64,7 +66,10 @@ async def _clusterbot(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, 
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_deliver_drains_the_outbox_once_and_the_report_names_who_was_not_reached(tmp_path: Path) -> None:
+@pytest.mark.slow
+async def test_deliver_drains_the_outbox_once_and_the_report_names_who_was_not_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
     from bot.sandbox.harness import SANDBOX_TOKEN
     from bot.sandbox.server import SandboxServer
 
@@ -85,10 +90,10 @@ async def test_deliver_drains_the_outbox_once_and_the_report_names_who_was_not_r
             )
     await engine.dispose()
     (tmp_path / "all.html").write_text("Adunare joi / Assembly on Thursday", encoding="utf-8")
-    offline = {**os.environ, "DATABASE_URL": url, "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
-    offline.pop("BOT_TOKEN", None)
+    monkeypatch.chdir(tmp_path)
+    offline = {"DATABASE_URL": url, "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING", "BOT_TOKEN": None}
     # Queued by a bot that then crashed: nothing was sent.
-    code, out, err = await _clusterbot(offline, tmp_path, "announce", "--text", str(tmp_path / "all.html"))
+    code, out, err = await cli("announce", "--text", str(tmp_path / "all.html"), env=offline)
     assert code == 0, err
     assert "announcement #1: 3 message(s) queued" in out
 
@@ -97,49 +102,52 @@ async def test_deliver_drains_the_outbox_once_and_the_report_names_who_was_not_r
             server.add_user(telegram_id, name)
             server.open_private_chat(telegram_id)
         server.block(3001)
-        online = {**offline, "BOT_TOKEN": SANDBOX_TOKEN, "TELEGRAM_API_URL": server.base_url}
-        code, out, err = await _clusterbot(online, tmp_path, "deliver")
+        online = {"BOT_TOKEN": SANDBOX_TOKEN, "TELEGRAM_API_URL": server.base_url}
+        # The operator's own process, as after a crash: its settings from the environment, its log lines on
+        # stderr, its exit code.
+        environment = {name: value for name, value in {**os.environ, **offline, **online}.items() if value is not None}
+        code, out, err = await _clusterbot(environment, tmp_path, "deliver")
         assert code == 0, err
         assert "2 sent, 1 blocked the bot, 0 chat(s) not found, 0 failed" in out
         assert "the outbox is empty" in out
+        assert SANDBOX_TOKEN not in out + err
         # Again: nothing is queued twice, nothing sent twice.
-        code, out, err = await _clusterbot(online, tmp_path, "deliver")
+        code, out, err = await cli("deliver", env=online)
         assert code == 0, err
         assert out.startswith("0 sent, 0 blocked the bot")
         for chat in (1001, 1002):
             assert [m.text for m in server.bot_messages(chat)] == ["Adunare joi / Assembly on Thursday"]
         assert SANDBOX_TOKEN not in out + err
 
-    code, out, err = await _clusterbot(offline, tmp_path, "announcements", "--report", "1")
+    offline_again = {"BOT_TOKEN": None, "TELEGRAM_API_URL": None}
+    code, out, err = await cli("announcements", "--report", "1", env=offline_again)
     assert code == 0, err
     assert out.splitlines() == [
         "announcement #1 (all, done): 2 sent, 1 blocked the bot, 0 chat(s) not found, 0 failed, 0 waiting",
         "Who was not reached:",
         "  Maria Ionescu: blocked the bot",
     ]
-    code, out, err = await _clusterbot(offline, tmp_path, "announcements", "--report", "1", "--json")
+    code, out, err = await cli("announcements", "--report", "1", "--json")
     report = json.loads(out)
     assert (report["sent"], report["blocked"], report["waiting"], report["state"]) == (2, 1, 0, "done")
     assert report["not_reached"] == [
         {"name": "Maria Ionescu", "status": "blocked", "error": report["not_reached"][0]["error"]}
     ]
 
-    code, out, err = await _clusterbot(
-        offline, tmp_path, "announce", "--text", str(tmp_path / "all.html"), "--at", "2099-01-05 09:00"
-    )
+    code, out, err = await cli("announce", "--text", str(tmp_path / "all.html"), "--at", "2099-01-05 09:00")
     assert code == 0, err
-    code, out, err = await _clusterbot(offline, tmp_path, "announcements", "--cancel", "2")
+    code, out, err = await cli("announcements", "--cancel", "2")
     assert code == 0, err
-    code, out, err = await _clusterbot(offline, tmp_path, "announcements", "--all")
+    code, out, err = await cli("announcements", "--all")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("#1\tall\tdone\t") and lines[0].endswith(
         "2 sent, 1 blocked the bot, 0 chat(s) not found, 0 failed, 0 waiting"
     )
     assert lines[1].startswith("#2\tall\tcancelled\t")
-    code, out, err = await _clusterbot(offline, tmp_path, "announcements", "--all", "--json")
+    code, out, err = await cli("announcements", "--all", "--json")
     assert [(a["id"], a["state"], a["sent"]) for a in json.loads(out)] == [(1, "done", 2), (2, "cancelled", 0)]
-    code, out, err = await _clusterbot(offline, tmp_path, "announcements", "--report", "99")
+    code, out, err = await cli("announcements", "--report", "99")
     assert code == 1 and "refused: not found" in err
 
 

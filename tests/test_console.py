@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.config import PROJECT_ROOT, Settings
 from bot.sandbox.console import Console, read_line, run_console
 from bot.sandbox.harness import SandboxBot
@@ -18,21 +19,10 @@ from bot.sandbox.scenario import sandbox_settings
 from bot.sandbox.seed import PEOPLE, everyone, load_people, seed
 
 
-def settings_for(tmp_path: Path) -> Settings:
-    return Settings.from_values(
-        database_url="",
-        data_dir=tmp_path,
-        bot_token=None,
-        redis_url=None,
-        admin_ids=frozenset(),
-        default_locale="ro",
-    )
-
-
 @pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
+async def console(tmp_path: Path, settings: Settings) -> AsyncIterator[Console]:
     database = tmp_path / "sandbox.sqlite3"
-    async with SandboxBot(sandbox_settings(settings_for(tmp_path), database)) as sandbox:
+    async with SandboxBot(sandbox_settings(settings, database)) as sandbox:
         await seed(sandbox)
         users = await load_people(sandbox)
         yield Console(sandbox, users, "ana", database)
@@ -155,10 +145,10 @@ async def test_read_line_hands_over_end_of_input() -> None:
         await read_line("> ", Scripted([]))
 
 
-async def test_run_console_ends_on_quit_or_end_of_input(tmp_path: Path) -> None:
+async def test_run_console_ends_on_quit_or_end_of_input(tmp_path: Path, settings: Settings) -> None:
     out = io.StringIO()
     fake_input = Scripted(["/start", "1", "/as maria", "/quit", "never read"])
-    assert await run_console(settings_for(tmp_path), input_fn=fake_input, out=out) == 0
+    assert await run_console(settings, input_fn=fake_input, out=out) == 0
     text = out.getvalue()
     assert "You are chatting as ana." in text
     assert "bot: 👋 Bună ziua, Ana!" in text
@@ -169,16 +159,18 @@ async def test_run_console_ends_on_quit_or_end_of_input(tmp_path: Path) -> None:
     assert (tmp_path / "sandbox.sqlite3").exists()
 
     out = io.StringIO()
-    assert await run_console(settings_for(tmp_path), input_fn=Scripted(["/new bob guest"]), out=out) == 0
+    assert await run_console(settings, input_fn=Scripted(["/new bob guest"]), out=out) == 0
     out = io.StringIO()
-    assert await run_console(settings_for(tmp_path), as_name="Bob", input_fn=Scripted(["/start"]), out=out) == 0
+    assert await run_console(settings, as_name="Bob", input_fn=Scripted(["/start"]), out=out) == 0
     assert "bob    Bob, guest, ro, id 5001   ← you" in out.getvalue()
     assert "Bună ziua, Bob" in out.getvalue()
 
 
-async def test_run_console_refuses_an_unknown_person(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_run_console_refuses_an_unknown_person(
+    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = await run_console(
-        settings_for(tmp_path), db=tmp_path / "other.sqlite3", as_name="zed", input_fn=Scripted([])
+        settings, db=tmp_path / "other.sqlite3", as_name="zed", input_fn=Scripted([])
     )
     assert code == 2
     assert "nobody called 'zed'" in capsys.readouterr().err
@@ -193,23 +185,27 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_cli_runs_a_scenario(tmp_path: Path) -> None:
+def test_cli_runs_a_scenario(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], captured_logs: io.StringIO
+) -> None:
+    # In this process (CI runs a scenario with the installed wheel's command, and the next test pipes the
+    # console's input to a real one); `captured_logs` undoes the log handler the command installs.
     script = PROJECT_ROOT / "tests" / "scenarios" / "language_switch.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "sandbox", "--script", str(script)],
-        cwd=PROJECT_ROOT,
-        env=cli_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    last = done.stdout.rstrip().splitlines()[-1]
-    assert last.endswith("passed, 0 failed") and "Traceback" not in done.stderr
+    monkeypatch.chdir(PROJECT_ROOT)
+    for name in ("DATABASE_URL", "BOT_TOKEN", "REDIS_URL", "ADMIN_IDS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"DATA_DIR": str(tmp_path), "DEFAULT_LOCALE": "ro", "LOG_LEVEL": "WARNING"}.items():
+        monkeypatch.setenv(name, value)
+    code = main(["sandbox", "--script", str(script)])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    last = out.rstrip().splitlines()[-1]
+    assert last.endswith("passed, 0 failed") and "Traceback" not in err
     # A scenario leaves nothing behind in the data directory.
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_cli_console_reads_piped_input(tmp_path: Path) -> None:
     db = tmp_path / "piped.sqlite3"
     done = subprocess.run(

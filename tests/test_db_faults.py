@@ -87,11 +87,11 @@ def test_pool_settings_have_defaults_and_reach_the_engine(make_settings: Callabl
 
 
 async def test_500_updates_at_once_each_get_a_connection_within_the_default_pool(
-    db_url: str, make_settings: Callable[..., Settings]
+    migrated_url: str, make_settings: Callable[..., Settings]
 ) -> None:
     """The defaults (10 + 20 connections, 30 s) against 500 updates arriving together, each holding its
     connection only for its short database work, as an update does: everyone is served, none times out."""
-    engine = engine_for(make_settings(db_url).database)
+    engine = engine_for(make_settings(migrated_url).database)
     checked_out = 0
     most = 0
 

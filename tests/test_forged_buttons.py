@@ -161,8 +161,8 @@ STALE_PRESSES = [
 
 
 @pytest.fixture
-async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
-    async with SandboxBot(make_settings(db_url)) as running:
+async def sandbox(migrated_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
+    async with SandboxBot(make_settings(migrated_url)) as running:
         assert running.rt is not None
         async with unit_of_work(running.rt.session_factory) as session:
             repos = Repositories(session)

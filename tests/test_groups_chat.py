@@ -20,8 +20,8 @@ TERMS = {seed.key: seed.terms for seed in parse_seed(packaged_seed()) if seed.te
 
 
 @pytest.fixture
-async def sandbox(db_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
-    async with SandboxBot(make_settings(db_url)) as running:
+async def sandbox(migrated_url: str, make_settings: Callable[..., Settings]) -> AsyncIterator[SandboxBot]:
+    async with SandboxBot(make_settings(migrated_url)) as running:
         assert running.rt is not None
         async with unit_of_work(running.rt.session_factory) as session:
             await seed_groups(Repositories(session))

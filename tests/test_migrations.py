@@ -8,12 +8,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import alembic_config, create_engine, current_revision, migrate, normalise_url
-from storage.models import Base, Organisation
+from storage.models import Base
 
 
 def _revisions_in_order() -> list[Script]:
@@ -98,22 +98,6 @@ async def test_stairway_and_head_matches_models(db_url: str) -> None:
 )
 def test_normalise_url_picks_async_drivers(given: str, expected: str) -> None:
     assert normalise_url(given) == expected
-
-
-# The shared `engine` fixture: migrated to head, and a private copy per test (run twice per backend: the
-# second run would see the first one's row if the copies were shared).
-@pytest.mark.parametrize("attempt", [1, 2])
-async def test_engine_fixture_is_migrated_and_isolated(engine: AsyncEngine, attempt: int) -> None:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert await current_revision(engine) == head
-    async with engine.begin() as connection:
-        count = await connection.scalar(select(func.count()).select_from(Organisation))
-        assert count == 0
-        await connection.execute(
-            Organisation.__table__.insert().values(name=f"Run {attempt}", name_key=f"run {attempt}")
-        )
-        if engine.dialect.name == "sqlite":
-            assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
 
 
 async def test_row_ids_are_64_bit_with_their_sequences(engine: AsyncEngine) -> None:

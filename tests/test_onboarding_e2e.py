@@ -230,8 +230,8 @@ async def test_a_database_fault_is_reported_and_the_bot_carries_on(
     assert "Profilul dumneavoastră" in (ana.last_text or "")
 
 
-async def test_admins_come_from_configuration(db_url: str, make_settings: Callable[..., Settings]) -> None:
-    async with SandboxBot(make_settings(db_url, admin_ids=frozenset({4242}))) as sandbox:
+async def test_admins_come_from_configuration(migrated_url: str, make_settings: Callable[..., Settings]) -> None:
+    async with SandboxBot(make_settings(migrated_url, admin_ids=frozenset({4242}))) as sandbox:
         boss = await sandbox.person("boss", 4242, "Ioana", language_code="en")
         await boss.send("/start")
         assert "administrator" in (boss.last_text or "")

@@ -652,6 +652,7 @@ SERVICE_PRESS = st.tuples(st.integers(0, 2), st.sampled_from(list(RequestAction)
 GROUP_PRESS = st.tuples(st.integers(0, 4), st.sampled_from(["join", "leave"]))
 
 
+@pytest.mark.slow
 @settings(
     max_examples=20,
     deadline=None,

@@ -459,6 +459,7 @@ async def test_method_and_parameter_strictness(sandbox: SandboxServer, bot: Bot)
 async def test_text_rules(sandbox: SandboxServer, bot: Bot) -> None:
     await greet(sandbox)
     await bot.send_message(ANA, "x" * 4096)
+    assert sandbox.bot_messages(ANA)[-1].text == "x" * 4096
     with pytest.raises(TelegramBadRequest, match="message is too long"):
         await bot.send_message(ANA, "x" * 4097)
     with pytest.raises(TelegramBadRequest, match="message is too long"):
@@ -489,6 +490,7 @@ async def test_keyboard_rules(sandbox: SandboxServer, bot: Bot) -> None:
         return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="B", **button)]])
 
     await bot.send_message(ANA, "ok", reply_markup=keyboard(callback_data="ă" * 32))  # 64 bytes
+    assert sandbox.bot_messages(ANA)[-1].buttons == [[{"text": "B", "callback_data": "ă" * 32}]]
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
         await bot.send_message(ANA, "x", reply_markup=keyboard(callback_data="x" * 65))
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -11,28 +12,15 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.sandbox.scenario import KINDS, parse_scenario, run_scenario, run_scenario_file
+from bot.sandbox.scenario import KINDS, run_scenario, run_scenario_file
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SUMMARY = re.compile(r"^(\d+) steps: (\d+) passed, (\d+) failed(?:, (\d+) not run)?$")
 
 
-def settings_for(tmp_path: Path) -> Settings:
-    # `from_values`: whatever the developer's environment or `.env` holds, none of it is read.
-    return Settings.from_values(
-        database_url="",
-        data_dir=tmp_path,
-        bot_token=None,
-        redis_url=None,
-        admin_ids=frozenset(),
-        default_locale="ro",
-        max_text_length=1000,
-    )
-
-
-async def run_text(text: str, tmp_path: Path, *, as_json: bool = False, db: Path | None = None) -> tuple[int, str]:
+async def run_text(text: str, settings: Settings, *, as_json: bool = False, db: Path | None = None) -> tuple[int, str]:
     out = io.StringIO()
-    code = await run_scenario(text, settings_for(tmp_path), db=db, as_json=as_json, out=out)
+    code = await run_scenario(text, settings, db=db, as_json=as_json, out=out)
     return code, out.getvalue()
 
 
@@ -51,21 +39,16 @@ ANA = {"user": "ana", "id": 1001, "first_name": "Ana", "language_code": "en"}
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.jsonl")), ids=lambda path: path.name)
-async def test_shipped_scenario_passes(path: Path, tmp_path: Path) -> None:
+async def test_shipped_scenario_passes(path: Path, settings: Settings) -> None:
+    # They double as documentation: each opens by saying what it shows, and shows more than a step or two.
+    assert (await asyncio.to_thread(path.read_text, encoding="utf-8")).startswith("# ")
     out = io.StringIO()
-    code = await run_scenario_file(path, settings_for(tmp_path), out=out)
+    code = await run_scenario_file(path, settings, out=out)
     output = out.getvalue()
     assert code == 0, output
     steps, passed, failed, _ = summary_of(output)
     assert (passed, failed) == (steps, 0), output
-
-
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.jsonl")), ids=lambda path: path.name)
-def test_shipped_scenario_is_documented(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    # They double as documentation: each opens by saying what it shows.
-    assert text.startswith("# ")
-    assert len(parse_scenario(text)) > 5
+    assert steps > 5
 
 
 def test_the_promised_scenarios_are_shipped() -> None:
@@ -79,7 +62,7 @@ def test_the_promised_scenarios_are_shipped() -> None:
     } <= shipped
 
 
-async def test_a_failed_expectation_names_its_line_and_stops_the_run(tmp_path: Path) -> None:
+async def test_a_failed_expectation_names_its_line_and_stops_the_run(settings: Settings) -> None:
     text = lines(
         "# comments and blank lines keep their line numbers",
         ANA,
@@ -88,7 +71,7 @@ async def test_a_failed_expectation_names_its_line_and_stops_the_run(tmp_path: P
         {"as": "ana", "expect": "Goodbye forever"},
         {"as": "ana", "send": "/help"},
     )
-    code, output = await run_text(text, tmp_path)
+    code, output = await run_text(text, settings)
     assert code == 1
     failed = [line for line in output.splitlines() if "✗" in line]
     assert len(failed) == 1, output
@@ -100,17 +83,17 @@ async def test_a_failed_expectation_names_its_line_and_stops_the_run(tmp_path: P
     assert summary_of(output) == (4, 2, 1, 1)
 
 
-async def test_expect_not_shows_what_matched(tmp_path: Path) -> None:
+async def test_expect_not_shows_what_matched(settings: Settings) -> None:
     code, output = await run_text(
-        lines(ANA, {"as": "ana", "send": "/start"}, {"as": "ana", "expect_not": "hello"}), tmp_path
+        lines(ANA, {"as": "ana", "send": "/start"}, {"as": "ana", "expect_not": "hello"}), settings
     )
     assert code == 1
     assert re.search(r'3  ✗ ana expect_not /hello/ — matched: "👋 Hello, Ana!', output), output
 
 
-async def test_a_tap_on_a_missing_button_lists_the_labels(tmp_path: Path) -> None:
+async def test_a_tap_on_a_missing_button_lists_the_labels(settings: Settings) -> None:
     code, output = await run_text(
-        lines(ANA, {"as": "ana", "send": "/start"}, {"as": "ana", "tap": "Teleport"}), tmp_path
+        lines(ANA, {"as": "ana", "send": "/start"}, {"as": "ana", "tap": "Teleport"}), settings
     )
     assert code == 1
     failed = next(line for line in output.splitlines() if "✗" in line)
@@ -120,16 +103,16 @@ async def test_a_tap_on_a_missing_button_lists_the_labels(tmp_path: Path) -> Non
     assert summary_of(output) == (3, 2, 1, 0)
 
 
-async def test_a_tap_before_any_buttons_and_a_tap_by_a_wrong_number(tmp_path: Path) -> None:
-    code, output = await run_text(lines(ANA, {"as": "ana", "tap": 1}), tmp_path)
+async def test_a_tap_before_any_buttons_and_a_tap_by_a_wrong_number(settings: Settings) -> None:
+    code, output = await run_text(lines(ANA, {"as": "ana", "tap": 1}), settings)
     assert code == 1
     assert "the bot has no message with buttons to ana" in output
-    code, output = await run_text(lines(ANA, {"as": "ana", "send": "/help"}, {"as": "ana", "tap": 9}), tmp_path)
+    code, output = await run_text(lines(ANA, {"as": "ana", "send": "/help"}, {"as": "ana", "tap": 9}), settings)
     assert code == 1
     assert 'no button number 9 on the newest message with buttons to ana; the buttons are: 1 "⬅️ Menu"' in output
 
 
-async def test_expect_alert_reads_the_answer_to_the_last_tap(tmp_path: Path) -> None:
+async def test_expect_alert_reads_the_answer_to_the_last_tap(settings: Settings) -> None:
     text = lines(
         ANA,
         {"as": "ana", "send": "/language"},
@@ -137,7 +120,7 @@ async def test_expect_alert_reads_the_answer_to_the_last_tap(tmp_path: Path) -> 
         {"as": "ana", "expect_alert": "^Language: .*English$"},
         {"as": "ana", "expect_alert": "already decided"},
     )
-    code, output = await run_text(text, tmp_path)
+    code, output = await run_text(text, settings)
     assert code == 1
     assert '4  ✓ ana expect_alert /^Language: .*English$/ — toast: "Language: 🇬🇧 English"' in output
     assert '5  ✗ ana expect_alert /already decided/ — no match; toast: "Language: 🇬🇧 English"' in output
@@ -165,8 +148,10 @@ async def test_expect_alert_reads_the_answer_to_the_last_tap(tmp_path: Path) -> 
         (lines(ANA, {"as": "ana", "capture": "x", "into": "not a name"}), 2, '"into" names a variable'),
     ],
 )
-async def test_a_bad_line_is_reported_before_anything_runs(text: str, line: int, message: str, tmp_path: Path) -> None:
-    code, output = await run_text(text, tmp_path)
+async def test_a_bad_line_is_reported_before_anything_runs(
+    text: str, line: int, message: str, settings: Settings
+) -> None:
+    code, output = await run_text(text, settings)
     assert code == 1
     first = output.splitlines()[0]
     assert re.match(rf"\s*{line}  ✗ line {line}: ", first), output
@@ -176,7 +161,7 @@ async def test_a_bad_line_is_reported_before_anything_runs(text: str, line: int,
     assert (passed, failed, not_run) == (0, 1, steps - 1)
 
 
-async def test_json_output_is_one_object_per_line(tmp_path: Path) -> None:
+async def test_json_output_is_one_object_per_line(settings: Settings) -> None:
     text = lines(
         "// a comment",
         ANA,
@@ -185,7 +170,7 @@ async def test_json_output_is_one_object_per_line(tmp_path: Path) -> None:
         {"as": "ana", "expect": "From now on"},
         {"as": "ana", "expect": "not said"},
     )
-    code, output = await run_text(text, tmp_path, as_json=True)
+    code, output = await run_text(text, settings, as_json=True)
     assert code == 1
     records = [json.loads(line) for line in output.splitlines()]
     steps, summary = records[:-1], records[-1]
@@ -202,8 +187,8 @@ async def test_json_output_is_one_object_per_line(tmp_path: Path) -> None:
     assert all(record["error"] is None for record in steps[:4])
 
 
-async def test_json_output_of_a_bad_line(tmp_path: Path) -> None:
-    code, output = await run_text(lines(ANA, {"as": "ana", "sing": "la"}), tmp_path, as_json=True)
+async def test_json_output_of_a_bad_line(settings: Settings) -> None:
+    code, output = await run_text(lines(ANA, {"as": "ana", "sing": "la"}), settings, as_json=True)
     assert code == 1
     problem, summary = (json.loads(line) for line in output.splitlines())
     assert problem["line"] == 2 and problem["ok"] is False and "unknown key 'sing'" in problem["error"]
@@ -211,7 +196,7 @@ async def test_json_output_of_a_bad_line(tmp_path: Path) -> None:
     assert summary["summary"]["failed"] == 1
 
 
-async def test_the_transcript_shows_what_everyone_received(tmp_path: Path) -> None:
+async def test_the_transcript_shows_what_everyone_received(settings: Settings) -> None:
     text = lines(
         {"user": "maria", "id": 3001, "first_name": "Maria", "language_code": "en", "role": "manager"},
         ANA,
@@ -224,7 +209,7 @@ async def test_the_transcript_shows_what_everyone_received(tmp_path: Path) -> No
         # Maria's card arrived because of Ana's tap: still "since maria's last action".
         {"as": "maria", "expect": "Request to join the cluster.*Solar Valley SRL"},
     )
-    code, output = await run_text(text, tmp_path)
+    code, output = await run_text(text, settings)
     assert code == 0, output
     tap_block = output.split('ana taps "Send request"', 1)[1].split("\n 9  ", 1)[0]
     assert "bot → ana (edited): Please check your request" in tap_block
@@ -233,30 +218,32 @@ async def test_the_transcript_shows_what_everyone_received(tmp_path: Path) -> No
     assert "[1 ✅ Approve] [2 ❌ Reject]" in tap_block
 
 
-async def test_a_given_database_is_kept_and_reused(tmp_path: Path) -> None:
+async def test_a_given_database_is_kept_and_reused(tmp_path: Path, settings: Settings) -> None:
     db = tmp_path / "kept" / "scenario.sqlite3"
     maria = {"user": "maria", "id": 3001, "first_name": "Maria", "language_code": "en", "role": "manager"}
     radu = {"user": "radu", "id": 2001, "role": "member", "organisation": "EcoTech SRL"}
-    code, output = await run_text(lines(maria, radu), tmp_path, db=db)
+    code, output = await run_text(lines(maria, radu), settings, db=db)
     assert code == 0, output
     assert db.exists()
     # EcoTech SRL is still there in a second run on the same file.
     invite = {"as": "maria", "send": "/invite EcoTech SRL"}
-    code, output = await run_text(lines(maria, invite, {"as": "maria", "expect": "Invite link"}), tmp_path, db=db)
+    code, output = await run_text(lines(maria, invite, {"as": "maria", "expect": "Invite link"}), settings, db=db)
     assert code == 0, output
     # ...and not in a run on a fresh database.
-    code, output = await run_text(lines(maria, invite, {"as": "maria", "expect": "Invite link"}), tmp_path)
+    code, output = await run_text(lines(maria, invite, {"as": "maria", "expect": "Invite link"}), settings)
     assert code == 1
 
 
-async def test_an_unreadable_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = await run_scenario_file(tmp_path / "missing.jsonl", settings_for(tmp_path))
+async def test_an_unreadable_file_is_a_usage_error(
+    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await run_scenario_file(tmp_path / "missing.jsonl", settings)
     assert code == 2
     assert "cannot read the scenario" in capsys.readouterr().err
 
 
-async def test_a_forged_tap_counts_as_an_action(tmp_path: Path) -> None:
-    code, output = await run_text(lines(ANA, {"as": "ana", "forge": "lang:en"}), tmp_path)
+async def test_a_forged_tap_counts_as_an_action(settings: Settings) -> None:
+    code, output = await run_text(lines(ANA, {"as": "ana", "forge": "lang:en"}), settings)
     assert code == 1
     assert "a forged tap needs a bot message to come from" in output
     text = lines(
@@ -270,7 +257,7 @@ async def test_a_forged_tap_counts_as_an_action(tmp_path: Path) -> None:
         {"as": "ana", "expect_alert": "^Language"},
         {"as": "ana", "expect": "From now on"},
     )
-    code, output = await run_text(text, tmp_path)
+    code, output = await run_text(text, settings)
     assert code == 0, output
     assert '3  ana forges a tap with data "jr:7:approve"' in output
     assert "bot → ana (alert): Sorry, only the cluster's managers can do that." in output

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -40,6 +40,8 @@ async def test_two_writers_with_an_await_in_between_do_not_lock_each_other_out(t
     assert order == ["A wrote", "A commits", "B wrote", "B commits", "C wrote", "C commits"]
     async with unit_of_work(factory) as session:
         assert await session.scalar(select(func.count(Organisation.id))) == 3
+        # Off by default in SQLite; every connection of ours turns them on.
+        assert await session.scalar(text("PRAGMA foreign_keys")) == 1
 
     async def failing_writer() -> None:
         async with unit_of_work(factory) as session:
@@ -53,10 +55,19 @@ async def test_two_writers_with_an_await_in_between_do_not_lock_each_other_out(t
 
 async def test_thread_driver_is_still_available(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 't.sqlite3'}", sqlite_in_loop=False)
-    await migrate(engine)
-    async with unit_of_work(create_session_factory(engine)) as session:
-        session.add(Organisation(name="X", name_key="x"))
-    await engine.dispose()
+    try:
+        await migrate(engine)
+        factory = create_session_factory(engine)
+        async with unit_of_work(factory) as session:
+            session.add(Organisation(name="X", name_key="x"))
+        async with factory() as session:
+            assert await session.scalar(select(Organisation.name)) == "X"
+        async with engine.connect() as connection:
+            # It waits for another process's lock in its own thread, up to 5 s; foreign keys hold as in the loop.
+            assert await connection.scalar(text("PRAGMA busy_timeout")) == 5000
+            assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+    finally:
+        await engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------------- other processes

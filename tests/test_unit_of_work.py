@@ -147,6 +147,7 @@ async def test_a_service_request_that_fails_at_commit_is_told_in_the_chat(
         assert await session.scalar(select(func.count()).select_from(ServiceRequest)) == 0
 
 
+@pytest.mark.slow
 async def test_five_hundred_people_join_at_the_same_moment(sandbox: SandboxBot) -> None:
     count = 500
     maria = await sandbox.person("maria", 3001, "Maria", language_code="ro", role="manager")
@@ -283,6 +284,7 @@ async def test_two_managers_deciding_at_the_same_instant_make_one_decision(
     assert ("join.approved" in actions) == approved
 
 
+@pytest.mark.slow
 async def test_while_another_process_holds_the_sqlite_write_lock_others_are_answered_and_the_writer_told_to_retry(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:

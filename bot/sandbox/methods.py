@@ -238,7 +238,7 @@ class BotApi:
         if markup and "inline_keyboard" in markup:
             body["reply_markup"] = markup
         stored = StoredMessage(chat.id, message_id, True, body, markup=markup)
-        self._state.messages[(chat.id, message_id)] = stored
+        self._state.add_message(stored)
         self._state.stats.delivered[chat.id] += 1
         self._state.record("sent", chat.id, message_id, stored.state())
         return copy.deepcopy(body)

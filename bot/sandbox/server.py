@@ -459,8 +459,8 @@ class SandboxServer:
 
     def bot_messages(self, chat_id: int, *, include_deleted: bool = False) -> list[MessageState]:
         """Current state of every message the bot sent to ``chat_id``, oldest first."""
-        mine = sorted((key, m) for key, m in self._state.messages.items() if key[0] == chat_id)
-        return [m.state() for _key, m in mine if m.from_bot and (include_deleted or not m.deleted)]
+        mine = self._state.chat_messages(chat_id)
+        return [m.state() for m in mine if m.from_bot and (include_deleted or not m.deleted)]
 
     def message(self, chat_id: int, message_id: int) -> MessageState:
         try:

@@ -194,6 +194,8 @@ class SandboxState:
         self.groups: dict[int, Chat] = {}
         self.blocked: set[int] = set()
         self.messages: dict[tuple[int, int], StoredMessage] = {}
+        # The same messages by chat, for `chat_messages`: a scan of every chat's cost 2 s in a 500-person test.
+        self.by_chat: dict[int, dict[int, StoredMessage]] = {}
         self.recorded: list[SandboxEvent] = []
         self.callbacks: dict[str, Callback] = {}
         self.files: dict[str, StoredFile] = {}
@@ -406,8 +408,16 @@ class SandboxState:
                 raise SandboxUsageError(f"message {reply_to_message_id} does not exist")
             body["reply_to_message"] = without_reply(replied.json)
         body.update(content)
-        self.messages[(chat.id, message_id)] = StoredMessage(chat.id, message_id, False, body)
+        self.add_message(StoredMessage(chat.id, message_id, False, body))
         return self.enqueue("message", copy.deepcopy(body))
+
+    def add_message(self, message: StoredMessage) -> None:
+        self.messages[(message.chat_id, message.message_id)] = message
+        self.by_chat.setdefault(message.chat_id, {})[message.message_id] = message
+
+    def chat_messages(self, chat_id: int) -> list[StoredMessage]:
+        """Every message of one chat, oldest first."""
+        return [message for _id, message in sorted(self.by_chat.get(chat_id, {}).items())]
 
     # ------------------------------------------------------------------ files
 
