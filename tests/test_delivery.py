@@ -970,3 +970,28 @@ async def test_a_sender_killed_three_times_skips_nobody(
     # With one send in flight at a time, each kill can have cost at most that one message twice.
     assert duplicates(sandbox) <= kills
     assert await statuses(session_factory) == {"sent": 2000}
+
+
+async def test_the_deployments_bot_sends_bulk_messages_the_cheap_way(make_settings: Callable[..., Any]) -> None:
+    """The bot's session carries CommitBeforeTelegram (updates commit before they speak); it does nothing
+    outside an update, so the sender's bulk path must not give way to it (it did: every message went through
+    aiogram's full request path)."""
+    from bot.app import create_bot
+    from bot.middlewares import CommitBeforeTelegram
+
+    bot = create_bot(make_settings(bot_token="123:abc"))
+    try:
+        assert any(isinstance(m, CommitBeforeTelegram) for m in bot.session.middleware)
+        bulk = BulkSender.for_bot(bot, paid_broadcast=False)
+        assert bulk is not None
+        assert bulk.request(("announcement:1", "ro"), {"text": "Bună ziua"}) is not None
+
+        class Logging:
+            async def __call__(self, make_request: Any, bot: Bot, method: Any) -> Any:
+                return await make_request(bot, method)
+
+        # A middleware that may act on every call is honoured: aiogram's path then.
+        bot.session.middleware(Logging())
+        assert bulk.request(("announcement:2", "ro"), {"text": "Bună ziua"}) is None
+    finally:
+        await bot.session.close()
