@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from html import escape
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart
@@ -13,8 +14,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.i18n import resolve_locale
-from bot.middlewares import UpdateWork
 from bot.services import catalogue, members
 from bot.services.members import PersonView
 from handlers.catalogue import requests_section
@@ -28,6 +27,7 @@ from handlers.keyboards import (
     main_menu,
     open_private_chat,
 )
+from handlers.refusals import tell_about_update
 from storage.models import Role
 from storage.repositories import Repositories
 
@@ -251,7 +251,7 @@ async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
 
 
-async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, **data: object) -> bool:
+async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, **data: Any) -> bool:
     """The bot never crashes on an update: log what failed (no token, no personal data), say try again."""
     update = event.update
     log.error(
@@ -260,29 +260,14 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, 
         type(event.exception).__name__,
         exc_info=(type(event.exception), event.exception, event.exception.__traceback__),
     )
-    user = None
-    chat_id = None
-    if update.message is not None:
-        user, chat_id = update.message.from_user, update.message.chat.id
-    elif update.callback_query is not None:
-        user = update.callback_query.from_user
-        if update.callback_query.message is not None:
-            chat_id = update.callback_query.message.chat.id
-    locale = data.get("locale")
-    if not isinstance(locale, str):
-        locale = resolve_locale(None, user.language_code if user else None, settings.default_locale)
-    with i18n.context(), i18n.use_locale(locale):
-        text = _("Something went wrong on my side and nothing was saved. Please try again in a moment.")
-    work = data.get("work")
-    # A press already answered (before the failure) cannot show an alert any more: then say it in the chat.
-    answered = isinstance(work, UpdateWork) and work.callback_answered
-    try:
-        if update.callback_query is not None and not answered:
-            await update.callback_query.answer(text, show_alert=True)
-        elif chat_id is not None:
-            await bot.send_message(chat_id, text)
-    except Exception as exc:
-        log.warning("could not tell the person about the failure: %s", type(exc).__name__)
+    await tell_about_update(
+        event,
+        bot,
+        i18n,
+        settings,
+        data,
+        lambda: _("Something went wrong on my side and nothing was saved. Please try again in a moment."),
+    )
     return True
 
 

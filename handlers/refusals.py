@@ -143,13 +143,12 @@ _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
 )
 
 
-async def on_refusal(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, **data: Any) -> bool:
-    """Answer a refusal no handler answered itself: an alert on a button press, a message in the chat."""
-    refusal = event.exception
-    assert isinstance(refusal, Refused)
+async def tell_about_update(
+    event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, data: dict[str, Any], word: Callable[[], str]
+) -> None:
+    """Say `word()` (worded in the person's language) to whoever sent the update an error handler got: an
+    alert on a press not answered yet, else a message in the chat. Never raises."""
     update = event.update
-    # The reason only: the context may hold names.
-    log.info("update %s refused: %s", update.update_id, refusal.reason.value)
     user = chat_id = None
     if update.message is not None:
         user, chat_id = update.message.from_user, update.message.chat.id
@@ -161,14 +160,23 @@ async def on_refusal(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings
     if not isinstance(locale, str):
         locale = resolve_locale(None, user.language_code if user else None, settings.default_locale)
     with i18n.context(), i18n.use_locale(locale):
-        text = explain(refusal)
-    work = data.get("work")
-    answered = bool(getattr(work, "callback_answered", False))
+        text = word()
+    # A press already answered (before the failure) cannot show an alert any more: then say it in the chat.
+    answered = bool(getattr(data.get("work"), "callback_answered", False))
     try:
         if update.callback_query is not None and not answered:
             await update.callback_query.answer(text, show_alert=True)
         elif chat_id is not None:
             await bot.send_message(chat_id, text)
     except Exception as exc:
-        log.warning("could not tell the person about a refusal: %s", type(exc).__name__)
+        log.warning("could not tell the person what happened to their update: %s", type(exc).__name__)
+
+
+async def on_refusal(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, **data: Any) -> bool:
+    """Answer a refusal no handler answered itself: an alert on a button press, a message in the chat."""
+    refusal = event.exception
+    assert isinstance(refusal, Refused)
+    # The reason only: the context may hold names.
+    log.info("update %s refused: %s", event.update.update_id, refusal.reason.value)
+    await tell_about_update(event, bot, i18n, settings, data, lambda: explain(refusal))
     return True
