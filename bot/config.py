@@ -158,6 +158,13 @@ class DeliverySettings(Section):
         return f"{socket.gethostname()[:40]}:{digest}"
 
 
+class SchedulerSettings(Section):
+    """The jobs this process runs on a timer (`bot.jobs`): today, queueing the announcements whose time has come."""
+
+    # Seconds between two looks for due announcements: a scheduled one goes out at most this much late.
+    interval: float = Field(default=20.0, ge=1, le=3600, validation_alias="SCHEDULER_INTERVAL")
+
+
 # True while `Settings.from_values` builds: the environment and `.env` are not read.
 _ONLY_GIVEN: ContextVar[bool] = ContextVar("settings_only_given", default=False)
 
@@ -172,6 +179,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     # The bot as a whole. Conversation state in Redis (shared by replicas) when set, else in memory.
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")

@@ -57,6 +57,11 @@ class Jobs:
         """APScheduler in this process (3.x: one process per job store, so nothing is shared)."""
         scheduler = AsyncIOScheduler(timezone=self.settings.tz)
         scheduler.add_job(
-            self.queue_due_announcements, "interval", seconds=20, id="announcements", coalesce=True, max_instances=1
+            self.queue_due_announcements,
+            "interval",
+            seconds=self.settings.scheduler.interval,
+            id="announcements",
+            coalesce=True,
+            max_instances=1,
         )
         return scheduler

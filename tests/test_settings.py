@@ -30,6 +30,7 @@ LANDS: dict[str, tuple[str, str, Any]] = {
     "ALLOW_PAID_BROADCAST": ("true", "delivery.allow_paid_broadcast", True),
     "SENDER_NAME": ("replica-1", "delivery.sender_name", "replica-1"),
     "PROGRESS_INTERVAL": ("0.5", "delivery.progress_interval", 0.5),
+    "SCHEDULER_INTERVAL": ("5", "scheduler.interval", 5.0),
     "REDIS_URL": ("redis://127.0.0.1:6379/3", "redis_url", "redis://127.0.0.1:6379/3"),
     "ADMIN_IDS": ("11, 22;33", "admin_ids", frozenset({11, 22, 33})),
     "DEFAULT_LOCALE": ("en", "default_locale", "en"),
@@ -150,6 +151,7 @@ def test_from_values_and_make_settings_read_neither_the_environment_nor_env(
         ("ALLOW_PAID_BROADCAST", "perhaps"),
         ("SENDER_NAME", "x" * 65),
         ("PROGRESS_INTERVAL", "0"),
+        ("SCHEDULER_INTERVAL", "0.5"),
         ("ADMIN_IDS", "ana,maria"),
         ("DEFAULT_LOCALE", "fr"),
         ("TIMEZONE", "Mars/Olympus_Mons"),
@@ -237,3 +239,15 @@ def test_sections_are_given_whole_or_by_their_fields(clean: Path, monkeypatch: p
         7,
     )
     assert Settings.model_validate(by_fields.model_dump()) == by_fields
+
+
+def test_the_scheduler_looks_for_due_announcements_as_often_as_configured(make_settings: Any) -> None:
+    from datetime import timedelta
+
+    from bot.jobs import Jobs
+
+    for interval, expected in ((None, 20), (5, 5)):
+        extra = {} if interval is None else {"scheduler_interval": interval}
+        scheduler = Jobs(make_settings(**extra), None, None).scheduler()  # type: ignore[arg-type]
+        job = scheduler.get_job("announcements")
+        assert job is not None and job.trigger.interval == timedelta(seconds=expected)
