@@ -9,7 +9,8 @@ imported; the conversation keeps only that name and the texts in its FSM data (`
 Redis goes on after a restart. The states and the step handlers below are registered once, on one router of
 `handlers.guards.managers_router` (`build_router`).
 
-Used by the catalogue's new category, rename category, new service and edit service (`handlers.catalogue.editing`).
+Used by the catalogue's new category, rename category, new service and edit service (`handlers.catalogue.editing`)
+and by the working groups' transform and make confidential (`handlers.groups.manage`).
 
 Not moved here:
 - the announcements' conversation (`handlers.announcements`): its answers are texts, photos or documents with
@@ -92,10 +93,6 @@ class Buttons:
     keep_data: str = ""
 
 
-async def _clear(state: FSMContext) -> None:
-    await state.clear()
-
-
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -108,12 +105,11 @@ class Kind:
     # The reminder to a message typed at the preview.
     use_the_buttons: Callable[[], str]
     # Reads again, at every step, what the form is about; a refusal ends the conversation (see `refused`).
+    # (Cancel stays each family's own handler, with its own callback data.)
     check: Callable[[Step], Awaitable[Any]] | None = None
     # A refusal at a step (the guard's included): True when answered here, False to let it go on to
     # `handlers.refusals.on_refusal` (an alert for a button).
     refused: Callable[[Refused, TelegramObject, dict[str, Any]], Awaitable[bool]] | None = None
-    # Ends the conversation (Cancel is the family's own handler).
-    leave: Callable[[FSMContext], Awaitable[None]] = _clear
     # The answer to a message that is no text at a question; None: such messages are not this form's.
     needs_text: Callable[[Message], Awaitable[None]] | None = None
     # Whether any message (not a command) at the preview gets the reminder, or only a typed one.

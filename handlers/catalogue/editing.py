@@ -190,7 +190,6 @@ def _kind(name: str, fields: tuple[str, ...], preview: Any, complete: Any) -> Ki
             complete=complete,
             use_the_buttons=lambda: _("Please use the buttons: save, or cancel."),
             refused=_refused,
-            leave=leave_form,
             needs_text=needs_text,
             reminds_any_message=True,
         )
