@@ -19,6 +19,7 @@ from bot.services.catalogue import Refusal as CatalogueRefusal
 from bot.services.members import PersonView
 from bot.services.members import Refusal as MemberRefusal
 from bot.services.refusals import Refused
+from handlers import texts_form
 from handlers.catalogue.keyboards import CatalogueFormAction, CatalogueFormCb, cancel_row, keyboard
 from handlers.guards import managers_router
 from handlers.keyboards import main_menu
@@ -45,17 +46,10 @@ class ImportForm(StatesGroup):
     file = State()
 
 
-class EditForm(StatesGroup):
-    # One text after the other (which one is in the data), then the preview with Save.
-    text = State()
-    confirm = State()
-
-
-# The forms only managers are in.
-MANAGERS_FORMS = frozenset(
-    state.state for state in (DeclineForm.reason, ImportForm.file, EditForm.text, EditForm.confirm)
-)
-_NOT_A_MANAGER = (MemberRefusal.NOT_ALLOWED, CatalogueRefusal.NOT_ALLOWED)
+# The forms only managers are in: the catalogue's own, and the shared texts form (`handlers.texts_form`: adding,
+# renaming and editing categories and services).
+MANAGERS_FORMS = frozenset(state.state for state in (DeclineForm.reason, ImportForm.file)) | texts_form.STATES
+NOT_A_MANAGER = (MemberRefusal.NOT_ALLOWED, CatalogueRefusal.NOT_ALLOWED)
 
 
 async def leave_form(state: FSMContext) -> None:
@@ -75,7 +69,7 @@ class LeavesManagersForm(BaseMiddleware):
         except Refused as refusal:
             state = data.get("state")
             if (
-                refusal.reason in _NOT_A_MANAGER
+                refusal.reason in NOT_A_MANAGER
                 and isinstance(state, FSMContext)
                 and await state.get_state() in MANAGERS_FORMS
             ):
@@ -93,7 +87,7 @@ def managers_routes(name: str) -> Router:
 
 
 async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
-    editing = await state.get_state() in (EditForm.text.state, EditForm.confirm.state, ImportForm.file.state)
+    editing = await state.get_state() in texts_form.STATES | {ImportForm.file.state}
     await leave_form(state)
     await query.answer()
     if isinstance(query.message, Message):

@@ -1,5 +1,6 @@
 """The groups' conversations: their states (named as before, so conversations under way survive a deploy), the
-answers they read, and what every one of them offers: cancel, and "use the buttons" at a confirmation."""
+answers they read, and what every one of them offers: cancel, and "use the buttons" at a confirmation. Transform
+and make confidential are kinds of the shared texts form (`handlers.texts_form`, registered in `manage`)."""
 
 from __future__ import annotations
 
@@ -28,13 +29,6 @@ class ProposeForm(StatesGroup):
     confirm = State()
 
 
-class TransformForm(StatesGroup):
-    ro = State()
-    en = State()
-    reason = State()
-    confirm = State()
-
-
 class DissolveForm(StatesGroup):
     reason = State()
     confirm = State()
@@ -43,12 +37,6 @@ class DissolveForm(StatesGroup):
 class TranslateForm(StatesGroup):
     title = State()
     objective = State()
-
-
-class TermsForm(StatesGroup):
-    ro = State()
-    en = State()
-    confirm = State()
 
 
 async def read_text(message: Message, limit: int) -> str | None:
@@ -79,7 +67,7 @@ def build_router() -> Router:
     router = Router(name=__name__)
     router.message.register(
         use_the_buttons,
-        StateFilter(ProposeForm.confirm, TransformForm.confirm, DissolveForm.confirm, TermsForm.confirm),
+        StateFilter(ProposeForm.confirm, DissolveForm.confirm),
         ANSWER,
     )
     router.callback_query.register(cancel_form, GroupFormCb.filter(F.action == GroupFormAction.CANCEL))

@@ -3,13 +3,16 @@ add the language it lacks, make it confidential.
 
 Every handler here is on a router of `handlers.guards.managers_router`, which refuses anyone else once, before the
 handler runs. The services check the role again and each step reads the group again (`groups.managed_group`), so
-a role taken away or a group dissolved midway stops the conversation: `RefusalEndsTheConversation` clears it on
-any refusal at a step, the guard's included.
+a role taken away or a group dissolved midway stops the conversation: `_refusal_ends_it` clears it on any refusal
+at a step, the guard's included. Transform and make confidential are kinds of the shared texts form
+(`handlers.texts_form`: its steps run `_checked`, and `_refusal_ends_it` at a refusal); dissolve and add the
+missing language keep their own steps (`RefusalEndsTheConversation`).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -23,10 +26,11 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.middlewares import Handler
 from bot.services import groups
-from bot.services.groups import GroupCard, GroupError, GroupRefusal, Texts
-from bot.services.members import PersonView
+from bot.services.groups import GroupCard, GroupError, GroupRefusal
+from bot.services.members import PersonView, clean_text
 from bot.services.refusals import Refused
-from handlers.groups.forms import ANSWER, DissolveForm, TermsForm, TransformForm, TranslateForm, read_text
+from handlers import texts_form
+from handlers.groups.forms import ANSWER, DissolveForm, TranslateForm, read_text
 from handlers.groups.keyboards import (
     GroupAction,
     GroupCb,
@@ -42,24 +46,31 @@ from handlers.groups.texts import FLAGS, QUOTE_MAX, card_text, language_name, sh
 from handlers.guards import managers_router
 from handlers.keyboards import clip, main_menu
 from handlers.refusals import explain
+from handlers.texts_form import Buttons, Field, Kind, Step
 from storage.repositories import Repositories
 
 
+async def _refusal_ends_it(refusal: Refused, event: TelegramObject, data: dict[str, Any]) -> bool:
+    """A refusal at a step of a manager's conversation ends it. A typed answer is answered here with the main menu
+    (the way on: True); a button press goes on to `handlers.refusals.on_refusal` (an alert: False)."""
+    state: FSMContext | None = data.get("state")
+    if state is not None:
+        await state.clear()
+    if not isinstance(event, Message):
+        return False
+    await event.answer(explain(refusal), reply_markup=main_menu(data.get("person")))
+    return True
+
+
 class RefusalEndsTheConversation(BaseMiddleware):
-    """A refusal at a step of a manager's conversation ends it. Outer, so that it also sees the guard's refusal,
-    raised before the handler. A typed answer is answered here with the main menu (the way on); a button press
-    goes on to `handlers.refusals.on_refusal` (an alert)."""
+    """`_refusal_ends_it`, outer, so that it also sees the guard's refusal, raised before the handler."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         try:
             return await handler(event, data)
         except Refused as refusal:
-            state: FSMContext | None = data.get("state")
-            if state is not None:
-                await state.clear()
-            if not isinstance(event, Message):
+            if not await _refusal_ends_it(refusal, event, data):
                 raise
-            await event.answer(explain(refusal), reply_markup=main_menu(data.get("person")))
             return None
 
 
@@ -78,106 +89,111 @@ async def _managed(person: PersonView, repos: Repositories, state: FSMContext) -
     return await groups.managed_group(repos, person, int(data["group_id"]))
 
 
-async def begin_transform(
+async def _checked(step: Step) -> GroupCard:
+    """The texts form's group, checked again at each step (a refusal ends the conversation)."""
+    return await groups.managed_group(step.data["repos"], step.data["person"], int(step.form["group_id"]))
+
+
+def _field(key: str, limit: int, question: Callable[[Step], str], *, skips: bool = False) -> Field:
+    return Field(
+        key=key,
+        question=question,
+        limit=limit,
+        clean=clean_text,
+        skip=only_romanian_button if skips else None,
+    )
+
+
+def _kind(name: str, fields: tuple[Field, ...], preview: Any, complete: Any) -> Kind:
+    return texts_form.register(
+        Kind(
+            name=name,
+            fields=fields,
+            buttons=Buttons(
+                keyboard=lambda extra: cancel_keyboard(*extra),
+                confirm_data=GroupFormCb(action=GroupFormAction.CONFIRM).pack(),
+                skip_data=GroupFormCb(action=GroupFormAction.ONE).pack(),
+            ),
+            preview=preview,
+            complete=complete,
+            use_the_buttons=lambda: _("Please use the buttons above: confirm, or cancel."),
+            check=_checked,
+            refused=_refusal_ends_it,
+        )
+    )
+
+
+def _ro_and_en(texts: dict[str, str]) -> dict[str, str]:
+    return {code: texts[code] for code in ("ro", "en") if texts.get(code)}
+
+
+async def _begin_texts(
     query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories, state: FSMContext
-) -> None:
-    card = await _begin(callback_data, person, repos, state)
-    await query.answer()
-    await state.set_state(TransformForm.ro)
-    await show(
-        query,
-        _(
-            "🔁 <b>Transform {title}</b>\n\nCurrent objective: {objective}\n\n1/3. Send the new objective in Romanian."
-        ).format(title=shown(card.title), objective=shown(card.objective, QUOTE_MAX)),
-        cancel_keyboard(),
-        edit=False,
-    )
-
-
-async def got_objective_ro(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
-    await _managed(person, repos, state)
-    text = await read_text(message, groups.OBJECTIVE_MAX)
-    if text is None:
-        return
-    await state.update_data(ro=text)
-    await state.set_state(TransformForm.en)
-    await message.answer(
-        _("2/3. Now the new objective in English, or keep only the Romanian text."),
-        reply_markup=cancel_keyboard(only_romanian_button()),
-    )
-
-
-async def _ask_reason(message: Message, state: FSMContext) -> None:
-    await state.set_state(TransformForm.reason)
-    await message.answer(
-        _("3/3. Why is the group transformed? Everyone in the group will read this reason."),
-        reply_markup=cancel_keyboard(),
-    )
-
-
-async def got_objective_en(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
-    await _managed(person, repos, state)
-    text = await read_text(message, groups.OBJECTIVE_MAX)
-    if text is None:
-        return
-    await state.update_data(en=text)
-    await _ask_reason(message, state)
-
-
-async def _managed_from_button(
-    query: CallbackQuery, person: PersonView, repos: Repositories, state: FSMContext
 ) -> GroupCard:
-    """`_managed` for a button pressed inside a manager's conversation; answers the tap."""
-    card = await _managed(person, repos, state)
-    await query.answer()
+    """The group a manager starts a texts form about, checked; the tap is still to be answered. A refusal leaves
+    any conversation under way as it was."""
+    card = await groups.managed_group(repos, person, callback_data.group_id)
+    await state.clear()
     return card
 
 
-async def objective_in_romanian_only(
-    query: CallbackQuery, person: PersonView, repos: Repositories, state: FSMContext
-) -> None:
-    await _managed_from_button(query, person, repos, state)
-    if isinstance(query.message, Message):
-        await _ask_reason(query.message, state)
+def _transform_question(step: Step) -> str:
+    card: GroupCard = step.checked
+    return _(
+        "🔁 <b>Transform {title}</b>\n\nCurrent objective: {objective}\n\n1/3. Send the new objective in Romanian."
+    ).format(title=shown(card.title), objective=shown(card.objective, QUOTE_MAX))
 
 
-async def got_transform_reason(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
-    card = await _managed(person, repos, state)
-    reason = await read_text(message, groups.REASON_MAX)
-    if reason is None:
-        return
-    data = await state.update_data(reason=reason)
-    await state.set_state(TransformForm.confirm)
-    objective = Texts(ro=data.get("ro"), en=data.get("en"))
+async def _transform_preview(message: Message, step: Step) -> None:
+    card: GroupCard = step.checked
     lines = [_("Transform {title}?").format(title=f"<b>{shown(card.title)}</b>"), ""]
-    for code in ("ro", "en"):
-        text = objective.get(code)
-        if text:
-            lines.append(f"{FLAGS[code]} {escape(clip(text, QUOTE_MAX))}")
-    lines += ["", _("Reason: {reason}").format(reason=escape(reason))]
+    lines += [f"{FLAGS[code]} {escape(clip(text, QUOTE_MAX))}" for code, text in _ro_and_en(step.texts).items()]
+    lines += ["", _("Reason: {reason}").format(reason=escape(step.texts["reason"]))]
     await message.answer("\n".join(lines), reply_markup=confirm_keyboard(_("🔁 Transform")))
 
 
-async def confirm_transform(
-    query: CallbackQuery,
-    person: PersonView,
-    repos: Repositories,
-    state: FSMContext,
-    settings: Settings,
-    locale: str,
-    i18n: I18n,
-) -> None:
-    data = await state.get_data()
-    await state.clear()
+async def _transform(query: CallbackQuery, step: Step) -> None:
+    await step.data["state"].clear()
+    settings: Settings = step.data["settings"]
     card = await groups.transform(
-        repos,
-        person,
-        int(data["group_id"]),
-        objective={code: data[code] for code in ("ro", "en") if data.get(code)},
-        reason=data["reason"],
+        step.data["repos"],
+        step.data["person"],
+        int(step.form["group_id"]),
+        objective=_ro_and_en(step.texts),
+        reason=step.texts["reason"],
         default_locale=settings.default_locale,
     )
-    await _done(query, card, locale, settings, _("🔁 Transformed; everyone in the group is told why."))
+    await _done(query, card, step.data["locale"], settings, _("🔁 Transformed; everyone in the group is told why."))
+
+
+TRANSFORM_FORM = _kind(
+    "groups.transform",
+    (
+        _field("ro", groups.OBJECTIVE_MAX, _transform_question),
+        _field(
+            "en",
+            groups.OBJECTIVE_MAX,
+            lambda _step: _("2/3. Now the new objective in English, or keep only the Romanian text."),
+            skips=True,
+        ),
+        _field(
+            "reason",
+            groups.REASON_MAX,
+            lambda _step: _("3/3. Why is the group transformed? Everyone in the group will read this reason."),
+        ),
+    ),
+    _transform_preview,
+    _transform,
+)
+
+
+async def begin_transform(
+    query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories, state: FSMContext
+) -> None:
+    card = await _begin_texts(query, callback_data, person, repos, state)
+    await query.answer()
+    message = query.message if isinstance(query.message, Message) else None
+    await texts_form.start(message, state, TRANSFORM_FORM, checked=card, group_id=card.id)
 
 
 async def _done(query: CallbackQuery, card: GroupCard, locale: str, settings: Settings, toast: str) -> None:
@@ -310,84 +326,66 @@ async def _save_translation(
     await message.answer(card_text(card, locale, settings.tz), reply_markup=card_keyboard(card))
 
 
-async def begin_confidential(
-    query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories, state: FSMContext
-) -> None:
-    card = await _begin(callback_data, person, repos, state)
-    if card.confidential:
-        await state.clear()
-        raise GroupError(GroupRefusal.ALREADY_CONFIDENTIAL)
-    await query.answer()
-    await state.set_state(TermsForm.ro)
-    await show(
-        query,
-        _(
-            "🔒 <b>Make {title} confidential</b>\n\n"
-            "Whoever joins from now on accepts its terms first, and the people already in it are asked to accept "
-            "them.\n\n1/2. Send the confidentiality terms in Romanian."
-        ).format(title=shown(card.title)),
-        cancel_keyboard(),
-        edit=False,
-    )
+def _terms_question(step: Step) -> str:
+    card: GroupCard = step.checked
+    return _(
+        "🔒 <b>Make {title} confidential</b>\n\n"
+        "Whoever joins from now on accepts its terms first, and the people already in it are asked to accept "
+        "them.\n\n1/2. Send the confidentiality terms in Romanian."
+    ).format(title=shown(card.title))
 
 
-async def got_terms_ro(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
-    await _managed(person, repos, state)
-    text = await read_text(message, groups.TERMS_MAX)
-    if text is None:
-        return
-    await state.update_data(ro=text)
-    await state.set_state(TermsForm.en)
-    await message.answer(
-        _("2/2. Now the terms in English, or keep only the Romanian text."),
-        reply_markup=cancel_keyboard(only_romanian_button()),
-    )
-
-
-async def got_terms_en(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
-    card = await _managed(person, repos, state)
-    text = await read_text(message, groups.TERMS_MAX)
-    if text is None:
-        return
-    await state.update_data(en=text)
-    await _confirm_terms(message, card, state)
-
-
-async def terms_in_romanian_only(
-    query: CallbackQuery, person: PersonView, repos: Repositories, state: FSMContext
-) -> None:
-    card = await _managed_from_button(query, person, repos, state)
-    if isinstance(query.message, Message):
-        await _confirm_terms(query.message, card, state)
-
-
-async def _confirm_terms(message: Message, card: GroupCard, state: FSMContext) -> None:
-    data = await state.get_data()
-    await state.set_state(TermsForm.confirm)
+async def _terms_preview(message: Message, step: Step) -> None:
+    card: GroupCard = step.checked
     lines = [_("Make {title} confidential with these terms?").format(title=f"<b>{shown(card.title)}</b>"), ""]
-    lines += [f"{FLAGS[code]} {escape(clip(data[code], QUOTE_MAX))}" for code in ("ro", "en") if data.get(code)]
+    lines += [f"{FLAGS[code]} {escape(clip(text, QUOTE_MAX))}" for code, text in _ro_and_en(step.texts).items()]
     await message.answer("\n".join(lines), reply_markup=confirm_keyboard(_("🔒 Make confidential")))
 
 
-async def confirm_confidential(
-    query: CallbackQuery,
-    person: PersonView,
-    repos: Repositories,
-    state: FSMContext,
-    settings: Settings,
-    locale: str,
-    i18n: I18n,
-) -> None:
-    data = await state.get_data()
-    await state.clear()
+async def _make_confidential(query: CallbackQuery, step: Step) -> None:
+    await step.data["state"].clear()
+    settings: Settings = step.data["settings"]
     card = await groups.make_confidential(
-        repos,
-        person,
-        int(data["group_id"]),
-        terms={code: data[code] for code in ("ro", "en") if data.get(code)},
+        step.data["repos"],
+        step.data["person"],
+        int(step.form["group_id"]),
+        terms=_ro_and_en(step.texts),
         default_locale=settings.default_locale,
     )
-    await _done(query, card, locale, settings, _("🔒 The group is confidential; its members are asked to accept."))
+    await _done(
+        query,
+        card,
+        step.data["locale"],
+        settings,
+        _("🔒 The group is confidential; its members are asked to accept."),
+    )
+
+
+TERMS_FORM = _kind(
+    "groups.terms",
+    (
+        _field("ro", groups.TERMS_MAX, _terms_question),
+        _field(
+            "en",
+            groups.TERMS_MAX,
+            lambda _step: _("2/2. Now the terms in English, or keep only the Romanian text."),
+            skips=True,
+        ),
+    ),
+    _terms_preview,
+    _make_confidential,
+)
+
+
+async def begin_confidential(
+    query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories, state: FSMContext
+) -> None:
+    card = await _begin_texts(query, callback_data, person, repos, state)
+    if card.confidential:
+        raise GroupError(GroupRefusal.ALREADY_CONFIDENTIAL)
+    await query.answer()
+    message = query.message if isinstance(query.message, Message) else None
+    await texts_form.start(message, state, TERMS_FORM, checked=card, group_id=card.id)
 
 
 def build_routers() -> tuple[Router, Router]:
@@ -405,19 +403,9 @@ def build_routers() -> tuple[Router, Router]:
     ends = RefusalEndsTheConversation()
     steps.message.outer_middleware(ends)
     steps.callback_query.outer_middleware(ends)
-    steps.message.register(got_objective_ro, TransformForm.ro, ANSWER)
-    steps.message.register(got_objective_en, TransformForm.en, ANSWER)
-    steps.message.register(got_transform_reason, TransformForm.reason, ANSWER)
     steps.message.register(got_dissolve_reason, DissolveForm.reason, ANSWER)
     steps.message.register(got_translated_title, TranslateForm.title, ANSWER)
     steps.message.register(got_translated_objective, TranslateForm.objective, ANSWER)
-    steps.message.register(got_terms_ro, TermsForm.ro, ANSWER)
-    steps.message.register(got_terms_en, TermsForm.en, ANSWER)
-    one = GroupFormCb.filter(F.action == GroupFormAction.ONE)
-    steps.callback_query.register(objective_in_romanian_only, TransformForm.en, one)
-    steps.callback_query.register(terms_in_romanian_only, TermsForm.en, one)
     confirm = GroupFormCb.filter(F.action == GroupFormAction.CONFIRM)
-    steps.callback_query.register(confirm_transform, TransformForm.confirm, confirm)
     steps.callback_query.register(confirm_dissolve, DissolveForm.confirm, confirm)
-    steps.callback_query.register(confirm_confidential, TermsForm.confirm, confirm)
     return begin, steps
