@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import (
@@ -408,5 +408,146 @@ class GroupEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     # Reason, previous objective and the like, as the manager or member wrote them.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- projects and resource commitments --------------------------------------------------------------------------
+# Amounts are kept as whole hundredths (BigInteger): exact sums and comparisons on both engines, where SQLite
+# has no decimal type. 10^12, the largest amount taken, is 10^14 hundredths, far inside 64 bits.
+
+
+class ProjectState(enum.StrEnum):
+    IDEA = "idea"
+    # Allowed once the project has an action plan and a budget; commitments are taken only now.
+    PREPARATION = "preparation"
+    RUNNING = "running"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class ResourceKind(enum.StrEnum):
+    MONEY = "money"
+    PERSON_DAYS = "person_days"
+    EQUIPMENT = "equipment"
+    OTHER = "other"
+
+
+class Project(Base):
+    """A project of member organisations, often out of a working group: an idea until it has an action plan
+    and a budget, then in preparation (taking commitments of resources), running, closed, or cancelled."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    # Written in the proposer's language; managers add the other, so either may be missing.
+    title_ro: Mapped[str | None] = mapped_column(String(120))
+    title_en: Mapped[str | None] = mapped_column(String(120))
+    description_ro: Mapped[str | None] = mapped_column(String(2000))
+    description_en: Mapped[str | None] = mapped_column(String(2000))
+    state: Mapped[str] = mapped_column(String(16), default=ProjectState.IDEA.value, index=True)
+    proposed_by_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # The proposer's organisation when they proposed it.
+    organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    group_id: Mapped[RowKey | None] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="SET NULL"), index=True
+    )
+    budget_hundredths: Mapped[int | None] = mapped_column(BigInteger)
+    # "RON" or "EUR"; set together with the budget.
+    budget_currency: Mapped[str | None] = mapped_column(String(3))
+    # How many organisations can take part; None: as many as commit.
+    places: Mapped[int | None] = mapped_column(Integer)
+    commitments_deadline: Mapped[datetime | None]
+    # The rule of an internal competition, as the potential participants agreed it (its versions are events).
+    competition_rule: Mapped[str | None] = mapped_column(String(2000))
+    # When managers closed the list of a competition: the first `places` organisations standing take part,
+    # the others wait in order and move up when a participant withdraws.
+    list_closed_at: Mapped[datetime | None]
+    # Counts the changes to its commitments, each taken under the project's row lock (a conditional update
+    # that also checks the state): the order of this counter is the order the changes committed in.
+    changes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProjectStep(Base):
+    """One step of a project's action plan, in order: what, by which organisation, by when."""
+
+    __tablename__ = "project_steps"
+    __table_args__ = (UniqueConstraint("project_id", "position", name="uq_project_steps_project_id_position"),)
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    project_id: Mapped[RowKey] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(500))
+    owner_organisation_id: Mapped[RowKey | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    due_on: Mapped[date]
+
+
+class ProjectNeed(Base):
+    """A resource a project needs: its kind, the target amount and its unit ("RON", "person-days", "hours")."""
+
+    __tablename__ = "project_needs"
+    __table_args__ = (
+        UniqueConstraint("project_id", "kind", "unit", name="uq_project_needs_project_id_kind_unit"),
+    )
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    project_id: Mapped[RowKey] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(16))
+    target_hundredths: Mapped[int] = mapped_column(BigInteger)
+
+
+class Commitment(Base):
+    """One version of an organisation's commitment of one resource (kind and unit) to a project.
+
+    Versions are never changed, only added: the newest of a line has `latest`, which the insert of the next
+    one clears. Two representatives changing one line at the same instant both try the same `version`; the
+    unique constraint lets the first commit win on both engines. A withdrawal is a version with `withdrawn`
+    and no amount. `standing_since` and `standing_change` say when the line began to stand without a break
+    (the time, and the project's change counter then): carried over while it stands, the version's own when
+    it stands again after a withdrawal. Organisations rank by their earliest standing line's change, which is
+    commit order, so withdrawing everything loses the place and committing again starts anew.
+    """
+
+    __tablename__ = "commitments"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id", "organisation_id", "kind", "unit", "version", name="uq_commitments_line_version"
+        ),
+        Index("ix_commitments_project_id_latest", "project_id", "latest"),
+        Index("ix_commitments_organisation_id_latest", "organisation_id", "latest"),
+    )
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    project_id: Mapped[RowKey] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    organisation_id: Mapped[RowKey] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    latest: Mapped[bool] = mapped_column(Boolean, default=True)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    amount_hundredths: Mapped[int] = mapped_column(BigInteger, default=0)
+    note: Mapped[str | None] = mapped_column(String(500))
+    author_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    standing_since: Mapped[datetime | None]
+    standing_change: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectEvent(Base):
+    """The history of a project: proposal, edits, state changes with their reason, the competition's rule and
+    list, outcomes."""
+
+    __tablename__ = "project_events"
+    __table_args__ = (Index("ix_project_events_project_id_created_at", "project_id", "created_at"),)
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    project_id: Mapped[RowKey] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,6 +18,7 @@ from storage.models import (
     Announcement,
     AnnouncementStatus,
     AuditEntry,
+    Commitment,
     ConfidentialityAcceptance,
     GroupEvent,
     GroupEventKind,
@@ -30,6 +31,11 @@ from storage.models import (
     OutboxStatus,
     Person,
     PersonStatus,
+    Project,
+    ProjectEvent,
+    ProjectNeed,
+    ProjectState,
+    ProjectStep,
     RequestStatus,
     Role,
     Service,
@@ -1231,7 +1237,10 @@ class WorkingGroupRepository:
         """INSERT ... ON CONFLICT DO NOTHING on the unique columns: whether the row was written."""
         table = cast(Table, model.__table__)
         result = await self.session.execute(
-            _insert_for(self.session)(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+            _insert_for(self.session)(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=unique)
+            .returning(table.c.id)
         )
         return result.first() is not None
 
@@ -1321,6 +1330,147 @@ class WorkingGroupRepository:
         return result.all()
 
 
+class ProjectRepository:
+    """Projects, their plan and needs, the versions of organisations' commitments, and their history."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, **fields: Any) -> Project:
+        project = Project(**fields)
+        self.session.add(project)
+        await self.session.flush()
+        return project
+
+    async def get(self, project_id: int, *, fresh: bool = False) -> Project | None:
+        if fresh:
+            return await self.session.get(Project, project_id, populate_existing=True)
+        return await self.session.get(Project, project_id)
+
+    async def steps(self, project_id: int) -> Sequence[ProjectStep]:
+        rows = await self.session.scalars(
+            select(ProjectStep).where(ProjectStep.project_id == project_id).order_by(ProjectStep.position)
+        )
+        return rows.all()
+
+    async def replace_steps(self, project_id: int, steps: Iterable[Mapping[str, Any]]) -> None:
+        await self.session.execute(delete(ProjectStep).where(ProjectStep.project_id == project_id))
+        self.session.add_all(
+            ProjectStep(project_id=project_id, position=position, **step) for position, step in enumerate(steps, 1)
+        )
+        await self.session.flush()
+
+    async def needs(self, project_id: int) -> Sequence[ProjectNeed]:
+        rows = await self.session.scalars(
+            select(ProjectNeed).where(ProjectNeed.project_id == project_id).order_by(ProjectNeed.id)
+        )
+        return rows.all()
+
+    async def replace_needs(self, project_id: int, needs: Iterable[Mapping[str, Any]]) -> None:
+        await self.session.execute(delete(ProjectNeed).where(ProjectNeed.project_id == project_id))
+        self.session.add_all(ProjectNeed(project_id=project_id, **need) for need in needs)
+        await self.session.flush()
+
+    async def move(
+        self, project_id: int, *, allowed: Collection[ProjectState], state: ProjectState, now: datetime
+    ) -> bool:
+        """Change the state if it is still one of `allowed`: the first manager to act wins, on both engines."""
+        result = await self.session.execute(
+            update(Project)
+            .where(Project.id == project_id, Project.state.in_([a.value for a in allowed]))
+            .values(state=state.value, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def claim_change(self, project_id: int, *, now: datetime) -> int | None:
+        """Take the project's turn for a change to its commitments, if it is in preparation: its new change
+        number, or None. The row lock (PostgreSQL) or the writer lock (SQLite) is held to the commit, so change
+        numbers follow commit order."""
+        result = await self.session.execute(
+            update(Project)
+            .where(Project.id == project_id, Project.state == ProjectState.PREPARATION.value)
+            .values(changes=Project.changes + 1, updated_at=now)
+            .returning(Project.changes)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none()
+
+    async def latest_line(self, project_id: int, organisation_id: int, kind: str, unit: str) -> Commitment | None:
+        return await self.session.scalar(
+            select(Commitment).where(
+                Commitment.project_id == project_id,
+                Commitment.organisation_id == organisation_id,
+                Commitment.kind == kind,
+                Commitment.unit == unit,
+                Commitment.latest.is_(True),
+            )
+        )
+
+    async def add_version(self, previous: Commitment | None, **fields: Any) -> Commitment:
+        """The next version of a line (the caller holds the project's turn): the previous one stops being latest."""
+        if previous is not None:
+            await self.session.execute(
+                update(Commitment)
+                .where(Commitment.id == previous.id, Commitment.latest.is_(True))
+                .values(latest=False)
+                .execution_options(synchronize_session=False)
+            )
+        version = Commitment(version=previous.version + 1 if previous else 1, latest=True, **fields)
+        self.session.add(version)
+        await self.session.flush()
+        return version
+
+    async def latest_commitments(self, project_id: int) -> Sequence[Commitment]:
+        """The standing and withdrawn lines of a project, as they are now, oldest first."""
+        rows = await self.session.scalars(
+            select(Commitment)
+            .where(Commitment.project_id == project_id, Commitment.latest.is_(True))
+            .order_by(Commitment.id)
+        )
+        return rows.all()
+
+    async def standing(self, project_id: int) -> list[tuple[int, int, datetime]]:
+        """(organisation id, change number, time) of each organisation with a standing commitment, by the
+        change at which its earliest standing line began: the ranking."""
+        first = func.min(Commitment.standing_change)
+        rows = await self.session.execute(
+            select(Commitment.organisation_id, first, func.min(Commitment.standing_since))
+            .where(
+                Commitment.project_id == project_id,
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+            )
+            .group_by(Commitment.organisation_id)
+            .order_by(first, Commitment.organisation_id)
+        )
+        # A standing line always has its change and time (only withdrawn versions have none).
+        return [(int(org), int(cast(int, change)), cast(datetime, since)) for org, change, since in rows.all()]
+
+    async def versions(self, project_id: int) -> Sequence[Commitment]:
+        rows = await self.session.scalars(
+            select(Commitment).where(Commitment.project_id == project_id).order_by(Commitment.id)
+        )
+        return rows.all()
+
+    async def add_event(
+        self, project_id: int, kind: str, *, actor_id: int | None, details: Mapping[str, Any], at: datetime
+    ) -> ProjectEvent:
+        event = ProjectEvent(project_id=project_id, kind=kind, actor_id=actor_id, details=dict(details), created_at=at)
+        self.session.add(event)
+        await self.session.flush()
+        return event
+
+    async def events(self, project_id: int, limit: int) -> Sequence[ProjectEvent]:
+        rows = await self.session.scalars(
+            select(ProjectEvent)
+            .where(ProjectEvent.project_id == project_id)
+            .order_by(ProjectEvent.created_at.desc(), ProjectEvent.id.desc())
+            .limit(limit)
+        )
+        return rows.all()
+
+
 class Repositories:
     """All repositories on one session: what a unit of work hands to the services.
 
@@ -1358,6 +1508,10 @@ class Repositories:
     @cached_property
     def people(self) -> PersonRepository:
         return PersonRepository(self.session)
+
+    @cached_property
+    def projects(self) -> ProjectRepository:
+        return ProjectRepository(self.session)
 
     @cached_property
     def join_requests(self) -> JoinRequestRepository:

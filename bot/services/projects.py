@@ -1,0 +1,354 @@
+"""Projects and the resources member organisations commit to them: the cluster's rules, without the chat.
+
+The rules come from the cluster's documents:
+- an idea is run only with a clear action plan and a budget: a project moves to preparation only with both
+  (`missing_for_preparation` says what is missing), and only a project in preparation takes commitments;
+- "priority is given based on the commitment of resources prior": organisations rank by when their earliest
+  standing commitment began (`ranking`); withdrawing everything loses the place, committing again starts anew,
+  and representatives of one organisation share its place;
+- projects are for members: guests and people without an organisation commit nothing.
+
+Every change to a project's commitments first takes the project's turn (`ProjectRepository.claim_change`, a
+conditional update that also checks the state), so changes to one project happen one at a time on both
+engines and the ranking depends only on the order they committed in. Amounts are whole hundredths.
+
+Still to come (issue 10): proposing and editing from the chat, the competition's rule and closed list, notices,
+the card, CSV exports and totals.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.services.members import PersonView, clean_text, require_manager
+from bot.services.refusals import Refused
+from storage.models import Commitment, Project, ProjectState, ResourceKind, Role, utcnow
+from storage.repositories import Repositories
+
+TITLE_MAX = 120
+DESCRIPTION_MAX = 2000
+STEP_MAX = 500
+NOTE_MAX = 500
+REASON_MAX = 500
+UNIT_MAX = 16
+CURRENCIES = ("RON", "EUR")
+# 10^12, the largest amount taken, in hundredths.
+AMOUNT_MAX = 10**14
+
+# Where a manager may move a project from, to each state.
+_TRANSITIONS: dict[ProjectState, frozenset[ProjectState]] = {
+    ProjectState.PREPARATION: frozenset({ProjectState.IDEA}),
+    ProjectState.RUNNING: frozenset({ProjectState.PREPARATION}),
+    ProjectState.CLOSED: frozenset({ProjectState.RUNNING}),
+    ProjectState.CANCELLED: frozenset({ProjectState.IDEA, ProjectState.PREPARATION, ProjectState.RUNNING}),
+}
+
+
+class ProjectRefusal(enum.StrEnum):
+    NOT_FOUND = "not_found"
+    MEMBERS_ONLY = "members_only"
+    NO_ORGANISATION = "no_organisation"
+    NOT_IN_GROUP = "not_in_group"
+    # A commitment to a project not in preparation (an idea without plan and budget, running, closed...).
+    NOT_TAKING_COMMITMENTS = "not_taking_commitments"
+    DEADLINE_PASSED = "deadline_passed"
+    BAD_AMOUNT = "bad_amount"
+    BAD_KIND = "bad_kind"
+    BAD_UNIT = "bad_unit"
+    BAD_CURRENCY = "bad_currency"
+    NOTHING_TO_WITHDRAW = "nothing_to_withdraw"
+    # Moving to preparation without an action plan or a budget; `missing` in the context says which.
+    NOT_READY = "not_ready"
+    # The state changed meanwhile (another manager), or the move is not one of the allowed ones.
+    STATE_CHANGED = "state_changed"
+
+
+class ProjectError(Refused):
+    """A project rule refused the action (`ProjectRefusal`)."""
+
+    reason: ProjectRefusal
+
+
+class Missing(enum.StrEnum):
+    ACTION_PLAN = "action_plan"
+    BUDGET = "budget"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An organisation's place in a project: 1 is the first to have committed (of those still standing)."""
+
+    rank: int
+    organisation_id: int
+    since: datetime
+
+
+@dataclass(frozen=True)
+class CommitmentChange:
+    commitment: Commitment
+    rank: int | None
+    ranking: list[Standing]
+
+
+async def _project(repos: Repositories, project_id: int, *, fresh: bool = False) -> Project:
+    project = await repos.projects.get(project_id, fresh=fresh)
+    if project is None:
+        raise ProjectError(ProjectRefusal.NOT_FOUND)
+    return project
+
+
+async def _organisation_of(repos: Repositories, viewer: PersonView) -> int:
+    """The organisation a member acts for, read from the database now."""
+    person = await repos.people.get(viewer.id)
+    if person is None or not Role(person.role).at_least(Role.MEMBER):
+        raise ProjectError(ProjectRefusal.MEMBERS_ONLY)
+    if person.organisation_id is None:
+        raise ProjectError(ProjectRefusal.NO_ORGANISATION)
+    return person.organisation_id
+
+
+def check_amount(hundredths: int) -> int:
+    if not 0 < hundredths <= AMOUNT_MAX:
+        raise ProjectError(ProjectRefusal.BAD_AMOUNT, limit=AMOUNT_MAX // 100)
+    return hundredths
+
+
+def check_unit(unit: str) -> str:
+    cleaned = " ".join(unit.split())
+    if not 1 <= len(cleaned) <= UNIT_MAX:
+        raise ProjectError(ProjectRefusal.BAD_UNIT, limit=UNIT_MAX)
+    return cleaned
+
+
+def _kind(kind: str) -> ResourceKind:
+    try:
+        return ResourceKind(kind)
+    except ValueError:
+        raise ProjectError(ProjectRefusal.BAD_KIND) from None
+
+
+# --- proposing and planning ------------------------------------------------------------------------------------
+
+
+async def propose(
+    repos: Repositories,
+    viewer: PersonView,
+    *,
+    title: str,
+    description: str,
+    locale: str,
+    group_id: int | None = None,
+) -> Project:
+    """A member's project idea, in their language, on their own or for a working group they take part in."""
+    organisation_id = await _organisation_of(repos, viewer)
+    if locale not in ("ro", "en"):
+        raise ValueError(f"unsupported language {locale!r}")
+    if group_id is not None and await repos.groups.membership(group_id, viewer.id) is None:
+        raise ProjectError(ProjectRefusal.NOT_IN_GROUP)
+    now = utcnow()
+    project = await repos.projects.add(
+        state=ProjectState.IDEA.value,
+        proposed_by_id=viewer.id,
+        organisation_id=organisation_id,
+        group_id=group_id,
+        created_at=now,
+        updated_at=now,
+        **{
+            f"title_{locale}": clean_text(title, TITLE_MAX),
+            f"description_{locale}": clean_text(description, DESCRIPTION_MAX),
+        },
+    )
+    await repos.projects.add_event(project.id, "proposed", actor_id=viewer.id, details={}, at=now)
+    await repos.audit.record("project.proposed", actor_id=viewer.id, subject=f"project:{project.id}")
+    return project
+
+
+async def set_plan(repos: Repositories, project_id: int, steps: Sequence[tuple[str, int | None, date]]) -> None:
+    """The action plan: ordered steps of (what, the owner organisation, the target date)."""
+    await repos.projects.replace_steps(
+        project_id,
+        [
+            {"text": clean_text(text, STEP_MAX), "owner_organisation_id": owner, "due_on": due}
+            for text, owner, due in steps
+        ],
+    )
+
+
+async def set_budget(repos: Repositories, project_id: int, hundredths: int, currency: str) -> None:
+    if currency not in CURRENCIES:
+        raise ProjectError(ProjectRefusal.BAD_CURRENCY)
+    project = await _project(repos, project_id)
+    project.budget_hundredths = check_amount(hundredths)
+    project.budget_currency = currency
+
+
+async def set_needs(repos: Repositories, project_id: int, needs: Mapping[tuple[str, str], int]) -> None:
+    """What the project needs: (kind, unit) -> target in hundredths."""
+    await repos.projects.replace_needs(
+        project_id,
+        [
+            {"kind": _kind(kind).value, "unit": check_unit(unit), "target_hundredths": check_amount(target)}
+            for (kind, unit), target in needs.items()
+        ],
+    )
+
+
+async def missing_for_preparation(repos: Repositories, project_id: int) -> list[Missing]:
+    """What a project lacks to be prepared: an action plan, a budget (empty: nothing)."""
+    project = await _project(repos, project_id)
+    missing = []
+    if not await repos.projects.steps(project_id):
+        missing.append(Missing.ACTION_PLAN)
+    if project.budget_hundredths is None or project.budget_currency is None:
+        missing.append(Missing.BUDGET)
+    return missing
+
+
+async def move(
+    repos: Repositories, manager: PersonView, project_id: int, target: ProjectState, *, reason: str
+) -> Project:
+    """A manager moves a project on, with a reason everyone involved reads; the first manager to act wins."""
+    await require_manager(repos, manager)
+    project = await _project(repos, project_id)
+    allowed = _TRANSITIONS.get(target, frozenset())
+    if ProjectState(project.state) not in allowed:
+        raise ProjectError(ProjectRefusal.STATE_CHANGED, state=project.state)
+    if target is ProjectState.PREPARATION:
+        missing = await missing_for_preparation(repos, project_id)
+        if missing:
+            raise ProjectError(ProjectRefusal.NOT_READY, missing=[m.value for m in missing])
+    reason = clean_text(reason, REASON_MAX)
+    now = utcnow()
+    if not await repos.projects.move(project_id, allowed=allowed, state=target, now=now):
+        fresh = await _project(repos, project_id, fresh=True)
+        raise ProjectError(ProjectRefusal.STATE_CHANGED, state=fresh.state)
+    previous = project.state
+    await repos.projects.add_event(
+        project_id,
+        "state",
+        actor_id=manager.id,
+        details={"from": previous, "to": target.value, "reason": reason},
+        at=now,
+    )
+    await repos.audit.record(
+        f"project.{target.value}", actor_id=manager.id, subject=f"project:{project_id}", details={"reason": reason}
+    )
+    return await _project(repos, project_id, fresh=True)
+
+
+# --- commitments -------------------------------------------------------------------------------------------------
+
+
+async def ranking(repos: Repositories, project_id: int) -> list[Standing]:
+    """The organisations standing, first committer first."""
+    return [
+        Standing(rank, organisation_id, since)
+        for rank, (organisation_id, _change, since) in enumerate(await repos.projects.standing(project_id), 1)
+    ]
+
+
+async def _take_turn(repos: Repositories, project_id: int, now: datetime) -> tuple[Project, int]:
+    """The project's turn for a commitment change: refused unless it is in preparation and before its deadline."""
+    project = await _project(repos, project_id)
+    change = await repos.projects.claim_change(project_id, now=now)
+    if change is None:
+        raise ProjectError(ProjectRefusal.NOT_TAKING_COMMITMENTS, state=project.state)
+    project = await _project(repos, project_id, fresh=True)
+    if project.commitments_deadline is not None and now > project.commitments_deadline:
+        raise ProjectError(ProjectRefusal.DEADLINE_PASSED, deadline=project.commitments_deadline.isoformat())
+    return project, change
+
+
+def _rank_of(standings: list[Standing], organisation_id: int) -> int | None:
+    return next((s.rank for s in standings if s.organisation_id == organisation_id), None)
+
+
+async def commit(
+    repos: Repositories,
+    viewer: PersonView,
+    project_id: int,
+    *,
+    kind: str,
+    unit: str,
+    hundredths: int,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> CommitmentChange:
+    """Declare, or change, what the member's organisation commits of one resource; every version is kept."""
+    organisation_id = await _organisation_of(repos, viewer)
+    resource = _kind(kind)
+    unit = check_unit(unit)
+    check_amount(hundredths)
+    now = now or utcnow()
+    _project_row, change = await _take_turn(repos, project_id, now)
+    previous = await repos.projects.latest_line(project_id, organisation_id, resource.value, unit)
+    standing = previous is not None and not previous.withdrawn
+    version = await repos.projects.add_version(
+        previous,
+        project_id=project_id,
+        organisation_id=organisation_id,
+        kind=resource.value,
+        unit=unit,
+        withdrawn=False,
+        amount_hundredths=hundredths,
+        note=clean_text(note, NOTE_MAX) if note else None,
+        author_id=viewer.id,
+        standing_since=previous.standing_since if standing and previous else now,
+        standing_change=previous.standing_change if standing and previous else change,
+        created_at=now,
+    )
+    await repos.audit.record(
+        "project.committed",
+        actor_id=viewer.id,
+        subject=f"project:{project_id}",
+        details={"organisation_id": organisation_id, "kind": resource.value, "unit": unit, "hundredths": hundredths},
+    )
+    standings = await ranking(repos, project_id)
+    return CommitmentChange(version, _rank_of(standings, organisation_id), standings)
+
+
+async def withdraw(
+    repos: Repositories, viewer: PersonView, project_id: int, *, kind: str, unit: str, now: datetime | None = None
+) -> CommitmentChange:
+    """Withdraw the organisation's commitment of one resource; with nothing left standing it loses its place."""
+    organisation_id = await _organisation_of(repos, viewer)
+    resource = _kind(kind)
+    now = now or utcnow()
+    await _take_turn(repos, project_id, now)
+    previous = await repos.projects.latest_line(project_id, organisation_id, resource.value, check_unit(unit))
+    if previous is None or previous.withdrawn:
+        raise ProjectError(ProjectRefusal.NOTHING_TO_WITHDRAW)
+    version = await repos.projects.add_version(
+        previous,
+        project_id=project_id,
+        organisation_id=organisation_id,
+        kind=previous.kind,
+        unit=previous.unit,
+        withdrawn=True,
+        amount_hundredths=0,
+        author_id=viewer.id,
+        standing_since=None,
+        standing_change=None,
+        created_at=now,
+    )
+    await repos.audit.record(
+        "project.withdrawn",
+        actor_id=viewer.id,
+        subject=f"project:{project_id}",
+        details={"organisation_id": organisation_id, "kind": previous.kind, "unit": previous.unit},
+    )
+    standings = await ranking(repos, project_id)
+    return CommitmentChange(version, _rank_of(standings, organisation_id), standings)
+
+
+async def committed_totals(repos: Repositories, project_id: int) -> dict[tuple[str, str], int]:
+    """What stands against each (kind, unit), in hundredths: the sum of the latest versions."""
+    totals: dict[tuple[str, str], int] = {}
+    for line in await repos.projects.latest_commitments(project_id):
+        if not line.withdrawn:
+            key = (line.kind, line.unit)
+            totals[key] = totals.get(key, 0) + line.amount_hundredths
+    return totals
