@@ -27,6 +27,7 @@ from bot.services.catalogue import Refusal as CatalogueRefusal
 from bot.services.groups import GroupError, GroupRefusal
 from bot.services.members import MembershipError
 from bot.services.members import Refusal as MemberRefusal
+from bot.services.projects import ProjectError, ProjectRefusal
 from bot.services.refusals import Refused
 from storage.models import ServiceRequestStatus
 
@@ -135,11 +136,41 @@ def _announcement(error: AnnouncementError) -> str:
     }[error.reason]
 
 
+def _project(error: ProjectError) -> str:
+    if error.reason is ProjectRefusal.NOT_READY:
+        needs = {"action_plan": _("an action plan"), "budget": _("a budget")}
+        missing = ", ".join(needs[name] for name in error.context.get("missing", ()) if name in needs)
+        return _("This project cannot move to preparation yet. It still needs: {missing}.").format(missing=missing)
+    return {
+        ProjectRefusal.NOT_FOUND: _("This project does not exist any more."),
+        ProjectRefusal.MEMBERS_ONLY: _(
+            "Projects are for the cluster's members. Join the cluster for your organisation first."
+        ),
+        ProjectRefusal.NO_ORGANISATION: _(
+            "Only member organisations commit resources to projects, and you do not represent one."
+        ),
+        ProjectRefusal.NOT_IN_GROUP: _("You can propose a project for a working group only if you take part in it."),
+        ProjectRefusal.NOT_TAKING_COMMITMENTS: _(
+            "This project takes commitments only while it is in preparation, once it has an action plan and a budget."
+        ),
+        ProjectRefusal.DEADLINE_PASSED: _("The deadline for commitments to this project has passed."),
+        ProjectRefusal.BAD_AMOUNT: _("Please give an amount greater than zero and not above one thousand billion."),
+        ProjectRefusal.BAD_KIND: _("That is not a kind of resource I know."),
+        ProjectRefusal.BAD_UNIT: _('Please write the unit as one short word, such as "days" or "hours".'),
+        ProjectRefusal.BAD_CURRENCY: _("The budget is in RON or EUR."),
+        ProjectRefusal.NOTHING_TO_WITHDRAW: _("Your organisation has no such commitment to withdraw."),
+        ProjectRefusal.STATE_CHANGED: _(
+            "This project's state has changed meanwhile; open it again to see where it stands."
+        ),
+    }[error.reason]
+
+
 _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (MembershipError, _membership),
     (CatalogueError, _catalogue),
     (GroupError, _group),
     (AnnouncementError, _announcement),
+    (ProjectError, _project),
 )
 
 

@@ -72,3 +72,29 @@ def test_every_managers_router_guards_messages_and_presses(make_settings: object
     assert {router.name for router in guarded} >= {"handlers.onboarding.managers", "handlers.announcements"}
     for router in guarded:
         assert any(isinstance(m, ManagersOnly) for m in router.callback_query.middleware), router.name
+
+
+def test_every_refusal_of_every_service_is_worded_in_both_languages() -> None:
+    from typing import Any
+
+    from bot.app import build_i18n
+    from bot.services import announcements, catalogue, groups, projects  # noqa: F401  (their refusals)
+    from bot.services.refusals import Refused
+    from handlers.refusals import explain
+
+    def subclasses(cls: type[Any]) -> list[type[Any]]:
+        return [sub for direct in cls.__subclasses__() for sub in (direct, *subclasses(direct))]
+
+    i18n = build_i18n("ro")
+    context = {"status": "taken", "by": "Maria", "limit": 10, "organisation": "Eco SRL", "missing": ["budget"]}
+    kinds = subclasses(Refused)
+    assert len(kinds) >= 5
+    for kind in kinds:
+        # The enum of a subclass's reasons (its `reason` annotation), from the module that defines it.
+        module = __import__(kind.__module__, fromlist=["_"])
+        for reason in getattr(module, kind.__annotations__["reason"]):
+            worded = {}
+            for locale in ("ro", "en"):
+                with i18n.context(), i18n.use_locale(locale):
+                    worded[locale] = explain(kind(reason, **context))
+            assert worded["ro"] and worded["en"] and worded["ro"] != worded["en"], (kind.__name__, reason)
