@@ -139,7 +139,8 @@ def _announcement(error: AnnouncementError) -> str:
 def _project(error: ProjectError) -> str:
     if error.reason is ProjectRefusal.NOT_READY:
         needs = {"action_plan": _("an action plan"), "budget": _("a budget")}
-        missing = ", ".join(needs[name] for name in error.context.get("missing", ()) if name in needs)
+        given = error.context.get("missing")
+        missing = ", ".join(needs[name] for name in (given if isinstance(given, list) else []) if name in needs)
         return _("This project cannot move to preparation yet. It still needs: {missing}.").format(missing=missing)
     return {
         ProjectRefusal.NOT_FOUND: _("This project does not exist any more."),
