@@ -163,6 +163,13 @@ def _project(error: ProjectError) -> str:
         ProjectRefusal.STATE_CHANGED: _(
             "This project's state has changed meanwhile; open it again to see where it stands."
         ),
+        ProjectRefusal.NOT_IN_COMPETITION: _(
+            "This project is not in competition: there are places for every organisation that committed."
+        ),
+        ProjectRefusal.NOT_STANDING: _(
+            "Only organisations with a commitment to this project take part in agreeing its rule."
+        ),
+        ProjectRefusal.LIST_CLOSED: _("The list of this project is already closed."),
     }[error.reason]
 
 

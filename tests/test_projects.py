@@ -255,3 +255,85 @@ async def test_the_ranking_is_the_order_in_which_standing_commitments_began(
     for who, amount in actions:
         latest[who] = amount
     assert totals.get(("money", LEI), 0) == sum(latest.values())
+
+
+async def test_more_organisations_than_places_compete_by_their_rule_and_a_waiting_one_moves_up(
+    session_factory: Factory,
+) -> None:
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        maria = await person(repos, "Maria", Role.MANAGER)
+        ana, bogdan, carmen, dan = [await person(repos, name) for name in ("Ana", "Bogdan", "Carmen", "Dan")]
+    project_id = await prepared_project(session_factory, maria, ana)
+    async with unit_of_work(session_factory) as session:
+        project = await Repositories(session).projects.get(project_id)
+        assert project is not None
+        project.places = 2
+
+    for who in (ana, bogdan):
+        async with unit_of_work(session_factory) as session:
+            await projects.commit(Repositories(session), who, project_id, kind="money", unit=LEI, hundredths=1_000_00)
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        # Two organisations, two places: no competition, no rule to agree.
+        with pytest.raises(ProjectError) as calm:
+            await projects.record_rule(repos, ana, project_id, "Cine contribuie mai mult.")
+        assert calm.value.reason is ProjectRefusal.NOT_IN_COMPETITION
+    for who in (carmen,):
+        async with unit_of_work(session_factory) as session:
+            await projects.commit(Repositories(session), who, project_id, kind="money", unit=LEI, hundredths=500_00)
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        project = await repos.projects.get(project_id)
+        assert project is not None
+        standings = await projects.ranking(repos, project_id)
+        assert projects.in_competition(project, standings)
+        # Dan has committed nothing: he has no say in the rule.
+        with pytest.raises(ProjectError) as outsider:
+            await projects.record_rule(repos, dan, project_id, "Eu aleg.")
+        assert outsider.value.reason is ProjectRefusal.NOT_STANDING
+        await projects.record_rule(repos, carmen, project_id, "Ordinea angajamentelor, apoi suma.")
+        await projects.record_rule(repos, ana, project_id, "Ordinea angajamentelor.")
+    async with unit_of_work(session_factory) as session:
+        # The deadline passes before the list is closed: the competition is settled after it.
+        project = await Repositories(session).projects.get(project_id)
+        assert project is not None
+        project.commitments_deadline = datetime.now(UTC) - timedelta(minutes=1)
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        with pytest.raises(members.MembershipError):
+            await projects.close_list(repos, ana, project_id)
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        closed = await projects.close_list(repos, maria, project_id)
+        events = [(e.kind, e.details.get("rule")) for e in await repos.projects.events(project_id, 10)]
+    assert closed == {
+        ana.organisation_id: projects.Outcome.PARTICIPANT,
+        bogdan.organisation_id: projects.Outcome.PARTICIPANT,
+        carmen.organisation_id: projects.Outcome.WAITING,
+    }
+    # Every version of the rule is kept, newest first.
+    assert [rule for kind, rule in events if kind == "rule"] == [
+        "Ordinea angajamentelor.",
+        "Ordinea angajamentelor, apoi suma.",
+    ]
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        with pytest.raises(ProjectError) as again:
+            await projects.close_list(repos, maria, project_id)
+        assert again.value.reason is ProjectRefusal.LIST_CLOSED
+    # After the deadline nobody commits, but a participant can still withdraw: the first waiting moves up.
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        with pytest.raises(ProjectError) as late:
+            await projects.commit(repos, dan, project_id, kind="money", unit=LEI, hundredths=1_00)
+        assert late.value.reason is ProjectRefusal.DEADLINE_PASSED
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        change = await projects.withdraw(repos, bogdan, project_id, kind="money", unit=LEI)
+        project = await repos.projects.get(project_id, fresh=True)
+        assert project is not None
+        assert projects.outcomes(project, change.ranking) == {
+            ana.organisation_id: projects.Outcome.PARTICIPANT,
+            carmen.organisation_id: projects.Outcome.PARTICIPANT,
+        }

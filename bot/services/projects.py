@@ -12,8 +12,12 @@ Every change to a project's commitments first takes the project's turn (`Project
 conditional update that also checks the state), so changes to one project happen one at a time on both
 engines and the ranking depends only on the order they committed in. Amounts are whole hundredths.
 
-Still to come (issue 10): proposing and editing from the chat, the competition's rule and closed list, notices,
-the card, CSV exports and totals.
+When more organisations stand than the project has places, it is in competition: the organisations standing
+record the rule they agreed (`record_rule`, every version kept in the history), a manager closes the list
+(`close_list`), and from then on the first `places` organisations of the ranking take part and the others wait
+in order (`outcomes`), so a waiting one moves up when a participant withdraws.
+
+Still to come (issue 10): proposing and editing from the chat, notices, the card, CSV exports and totals.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ class ProjectRefusal(enum.StrEnum):
     NOT_READY = "not_ready"
     # The state changed meanwhile (another manager), or the move is not one of the allowed ones.
     STATE_CHANGED = "state_changed"
+    # Recording a competition's rule: only organisations standing in a project in competition.
+    NOT_IN_COMPETITION = "not_in_competition"
+    NOT_STANDING = "not_standing"
+    LIST_CLOSED = "list_closed"
 
 
 class ProjectError(Refused):
@@ -84,6 +92,13 @@ class Standing:
     rank: int
     organisation_id: int
     since: datetime
+
+
+class Outcome(enum.StrEnum):
+    # Before the list is closed, or with places for everyone: standing, by rank.
+    STANDING = "standing"
+    PARTICIPANT = "participant"
+    WAITING = "waiting"
 
 
 @dataclass(frozen=True)
@@ -250,14 +265,17 @@ async def ranking(repos: Repositories, project_id: int) -> list[Standing]:
     ]
 
 
-async def _take_turn(repos: Repositories, project_id: int, now: datetime) -> tuple[Project, int]:
-    """The project's turn for a commitment change: refused unless it is in preparation and before its deadline."""
+async def _take_turn(
+    repos: Repositories, project_id: int, now: datetime, *, before_deadline: bool = True
+) -> tuple[Project, int]:
+    """The project's turn for a change to its commitments or competition: refused unless it is in preparation
+    (and, for commitments, before its deadline)."""
     project = await _project(repos, project_id)
     change = await repos.projects.claim_change(project_id, now=now)
     if change is None:
         raise ProjectError(ProjectRefusal.NOT_TAKING_COMMITMENTS, state=project.state)
     project = await _project(repos, project_id, fresh=True)
-    if project.commitments_deadline is not None and now > project.commitments_deadline:
+    if before_deadline and project.commitments_deadline is not None and now > project.commitments_deadline:
         raise ProjectError(ProjectRefusal.DEADLINE_PASSED, deadline=project.commitments_deadline.isoformat())
     return project, change
 
@@ -313,11 +331,14 @@ async def commit(
 async def withdraw(
     repos: Repositories, viewer: PersonView, project_id: int, *, kind: str, unit: str, now: datetime | None = None
 ) -> CommitmentChange:
-    """Withdraw the organisation's commitment of one resource; with nothing left standing it loses its place."""
+    """Withdraw the organisation's commitment of one resource (also after the deadline); with nothing left
+    standing it loses its place."""
     organisation_id = await _organisation_of(repos, viewer)
     resource = _kind(kind)
     now = now or utcnow()
-    await _take_turn(repos, project_id, now)
+    # Withdrawing stays possible after the deadline: nobody is held to resources, and the next one waiting
+    # moves up.
+    await _take_turn(repos, project_id, now, before_deadline=False)
     previous = await repos.projects.latest_line(project_id, organisation_id, resource.value, check_unit(unit))
     if previous is None or previous.withdrawn:
         raise ProjectError(ProjectRefusal.NOTHING_TO_WITHDRAW)
@@ -352,3 +373,63 @@ async def committed_totals(repos: Repositories, project_id: int) -> dict[tuple[s
             key = (line.kind, line.unit)
             totals[key] = totals.get(key, 0) + line.amount_hundredths
     return totals
+
+
+# --- internal competition ------------------------------------------------------------------------------------------
+
+
+def in_competition(project: Project, standings: Sequence[Standing]) -> bool:
+    """More organisations stand than the project has places."""
+    return project.places is not None and len(standings) > project.places
+
+
+def outcomes(project: Project, standings: Sequence[Standing]) -> dict[int, Outcome]:
+    """Each standing organisation's outcome: once the list is closed, the first `places` take part and the
+    others wait in order (so one moves up when a participant withdraws); before, everyone stands."""
+    if project.list_closed_at is None or project.places is None:
+        return {s.organisation_id: Outcome.STANDING for s in standings}
+    return {s.organisation_id: Outcome.PARTICIPANT if s.rank <= project.places else Outcome.WAITING for s in standings}
+
+
+async def record_rule(repos: Repositories, viewer: PersonView, project_id: int, rule: str) -> Project:
+    """An organisation standing in a project in competition records the rule the participants agreed on; every
+    version is kept in the history."""
+    organisation_id = await _organisation_of(repos, viewer)
+    now = utcnow()
+    # The competition is settled after the commitments' deadline as much as before it.
+    project, _change = await _take_turn(repos, project_id, now, before_deadline=False)
+    standings = await ranking(repos, project_id)
+    if not in_competition(project, standings):
+        raise ProjectError(ProjectRefusal.NOT_IN_COMPETITION)
+    if _rank_of(standings, organisation_id) is None:
+        raise ProjectError(ProjectRefusal.NOT_STANDING)
+    text = clean_text(rule, DESCRIPTION_MAX)
+    project.competition_rule = text
+    await repos.projects.add_event(
+        project_id, "rule", actor_id=viewer.id, details={"rule": text, "organisation_id": organisation_id}, at=now
+    )
+    await repos.audit.record("project.rule", actor_id=viewer.id, subject=f"project:{project_id}")
+    return project
+
+
+async def close_list(repos: Repositories, manager: PersonView, project_id: int) -> dict[int, Outcome]:
+    """A manager closes a competition's list: the first `places` organisations take part, the rest wait."""
+    await require_manager(repos, manager)
+    now = utcnow()
+    project, _change = await _take_turn(repos, project_id, now, before_deadline=False)
+    if project.list_closed_at is not None:
+        raise ProjectError(ProjectRefusal.LIST_CLOSED)
+    standings = await ranking(repos, project_id)
+    if not in_competition(project, standings):
+        raise ProjectError(ProjectRefusal.NOT_IN_COMPETITION)
+    project.list_closed_at = now
+    result = outcomes(project, standings)
+    await repos.projects.add_event(
+        project_id,
+        "list_closed",
+        actor_id=manager.id,
+        details={"participants": [o for o, outcome in result.items() if outcome is Outcome.PARTICIPANT]},
+        at=now,
+    )
+    await repos.audit.record("project.list_closed", actor_id=manager.id, subject=f"project:{project_id}")
+    return result
