@@ -9,6 +9,7 @@ words in their language. Services check the role again before they change anythi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Router
@@ -17,6 +18,11 @@ from aiogram.types import TelegramObject
 from bot.middlewares import FRESH_PERSON, Handler
 from bot.services import members
 from bot.services.members import MembershipError, PersonView, Refusal
+from bot.services.refusals import Refused
+
+# What a refusal at a managers' router does to the person's conversation (end a form, say it with the menu):
+# True when it answered the person itself, False to leave the answer to `handlers.refusals.on_refusal`.
+RefusalHook = Callable[[Refused, TelegramObject, dict[str, Any]], Awaitable[bool]]
 
 
 class ManagersOnly(BaseMiddleware):
@@ -32,10 +38,30 @@ class ManagersOnly(BaseMiddleware):
         return await handler(event, data)
 
 
-def managers_router(name: str) -> Router:
-    """A Router for managers' handlers: messages and button presses of anyone else are refused."""
+class OnRefusal(BaseMiddleware):
+    """Outer on a managers' router, so that it also sees the guard's refusal (raised before any handler)."""
+
+    def __init__(self, hook: RefusalHook) -> None:
+        self.hook = hook
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        try:
+            return await handler(event, data)
+        except Refused as refusal:
+            if await self.hook(refusal, event, data):
+                return None
+            raise
+
+
+def managers_router(name: str, *, on_refusal: RefusalHook | None = None) -> Router:
+    """A Router for managers' handlers: messages and button presses of anyone else are refused. `on_refusal`
+    says what a refusal there (the guard's or a service's) does to the conversation the person is in."""
     router = Router(name=name)
     guard = ManagersOnly()
     router.message.middleware(guard)
     router.callback_query.middleware(guard)
+    if on_refusal is not None:
+        hook = OnRefusal(on_refusal)
+        router.message.outer_middleware(hook)
+        router.callback_query.outer_middleware(hook)
     return router

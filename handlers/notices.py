@@ -17,8 +17,7 @@ from typing import Any
 
 from aiogram.utils.i18n import I18n
 
-from bot.notices import NoticeKind, Render, UnknownNotice
-from bot.outbox import pick_language
+from bot.notices import NoticeKind, Render, UnknownNotice, render_messages
 from handlers.catalogue import service_request_changed_notice, service_requested_notice
 from handlers.groups import group_notice
 from handlers.keyboards import NoticeMessage
@@ -44,7 +43,7 @@ NOTICES: dict[NoticeKind, Wording] = {
 def word(kind: str, params: Mapping[str, Any], locale: str) -> dict[str, Any]:
     """A notice in `locale` (already current), as the outbox keeps a message."""
     if kind == NoticeKind.MESSAGE.value:
-        return dict(pick_language(params, locale)[1])
+        return dict(render_messages(kind, params, locale))
     try:
         wording = NOTICES[NoticeKind(kind)]
     except (ValueError, KeyError):
@@ -60,8 +59,6 @@ def renderer(i18n: I18n) -> Render:
     """The sender's wording of notices, with `i18n`'s catalogues."""
 
     def render(kind: str, params: Mapping[str, Any], locale: str) -> Mapping[str, Any]:
-        if kind == NoticeKind.MESSAGE.value:
-            return word(kind, params, locale)
         with i18n.context(), i18n.use_locale(locale):
             return word(kind, params, locale)
 

@@ -27,14 +27,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiogram import BaseMiddleware, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
-from bot.middlewares import Handler
 from bot.services.members import PersonView
 from bot.services.refusals import Refused
 from handlers.guards import managers_router
@@ -288,26 +287,16 @@ async def _needs_text(message: Message, state: FSMContext) -> bool:
     return found is not None and found[0].needs_text is not None
 
 
-class RefusalAtAStep(BaseMiddleware):
-    """A refusal at a step, the guard's included (outer, so that it sees it): the form's kind says what follows."""
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        try:
-            return await handler(event, data)
-        except Refused as refusal:
-            state = data.get("state")
-            found = await _form(state) if isinstance(state, FSMContext) else None
-            if found is not None and found[0].refused is not None and await found[0].refused(refusal, event, data):
-                return None
-            raise
+async def _refused_at_a_step(refusal: Refused, event: TelegramObject, data: dict[str, Any]) -> bool:
+    """A refusal at a step, the guard's included: the form's kind says what follows."""
+    state = data.get("state")
+    found = await _form(state) if isinstance(state, FSMContext) else None
+    return found is not None and found[0].refused is not None and await found[0].refused(refusal, event, data)
 
 
 def build_router() -> Router:
     """The form's steps, for managers only (`handlers.guards.managers_router`)."""
-    router = managers_router(__name__)
-    refusal = RefusalAtAStep()
-    router.message.outer_middleware(refusal)
-    router.callback_query.outer_middleware(refusal)
+    router = managers_router(__name__, on_refusal=_refused_at_a_step)
     router.message.register(got_text, TextsForm.text, F.text & ~F.text.startswith("/"))
     router.message.register(needs_text, TextsForm.text, ~F.text, _needs_text)
     router.message.register(use_the_buttons, TextsForm.confirm, ~F.text.startswith("/"), _reminds)

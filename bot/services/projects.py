@@ -270,11 +270,11 @@ async def _take_turn(
 ) -> tuple[Project, int]:
     """The project's turn for a change to its commitments or competition: refused unless it is in preparation
     (and, for commitments, before its deadline)."""
-    project = await _project(repos, project_id)
     change = await repos.projects.claim_change(project_id, now=now)
+    # Read after the claim: current, and under the project's turn when it was taken.
+    project = await _project(repos, project_id, fresh=True)
     if change is None:
         raise ProjectError(ProjectRefusal.NOT_TAKING_COMMITMENTS, state=project.state)
-    project = await _project(repos, project_id, fresh=True)
     if before_deadline and project.commitments_deadline is not None and now > project.commitments_deadline:
         raise ProjectError(ProjectRefusal.DEADLINE_PASSED, deadline=project.commitments_deadline.isoformat())
     return project, change

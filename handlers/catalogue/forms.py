@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from aiogram import BaseMiddleware, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
@@ -14,7 +14,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
-from bot.middlewares import Handler
 from bot.services.catalogue import Refusal as CatalogueRefusal
 from bot.services.members import PersonView
 from bot.services.members import Refusal as MemberRefusal
@@ -59,31 +58,17 @@ async def leave_form(state: FSMContext) -> None:
     await state.set_data({key: value for key, value in data.items() if key in (SEARCHES, SEARCH_COUNT)})
 
 
-class LeavesManagersForm(BaseMiddleware):
-    """Outside a managers' router's guard: someone refused as no manager leaves the managers' form they are in
-    (the refusal itself goes on to `handlers.refusals.on_refusal`)."""
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        try:
-            return await handler(event, data)
-        except Refused as refusal:
-            state = data.get("state")
-            if (
-                refusal.reason in NOT_A_MANAGER
-                and isinstance(state, FSMContext)
-                and await state.get_state() in MANAGERS_FORMS
-            ):
-                await leave_form(state)
-            raise
+async def _leave_managers_form(refusal: Refused, event: TelegramObject, data: dict[str, Any]) -> bool:
+    """Someone refused as no manager leaves the managers' form they are in; `on_refusal` says the refusal."""
+    state = data.get("state")
+    if refusal.reason in NOT_A_MANAGER and isinstance(state, FSMContext) and await state.get_state() in MANAGERS_FORMS:
+        await leave_form(state)
+    return False
 
 
 def managers_routes(name: str) -> Router:
     """A router for managers' handlers (`handlers.guards.managers_router`), whose refusals end a managers' form."""
-    router = managers_router(name)
-    leaves = LeavesManagersForm()
-    router.message.outer_middleware(leaves)
-    router.callback_query.outer_middleware(leaves)
-    return router
+    return managers_router(name, on_refusal=_leave_managers_form)
 
 
 async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:

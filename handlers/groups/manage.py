@@ -6,7 +6,7 @@ handler runs. The services check the role again and each step reads the group ag
 a role taken away or a group dissolved midway stops the conversation: `_refusal_ends_it` clears it on any refusal
 at a step, the guard's included. Transform and make confidential are kinds of the shared texts form
 (`handlers.texts_form`: its steps run `_checked`, and `_refusal_ends_it` at a refusal); dissolve and add the
-missing language keep their own steps (`RefusalEndsTheConversation`).
+missing language keep their own steps (`_refusal_ends_it`, their router's `on_refusal`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from aiogram import BaseMiddleware, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject
@@ -24,7 +24,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.middlewares import Handler
 from bot.services import groups
 from bot.services.groups import GroupCard, GroupError, GroupRefusal
 from bot.services.members import PersonView, clean_text
@@ -60,18 +59,6 @@ async def _refusal_ends_it(refusal: Refused, event: TelegramObject, data: dict[s
         return False
     await event.answer(explain(refusal), reply_markup=main_menu(data.get("person")))
     return True
-
-
-class RefusalEndsTheConversation(BaseMiddleware):
-    """`_refusal_ends_it`, outer, so that it also sees the guard's refusal, raised before the handler."""
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        try:
-            return await handler(event, data)
-        except Refused as refusal:
-            if not await _refusal_ends_it(refusal, event, data):
-                raise
-            return None
 
 
 async def _begin(callback_data: GroupCb, person: PersonView, repos: Repositories, state: FSMContext) -> GroupCard:
@@ -399,10 +386,7 @@ def build_routers() -> tuple[Router, Router]:
     ):
         begin.callback_query.register(handler, GroupCb.filter(F.action == action))
 
-    steps = managers_router(f"{__name__}.steps")
-    ends = RefusalEndsTheConversation()
-    steps.message.outer_middleware(ends)
-    steps.callback_query.outer_middleware(ends)
+    steps = managers_router(f"{__name__}.steps", on_refusal=_refusal_ends_it)
     steps.message.register(got_dissolve_reason, DissolveForm.reason, ANSWER)
     steps.message.register(got_translated_title, TranslateForm.title, ANSWER)
     steps.message.register(got_translated_objective, TranslateForm.objective, ANSWER)

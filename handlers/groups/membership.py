@@ -8,15 +8,13 @@ import contextlib
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.services import groups
-from bot.services.groups import GroupError, GroupRefusal
 from bot.services.members import PersonView
 from handlers.groups.keyboards import GroupAction, GroupCb, terms_keyboard
-from handlers.groups.replies import show, show_card, show_the_way_in
+from handlers.groups.replies import show, show_card, shows_guests_the_way_in
 from handlers.groups.texts import terms_text
 from storage.repositories import Repositories
 
@@ -28,27 +26,14 @@ async def join_group(
     repos: Repositories,
     settings: Settings,
     locale: str,
-    i18n: I18n,
 ) -> None:
-    try:
-        outcome = await groups.join(repos, person, callback_data.group_id, settings.default_locale)
-    except GroupError as refusal:
-        if refusal.reason is not GroupRefusal.NOT_MEMBER:
-            raise
-        await show_the_way_in(query, refusal)
-        return
+    outcome = await groups.join(repos, person, callback_data.group_id, settings.default_locale)
     await query.answer(_("✅ You joined the group."))
     await show_card(query, outcome.card, callback_data, locale, settings)
 
 
 async def show_terms(query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories) -> None:
-    try:
-        card = await groups.terms_to_accept(repos, person, callback_data.group_id)
-    except GroupError as refusal:
-        if refusal.reason is not GroupRefusal.NOT_MEMBER:
-            raise
-        await show_the_way_in(query, refusal)
-        return
+    card = await groups.terms_to_accept(repos, person, callback_data.group_id)
     await query.answer()
     await show(query, terms_text(card), terms_keyboard(card, callback_data.view, callback_data.page))
 
@@ -60,15 +45,8 @@ async def accept_terms(
     repos: Repositories,
     settings: Settings,
     locale: str,
-    i18n: I18n,
 ) -> None:
-    try:
-        outcome = await groups.accept_terms(repos, person, callback_data.group_id, locale, settings.default_locale)
-    except GroupError as refusal:
-        if refusal.reason is not GroupRefusal.NOT_MEMBER:
-            raise
-        await show_the_way_in(query, refusal)
-        return
+    outcome = await groups.accept_terms(repos, person, callback_data.group_id, locale, settings.default_locale)
     await query.answer(_("✅ You joined the group.") if outcome.joined else _("✅ Your acceptance is recorded."))
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
@@ -83,7 +61,6 @@ async def leave_group(
     repos: Repositories,
     settings: Settings,
     locale: str,
-    i18n: I18n,
 ) -> None:
     outcome = await groups.leave(repos, person, callback_data.group_id, settings.default_locale)
     await query.answer(_("You left the group."))
@@ -92,6 +69,7 @@ async def leave_group(
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    shows_guests_the_way_in(router)
     router.callback_query.register(join_group, GroupCb.filter(F.action == GroupAction.JOIN))
     router.callback_query.register(show_terms, GroupCb.filter(F.action == GroupAction.TERMS))
     router.callback_query.register(accept_terms, GroupCb.filter(F.action == GroupAction.ACCEPT))

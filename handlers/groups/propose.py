@@ -10,12 +10,11 @@ from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.services import groups
-from bot.services.groups import GroupError, GroupRefusal
+from bot.services.groups import GroupError
 from bot.services.members import MembershipError, PersonView
 from handlers.groups.forms import ANSWER, ProposeForm, read_text
 from handlers.groups.keyboards import (
@@ -27,7 +26,7 @@ from handlers.groups.keyboards import (
     card_keyboard,
     confirm_keyboard,
 )
-from handlers.groups.replies import show, show_the_way_in
+from handlers.groups.replies import show, shows_guests_the_way_in
 from handlers.groups.texts import QUOTE_MAX, card_text, language_name
 from handlers.keyboards import clip, main_menu
 from handlers.refusals import explain
@@ -37,13 +36,7 @@ from storage.repositories import Repositories
 async def begin_propose(
     query: CallbackQuery, person: PersonView, repos: Repositories, state: FSMContext, locale: str
 ) -> None:
-    try:
-        await groups.ensure_can_propose(repos, person)
-    except GroupError as refusal:
-        if refusal.reason is not GroupRefusal.NOT_MEMBER:
-            raise
-        await show_the_way_in(query, refusal)
-        return
+    await groups.ensure_can_propose(repos, person)
     await query.answer()
     await state.clear()
     await state.set_state(ProposeForm.title)
@@ -113,24 +106,17 @@ async def confirm_proposal(
     state: FSMContext,
     settings: Settings,
     locale: str,
-    i18n: I18n,
 ) -> None:
     data = await state.get_data()
     await state.clear()
-    try:
-        card = await groups.propose(
-            repos,
-            person,
-            title=data["title"],
-            objective=data["objective"],
-            locale=data["locale"],
-            default_locale=settings.default_locale,
-        )
-    except GroupError as refusal:
-        if refusal.reason is not GroupRefusal.NOT_MEMBER:
-            raise
-        await show_the_way_in(query, refusal)
-        return
+    card = await groups.propose(
+        repos,
+        person,
+        title=data["title"],
+        objective=data["objective"],
+        locale=data["locale"],
+        default_locale=settings.default_locale,
+    )
     await query.answer(_("💡 Your group is proposed."))
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
@@ -140,6 +126,7 @@ async def confirm_proposal(
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    shows_guests_the_way_in(router)
     router.callback_query.register(begin_propose, GroupCb.filter(F.action == GroupAction.PROPOSE))
     router.message.register(got_proposal_title, ProposeForm.title, ANSWER)
     router.message.register(got_proposal_objective, ProposeForm.objective, ANSWER)

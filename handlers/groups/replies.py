@@ -4,14 +4,18 @@ way into the cluster for a guest (the one refusal said with buttons instead of a
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
+from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
 
 from bot.config import Settings
-from bot.services.groups import GroupCard, GroupError
+from bot.services.groups import GroupCard, GroupError, GroupRefusal
+from bot.services.refusals import Refused
 from handlers.groups.keyboards import GroupCb, card_keyboard, join_cluster_keyboard
 from handlers.groups.texts import card_text
+from handlers.guards import OnRefusal
 from handlers.refusals import explain
 
 
@@ -34,9 +38,19 @@ async def show_card(
     await show(query, card_text(card, locale, settings.tz), markup, edit=edit)
 
 
-async def show_the_way_in(query: CallbackQuery, refusal: GroupError) -> None:
+async def _the_way_in(refusal: Refused, event: TelegramObject, data: dict[str, Any]) -> bool:
     """A guest's tap refused (`GroupRefusal.NOT_MEMBER`): the reason in a message with the way into the cluster,
-    not an alert. Handlers let every other refusal through to `handlers.refusals.on_refusal`."""
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(explain(refusal), reply_markup=join_cluster_keyboard())
+    not an alert. Every other refusal goes on to `handlers.refusals.on_refusal`."""
+    if not (isinstance(refusal, GroupError) and refusal.reason is GroupRefusal.NOT_MEMBER):
+        return False
+    if not isinstance(event, CallbackQuery):
+        return False
+    await event.answer()
+    if isinstance(event.message, Message):
+        await event.message.answer(explain(refusal), reply_markup=join_cluster_keyboard())
+    return True
+
+
+def shows_guests_the_way_in(router: Router) -> None:
+    """On a router of members' taps: a guest refused there is shown the way in (`_the_way_in`)."""
+    router.callback_query.outer_middleware(OnRefusal(_the_way_in))
