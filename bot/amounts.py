@@ -143,3 +143,30 @@ def format_percent(value: float, locale: str) -> str:
     """The fraction ``value`` (0.5 for half) as a whole percent for the reader of ``locale`` (Babel's
     ``format_percent``: ``50\u00a0%`` in Romanian, ``50%`` in English)."""
     return babel_format_percent(value, locale=locale)
+
+
+def format_money(value: Decimal, currency: str, locale: str) -> str:
+    """Money as people of the cluster write it: ``12.500,00 lei`` in Romanian (lei, not Babel's "RON"),
+    ``RON 12,500.00`` in English (the code and a no-break space before the number); euros as Babel writes them
+    (``12.500,00 EUR``, ``€12,500.00``)."""
+    if currency == "RON" and locale == "ro":
+        return format_decimal(value, format="#,##0.00", locale=locale) + "\u00a0lei"
+    if currency == "RON":
+        return format_currency(value, currency, format="¤\u00a0#,##0.00", locale=locale)
+    return format_currency(value, currency, locale=locale)
+
+
+def format_quantity(value: Decimal, locale: str) -> str:
+    """A count of days, hours or pieces: grouped thousands, decimals only when there are any (``1.500``,
+    ``12,5`` in Romanian; ``1,500``, ``12.5`` in English)."""
+    return format_decimal(value, format="#,##0.##", locale=locale)
+
+
+def from_hundredths(hundredths: int) -> Decimal:
+    """An amount kept in whole hundredths, as a Decimal."""
+    return Decimal(hundredths).scaleb(-2)
+
+
+def to_hundredths(value: Decimal) -> int:
+    """A Decimal amount with at most two places, in whole hundredths."""
+    return int(value.scaleb(2))

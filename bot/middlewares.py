@@ -277,9 +277,7 @@ def clean_update(update: Update) -> Update:
     for name in ("message", "edited_message"):
         message: Message | None = getattr(update, name)
         if message is not None:
-            fixed = _clean_fields(
-                message, {"text": bool(message.entities), "caption": bool(message.caption_entities)}
-            )
+            fixed = _clean_fields(message, {"text": bool(message.entities), "caption": bool(message.caption_entities)})
             if fixed is not message:
                 changes[name] = fixed
     query = update.callback_query

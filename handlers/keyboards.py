@@ -61,6 +61,7 @@ class MenuAction(enum.StrEnum):
     ANNOUNCE = "announce"
     SERVICES = "services"
     GROUPS = "groups"
+    PROJECTS = "projects"
 
 
 class MenuCb(CallbackData, prefix="menu"):
@@ -148,6 +149,10 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
         InlineKeyboardButton(text=_("🧰 Services"), callback_data=MenuCb(action=MenuAction.SERVICES).pack()),
         InlineKeyboardButton(text=_("👥 Working groups"), callback_data=MenuCb(action=MenuAction.GROUPS).pack()),
     )
+    if is_member:
+        builder.row(
+            InlineKeyboardButton(text=_("📁 Projects"), callback_data=MenuCb(action=MenuAction.PROJECTS).pack())
+        )
     if is_manager:
         builder.row(
             InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action=MenuAction.REQUESTS).pack()),

@@ -43,6 +43,7 @@ from handlers.refusals import explain
 # The key of the form's data in the conversation's FSM data.
 FORM = "texts_form"
 
+
 class TextsForm(StatesGroup):
     # One text after the other (which one is the form's "step"), then the preview with its confirmation.
     text = State()

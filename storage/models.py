@@ -449,9 +449,7 @@ class Project(Base):
     proposed_by_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     # The proposer's organisation when they proposed it.
     organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
-    group_id: Mapped[RowKey | None] = mapped_column(
-        ForeignKey("working_groups.id", ondelete="SET NULL"), index=True
-    )
+    group_id: Mapped[RowKey | None] = mapped_column(ForeignKey("working_groups.id", ondelete="SET NULL"), index=True)
     budget_hundredths: Mapped[int | None] = mapped_column(BigInteger)
     # "RON" or "EUR"; set together with the budget.
     budget_currency: Mapped[str | None] = mapped_column(String(3))
@@ -480,9 +478,7 @@ class ProjectStep(Base):
     project_id: Mapped[RowKey] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(String(500))
-    owner_organisation_id: Mapped[RowKey | None] = mapped_column(
-        ForeignKey("organisations.id", ondelete="SET NULL")
-    )
+    owner_organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
     due_on: Mapped[date]
 
 
@@ -490,9 +486,7 @@ class ProjectNeed(Base):
     """A resource a project needs: its kind, the target amount and its unit ("RON", "person-days", "hours")."""
 
     __tablename__ = "project_needs"
-    __table_args__ = (
-        UniqueConstraint("project_id", "kind", "unit", name="uq_project_needs_project_id_kind_unit"),
-    )
+    __table_args__ = (UniqueConstraint("project_id", "kind", "unit", name="uq_project_needs_project_id_kind_unit"),)
 
     id: Mapped[RowKey] = mapped_column(primary_key=True)
     project_id: Mapped[RowKey] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

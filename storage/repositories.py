@@ -8,7 +8,7 @@ from functools import cached_property
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, RowMapping, Table, and_, bindparam, case, delete, func, select, update
+from sqlalchemy import ColumnElement, RowMapping, Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -1469,6 +1469,118 @@ class ProjectRepository:
             .limit(limit)
         )
         return rows.all()
+
+    async def recent_versions(self, project_id: int, limit: int) -> Sequence[Commitment]:
+        """The newest commitment versions of a project, newest first (the card's history)."""
+        rows = await self.session.scalars(
+            select(Commitment).where(Commitment.project_id == project_id).order_by(Commitment.id.desc()).limit(limit)
+        )
+        return rows.all()
+
+    @staticmethod
+    def _standing_count() -> Any:
+        """Per project, how many organisations have a standing commitment (a correlated subquery)."""
+        return (
+            select(func.count(func.distinct(Commitment.organisation_id)))
+            .where(
+                Commitment.project_id == Project.id,
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+            )
+            .scalar_subquery()
+        )
+
+    def _listed(
+        self, states: Collection[str] | None, organisation_id: int | None, person_id: int | None, competition: bool
+    ) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if states is not None:
+            conditions.append(Project.state.in_(list(states)))
+        if organisation_id is not None or person_id is not None:
+            mine: list[ColumnElement[bool]] = []
+            if person_id is not None:
+                mine.append(Project.proposed_by_id == person_id)
+            if organisation_id is not None:
+                mine.append(Project.organisation_id == organisation_id)
+                mine.append(
+                    Project.id.in_(
+                        select(Commitment.project_id).where(
+                            Commitment.organisation_id == organisation_id,
+                            Commitment.latest.is_(True),
+                            Commitment.withdrawn.is_(False),
+                        )
+                    )
+                )
+            conditions.append(or_(*mine))
+        if competition:
+            conditions.append(Project.places.is_not(None))
+            conditions.append(self._standing_count() > Project.places)
+        return conditions
+
+    async def count(
+        self,
+        *,
+        states: Collection[str] | None = None,
+        organisation_id: int | None = None,
+        person_id: int | None = None,
+        competition: bool = False,
+    ) -> int:
+        """How many projects are in these states (all when None), proposed by the person or their organisation
+        or with its standing commitments (when given), in competition (more organisations standing than places)."""
+        conditions = self._listed(states, organisation_id, person_id, competition)
+        total = await self.session.scalar(select(func.count(Project.id)).where(*conditions))
+        return int(total or 0)
+
+    async def page(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        states: Collection[str] | None = None,
+        organisation_id: int | None = None,
+        person_id: int | None = None,
+        competition: bool = False,
+    ) -> list[tuple[Project, int]]:
+        """Projects as `count` selects them, with their number of organisations standing: in preparation first,
+        then ideas, running, closed and cancelled; the newest first in each."""
+        order = case(
+            (Project.state == ProjectState.PREPARATION.value, 0),
+            (Project.state == ProjectState.IDEA.value, 1),
+            (Project.state == ProjectState.RUNNING.value, 2),
+            (Project.state == ProjectState.CLOSED.value, 3),
+            else_=4,
+        )
+        rows = await self.session.execute(
+            select(Project, self._standing_count())
+            .where(*self._listed(states, organisation_id, person_id, competition))
+            .order_by(order, Project.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return [(project, int(standing or 0)) for project, standing in rows.all()]
+
+    async def people_of(self, organisation_ids: Collection[int]) -> Sequence[Person]:
+        """The reachable members of these organisations (who is told about their commitments)."""
+        if not organisation_ids:
+            return []
+        result = await self.session.scalars(
+            select(Person)
+            .where(
+                Person.organisation_id.in_(list(organisation_ids)),
+                Person.status == PersonStatus.ACTIVE.value,
+                Person.role != Role.GUEST.value,
+            )
+            .order_by(Person.id)
+        )
+        return result.all()
+
+    async def organisation_names(self, organisation_ids: Collection[int]) -> dict[int, str]:
+        if not organisation_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(list(organisation_ids)))
+        )
+        return {int(row_id): name for row_id, name in rows.all()}
 
 
 class Repositories:

@@ -46,7 +46,7 @@ async def prepared_project(factory: Factory, manager: PersonView, proposer: Pers
         )
         await projects.set_plan(repos, project.id, [("Studiu de fezabilitate", None, date(2027, 3, 1))])
         await projects.set_budget(repos, project.id, 12_500_00, "RON")
-        await projects.set_needs(repos, project.id, {("money", LEI): 10_000_00, ("person_days", "zile"): 60_00})
+        await projects.set_needs(repos, project.id, {("money", LEI): 10_000_00, ("person_days", "person_days"): 60_00})
         await projects.move(repos, manager, project.id, ProjectState.PREPARATION, reason="Plan și buget gata.")
         return project.id
 
@@ -118,7 +118,7 @@ async def test_those_who_commit_first_come_first_and_withdrawing_loses_the_place
     assert (await act(ana, 5_000_00)).rank == 2
     assert (await act(carmen, 1_000_00)).rank == 3
     # A colleague of Ana's commits person-days: one organisation, one place.
-    assert (await act(ana_colleague, 10_00, "person_days", "zile")).rank == 2
+    assert (await act(ana_colleague, 10_00, "person_days", "person_days")).rank == 2
     # Changing an amount keeps the place.
     assert (await act(bogdan, 3_000_00)).rank == 1
     # Bogdan withdraws all he had: the others move up.
@@ -144,7 +144,7 @@ async def test_those_who_commit_first_come_first_and_withdrawing_loses_the_place
         repos = Repositories(session)
         totals = await projects.committed_totals(repos, project_id)
         versions = await repos.projects.versions(project_id)
-    assert totals == {("money", LEI): 1_000_00 + 500_00, ("person_days", "zile"): 10_00}
+    assert totals == {("money", LEI): 1_000_00 + 500_00, ("person_days", "person_days"): 10_00}
     # Every version is kept, with its author.
     bogdans = [v for v in versions if v.organisation_id == bogdan.organisation_id]
     assert [(v.version, v.withdrawn, v.amount_hundredths, v.latest) for v in bogdans] == [

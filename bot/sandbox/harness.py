@@ -41,9 +41,7 @@ class SandboxBot:
     `await ana.send(...)` returns with every reply in place. `at_once` starts several actions in one batch.
     """
 
-    def __init__(
-        self, settings: Settings, *, server: SandboxServer | None = None, concurrent: bool = True
-    ) -> None:
+    def __init__(self, settings: Settings, *, server: SandboxServer | None = None, concurrent: bool = True) -> None:
         self.settings = settings
         self.concurrent = concurrent
         self.server = server or SandboxServer(bot_username=SANDBOX_BOT_USERNAME)

@@ -37,7 +37,6 @@ DESCRIPTION_MAX = 2000
 STEP_MAX = 500
 NOTE_MAX = 500
 REASON_MAX = 500
-UNIT_MAX = 16
 CURRENCIES = ("RON", "EUR")
 # 10^12, the largest amount taken, in hundredths.
 AMOUNT_MAX = 10**14
@@ -131,11 +130,31 @@ def check_amount(hundredths: int) -> int:
     return hundredths
 
 
-def check_unit(unit: str) -> str:
-    cleaned = " ".join(unit.split())
-    if not 1 <= len(cleaned) <= UNIT_MAX:
-        raise ProjectError(ProjectRefusal.BAD_UNIT, limit=UNIT_MAX)
-    return cleaned
+class Unit(enum.StrEnum):
+    """The units resources are counted in; the chat names them in the reader's language."""
+
+    RON = "RON"
+    EUR = "EUR"
+    PERSON_DAYS = "person_days"
+    HOURS = "hours"
+    DAYS = "days"
+    PIECES = "pieces"
+
+
+# Which units each kind of resource is counted in, the first one by default.
+UNITS: dict[ResourceKind, tuple[Unit, ...]] = {
+    ResourceKind.MONEY: (Unit.RON, Unit.EUR),
+    ResourceKind.PERSON_DAYS: (Unit.PERSON_DAYS,),
+    ResourceKind.EQUIPMENT: (Unit.HOURS, Unit.DAYS),
+    ResourceKind.OTHER: (Unit.PIECES, Unit.HOURS, Unit.DAYS),
+}
+
+
+def check_unit(kind: ResourceKind, unit: str) -> str:
+    """`unit` if resources of `kind` are counted in it (money in RON or EUR, person-days in person-days...)."""
+    if unit not in {u.value for u in UNITS[kind]}:
+        raise ProjectError(ProjectRefusal.BAD_UNIT, kind=kind.value)
+    return unit
 
 
 def _kind(kind: str) -> ResourceKind:
@@ -205,7 +224,11 @@ async def set_needs(repos: Repositories, project_id: int, needs: Mapping[tuple[s
     await repos.projects.replace_needs(
         project_id,
         [
-            {"kind": _kind(kind).value, "unit": check_unit(unit), "target_hundredths": check_amount(target)}
+            {
+                "kind": _kind(kind).value,
+                "unit": check_unit(_kind(kind), unit),
+                "target_hundredths": check_amount(target),
+            }
             for (kind, unit), target in needs.items()
         ],
     )
@@ -298,7 +321,7 @@ async def commit(
     """Declare, or change, what the member's organisation commits of one resource; every version is kept."""
     organisation_id = await _organisation_of(repos, viewer)
     resource = _kind(kind)
-    unit = check_unit(unit)
+    unit = check_unit(resource, unit)
     check_amount(hundredths)
     now = now or utcnow()
     _project_row, change = await _take_turn(repos, project_id, now)
@@ -339,7 +362,7 @@ async def withdraw(
     # Withdrawing stays possible after the deadline: nobody is held to resources, and the next one waiting
     # moves up.
     await _take_turn(repos, project_id, now, before_deadline=False)
-    previous = await repos.projects.latest_line(project_id, organisation_id, resource.value, check_unit(unit))
+    previous = await repos.projects.latest_line(project_id, organisation_id, resource.value, check_unit(resource, unit))
     if previous is None or previous.withdrawn:
         raise ProjectError(ProjectRefusal.NOTHING_TO_WITHDRAW)
     version = await repos.projects.add_version(
