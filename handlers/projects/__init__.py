@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers.projects import browse
+from handlers.projects import browse, forms
 
 
 def build_router() -> Router:
     """The projects' routers for one Dispatcher."""
     router = Router(name=__name__)
-    router.include_routers(browse.build_router())
+    router.include_routers(browse.build_router(), forms.build_router())
     return router

@@ -1,0 +1,51 @@
+"""What every projects conversation shares: the typed answers it reads, and cancel. Each conversation keeps its
+states in its own module."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.services.members import MembershipError, PersonView, clean_text
+from handlers.keyboards import main_menu
+from handlers.projects.keyboards import ProjectFormAction, ProjectFormCb, cancel_keyboard
+from handlers.refusals import explain
+
+# A typed answer (not a command: those leave the conversation through their own handlers).
+ANSWER = F.text & ~F.text.startswith("/")
+
+
+async def read_text(message: Message, limit: int) -> str | None:
+    """The answer, cleaned; None (and the reason said, the form left open) when it is empty or too long."""
+    try:
+        return clean_text(message.text, limit)
+    except MembershipError as refusal:
+        await message.answer(explain(refusal), reply_markup=cancel_keyboard())
+        return None
+
+
+async def remove_buttons(query: CallbackQuery) -> None:
+    """Take the buttons off the message tapped, so that it cannot be pressed twice."""
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)
+
+
+async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    await remove_buttons(query)
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Stopped. Nothing was changed."), reply_markup=main_menu(person))
+
+
+def build_router() -> Router:
+    """Cancel, for every projects conversation (it changes nothing, so it is not guarded)."""
+    router = Router(name=__name__)
+    router.callback_query.register(cancel_form, ProjectFormCb.filter(F.action == ProjectFormAction.CANCEL))
+    return router
