@@ -68,6 +68,7 @@ PROBE_TIMEOUT = 1.5
 
 T = TypeVar("T")
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The files that hold tests marked ``slow`` first, most of them first, each file's tests still together and
     in their order: pytest-xdist hands out whole files (``--dist loadfile``), and a file of slow tests handed
