@@ -320,3 +320,56 @@ async def test_managers_move_a_project_with_a_reason_and_a_demoted_one_is_refuse
     async with unit_of_work(sandbox.rt.session_factory) as session:
         project = await session.get(Project, project_id)
         assert project is not None and project.state == ProjectState.RUNNING.value
+
+
+async def test_three_organisations_confirming_at_the_same_instant_rank_in_commit_order(sandbox: SandboxBot) -> None:
+    people = await cast(sandbox)
+    ana, dan, radu = (people[n] for n in ("ana", "dan", "radu"))
+    project_id = await a_project(sandbox, ana)
+    for who, typed in ((ana, "100"), (dan, "200"), (radu, "300")):
+        romanian = who.info["language_code"] == "ro"
+        await open_project(who)
+        await who.tap("Angajați resurse" if romanian else "Commit resources")
+        await who.tap("🎯 Bani (RON)" if romanian else "🎯 Money (RON)")
+        await who.send(typed)
+        await who.tap("Fără notă" if romanian else "Skip the note")
+    # All three press "Commit" in one batch of updates, handled concurrently as in production.
+    await sandbox.at_once(ana.tap("✅"), dan.tap("✅"), radu.tap("✅"))
+
+    lines = await stored_lines(sandbox)
+    assert len(lines) == 3
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        ranking = await projects.ranking(Repositories(session), project_id)
+    # The ranking is the order the changes were taken in (the project's change counter), one place each.
+    by_change = sorted(lines, key=lambda line: line.standing_change or 0)
+    assert [s.organisation_id for s in ranking] == [line.organisation_id for line in by_change]
+    assert sorted(line.standing_change or 0 for line in lines) == [1, 2, 3]
+    # Each was told the place it had when it committed: 1 of 1, 2 of 2, 3 of 3, in commit order.
+    telegram_of = {ana.user_id: ana, dan.user_id: dan, radu.user_id: radu}
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        authors = {line.organisation_id: await session.get(Person, line.author_id) for line in lines}
+    for rank, standing in enumerate(ranking, 1):
+        author = authors[standing.organisation_id]
+        assert author is not None
+        answer = (telegram_of[author.telegram_id].last_callback_answer or ("", False))[0] or ""
+        assert answer.endswith((f"in place {rank} of {rank}.", f"pe locul {rank} din {rank}.")), answer
+
+
+async def test_a_commitment_that_fails_at_commit_is_not_announced_and_not_kept(
+    sandbox: SandboxBot, failing_commits: Callable[[str], None]
+) -> None:
+    people = await cast(sandbox)
+    dan = people["dan"]
+    await a_project(sandbox, people["ana"])
+    await open_project(dan)
+    await dan.tap("Commit resources")
+    await dan.tap("🎯 Money (RON)")
+    await dan.send("2,500")
+    await dan.tap("Skip the note")
+    failing_commits("commitments")
+    await dan.tap("✅")
+    answer = dan.last_callback_answer
+    assert answer is not None and "Something went wrong on my side and nothing was saved" in (answer[0] or "")
+    assert not any("Committed" in message.content for message in dan.since_last_action)
+    assert await stored_lines(sandbox) == []
