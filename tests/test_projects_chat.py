@@ -254,8 +254,10 @@ async def test_forged_commitment_buttons_and_guests_change_nothing(sandbox: Sand
     # A guest sees no project and commits nothing.
     await gigi.send("/projects")
     assert "Proiectele sunt pentru membrii clusterului" in seen(gigi)
-    answer = await gigi.forge(f"p:commit:{project_id}:0:all:0")
-    assert answer is not None and "Proiectele sunt pentru membrii clusterului" in (answer[0] or "")
+    assert gigi.last_message is not None and "🤝 Aderați la cluster" in gigi.last_message.labels
+    await gigi.send("/start")
+    await gigi.forge(f"p:commit:{project_id}:0:all:0")
+    assert "Proiectele sunt pentru membrii clusterului" in seen(gigi)
     assert [line.withdrawn for line in await stored_lines(sandbox)] == [False]
 
 
@@ -373,3 +375,28 @@ async def test_a_commitment_that_fails_at_commit_is_not_announced_and_not_kept(
     assert answer is not None and "Something went wrong on my side and nothing was saved" in (answer[0] or "")
     assert not any("Committed" in message.content for message in dan.since_last_action)
     assert await stored_lines(sandbox) == []
+
+
+async def test_a_card_with_sixty_organisations_fits_one_message(sandbox: SandboxBot) -> None:
+    people = await cast(sandbox)
+    dan = people["dan"]
+    project_id = await a_project(sandbox, people["ana"])
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        repos = Repositories(session)
+        for number in range(60):
+            member = await members.provision(
+                repos,
+                telegram_id=50_000 + number,
+                first_name=f"Rep{number}",
+                role=Role.MEMBER,
+                organisation=f"Societatea <Cooperativă> & Asociații Nr. {number} " + "Ă" * 120,
+            )
+            await projects.commit(repos, member, project_id, kind="money", unit="RON", hundredths=(number + 1) * 100)
+    await commit_money(dan, "10")
+    card = seen(dan)
+    # The sandbox refuses a message over 4,096 characters, so the card arriving is the proof; it still names the
+    # first organisations, the reader's own place, and says how many more there are.
+    assert "1. Societatea <Cooperativă> & Asociații Nr. 0 " in card
+    assert "Your organisation is in place 61 of 61." in card
+    assert "more" in card

@@ -35,7 +35,7 @@ from handlers.projects.keyboards import (
     confirm_keyboard,
     skip_button,
 )
-from handlers.projects.replies import show, show_card
+from handlers.projects.replies import show, show_card, shows_guests_the_way_in
 from handlers.projects.texts import KIND_ICONS, amount, kind_name, shown, unit_name
 from handlers.refusals import explain
 from storage.models import ResourceKind
@@ -333,6 +333,7 @@ async def use_the_buttons(message: Message) -> None:
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    shows_guests_the_way_in(router)
     guard_forms(router, CommitForm, WithdrawForm)
     router.callback_query.register(begin_commit, ProjectCb.filter(F.action == ProjectAction.COMMIT))
     router.callback_query.register(begin_change, ProjectCb.filter(F.action == ProjectAction.CHANGE))
