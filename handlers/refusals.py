@@ -20,6 +20,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.dates import DateProblem
 from bot.i18n import resolve_locale
 from bot.services.announcements import AnnouncementError, AnnouncementRefusal
 from bot.services.catalogue import CatalogueError
@@ -27,7 +28,7 @@ from bot.services.catalogue import Refusal as CatalogueRefusal
 from bot.services.groups import GroupError, GroupRefusal
 from bot.services.members import MembershipError
 from bot.services.members import Refusal as MemberRefusal
-from bot.services.projects import ProjectError, ProjectRefusal
+from bot.services.projects import STEP_MAX, PlanProblem, ProjectError, ProjectRefusal
 from bot.services.refusals import Refused
 from storage.models import ServiceRequestStatus
 
@@ -136,7 +137,42 @@ def _announcement(error: AnnouncementError) -> str:
     }[error.reason]
 
 
+def explain_date(problem: DateProblem) -> str:
+    """Why a typed date was not taken, in the reader's words."""
+    return {
+        DateProblem.NOT_A_DATE: _(
+            "I could not read that as a date. Please write it as 15.03.2027, 15 martie 2027 or 15 March 2027."
+        ),
+        DateProblem.IN_THE_PAST: _("That date has passed: please give today or a later date."),
+        DateProblem.TOO_FAR: _("That date is decades away: please check the year."),
+    }[problem]
+
+
+def _plan_problem(problem: dict[str, Any], limit: object) -> str:
+    kind = PlanProblem(str(problem.get("problem")))
+    if kind is PlanProblem.EMPTY:
+        return _("The plan has no step: write one step a line.")
+    if kind is PlanProblem.TOO_MANY:
+        return _("A plan has at most {limit} steps.").format(limit=limit)
+    if kind is PlanProblem.SHAPE:
+        said = _('it is not "what; owner organisation; date".')
+    elif kind is PlanProblem.TEXT_TOO_LONG:
+        said = _("what the step is takes at most {limit} characters.").format(limit=STEP_MAX)
+    elif kind is PlanProblem.UNKNOWN_OWNER:
+        said = _('no member organisation is called "{name}" (write - for no owner yet).').format(
+            name=escape(str(problem.get("owner") or ""))
+        )
+    else:
+        said = explain_date(DateProblem(str(problem.get("date"))))
+    return _("Line {number}: {problem}").format(number=problem.get("line"), problem=said)
+
+
 def _project(error: ProjectError) -> str:
+    if error.reason is ProjectRefusal.BAD_PLAN:
+        given = error.context.get("problems")
+        problems = [p for p in (given if isinstance(given, list) else []) if isinstance(p, dict)]
+        lines = [_plan_problem(problem, error.context.get("limit", "")) for problem in problems]
+        return "\n".join([_("The plan was not taken:"), *lines])
     if error.reason is ProjectRefusal.NOT_READY:
         needs = {"action_plan": _("an action plan"), "budget": _("a budget")}
         given = error.context.get("missing")
@@ -180,6 +216,15 @@ def _project(error: ProjectError) -> str:
         ProjectRefusal.ABSURD_AMOUNT: _(
             "That is more than a hundred times what the project needs of this resource. Please check the amount."
         ),
+        ProjectRefusal.NOT_YOURS: _("Only the member who proposed this project and the cluster's managers edit it."),
+        ProjectRefusal.NOT_EDITABLE: _(
+            "This project can no longer be edited: only ideas and projects in preparation can."
+        ),
+        ProjectRefusal.OTHER_LANGUAGE: _("The cluster's managers add a project's text in the other language."),
+        ProjectRefusal.BAD_PLACES: _("Please give a whole number of places from 1 to {limit}.").format(
+            limit=error.context.get("limit", "")
+        ),
+        ProjectRefusal.BAD_DEADLINE: _("The deadline for commitments must be in the future."),
     }[error.reason]
 
 

@@ -44,9 +44,11 @@ async def prepared_project(factory: Factory, manager: PersonView, proposer: Pers
         project = await projects.propose(
             repos, proposer, title="Compost urban", description="Compost din deșeuri verzi.", locale="ro"
         )
-        await projects.set_plan(repos, project.id, [("Studiu de fezabilitate", None, date(2027, 3, 1))])
-        await projects.set_budget(repos, project.id, 12_500_00, "RON")
-        await projects.set_needs(repos, project.id, {("money", LEI): 10_000_00, ("person_days", "person_days"): 60_00})
+        await projects.set_plan(repos, proposer, project.id, [("Studiu de fezabilitate", None, date(2027, 3, 1))])
+        await projects.set_budget(repos, proposer, project.id, 12_500_00, "RON")
+        await projects.set_needs(
+            repos, proposer, project.id, {("money", LEI): 10_000_00, ("person_days", "person_days"): 60_00}
+        )
         await projects.move(repos, manager, project.id, ProjectState.PREPARATION, reason="Plan și buget gata.")
         return project.id
 
@@ -68,12 +70,12 @@ async def test_an_idea_takes_no_commitment_and_is_prepared_only_with_a_plan_and_
             await projects.move(repos, maria, project.id, ProjectState.PREPARATION, reason="Gata")
         assert not_ready.value.reason is ProjectRefusal.NOT_READY
         assert not_ready.value.context["missing"] == ["action_plan", "budget"]
-        await projects.set_plan(repos, project.id, [("Studiu", None, date(2027, 1, 15))])
+        await projects.set_plan(repos, ana, project.id, [("Studiu", None, date(2027, 1, 15))])
         assert await projects.missing_for_preparation(repos, project.id) == [Missing.BUDGET]
         with pytest.raises(ProjectError) as currency:
-            await projects.set_budget(repos, project.id, 100_00, "USD")
+            await projects.set_budget(repos, ana, project.id, 100_00, "USD")
         assert currency.value.reason is ProjectRefusal.BAD_CURRENCY
-        await projects.set_budget(repos, project.id, 5_000_00, "EUR")
+        await projects.set_budget(repos, ana, project.id, 5_000_00, "EUR")
         moved = await projects.move(repos, maria, project.id, ProjectState.PREPARATION, reason="Plan și buget.")
         assert moved.state == ProjectState.PREPARATION.value
         with pytest.raises(ProjectError) as guest_refused:

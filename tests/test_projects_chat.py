@@ -70,10 +70,10 @@ async def a_project(
         return project_id
     async with unit_of_work(sandbox.rt.session_factory) as session:
         repos = Repositories(session)
-        await projects.set_plan(repos, project_id, [("Studiu de fezabilitate", None, date(2027, 3, 15))])
-        await projects.set_budget(repos, project_id, 250_000_00, "RON")
+        await projects.set_plan(repos, ana, project_id, [("Studiu de fezabilitate", None, date(2027, 3, 15))])
+        await projects.set_budget(repos, ana, project_id, 250_000_00, "RON")
         await projects.set_needs(
-            repos, project_id, {("money", "RON"): 50_000_00, ("person_days", "person_days"): 60_00}
+            repos, ana, project_id, {("money", "RON"): 50_000_00, ("person_days", "person_days"): 60_00}
         )
         await projects.move(repos, maria, project_id, ProjectState.PREPARATION, reason="Plan și buget gata")
     return project_id

@@ -17,7 +17,13 @@ record the rule they agreed (`record_rule`, every version kept in the history), 
 (`close_list`), and from then on the first `places` organisations of the ranking take part and the others wait
 in order (`outcomes`), so a waiting one moves up when a participant withdraws.
 
-Still to come (issue 10): proposing and editing from the chat, notices, the card, CSV exports and totals.
+Editing (`edit_texts`, `set_plan`, `set_budget`, `set_needs`, `set_places`, `set_deadline`) is for the proposer
+while the project is an idea or in preparation, and for managers (who may also add the other language); each
+edit is an "edited" event naming its fields, and an audit entry. A typed action plan is read by `read_plan`: one
+step a line, "what; owner organisation; date", the owner matched by name as organisations are (diacritics,
+case and "S.R.L." folded), every bad line named with its number and why.
+
+Still to come (issue 10): notices, CSV exports and totals.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from bot.services.members import PersonView, clean_text, require_manager
+from bot.dates import DateError, parse_date
+from bot.services.groups import Texts
+from bot.services.members import PersonView, clean_text, organisation_key, require_manager
 from bot.services.refusals import Refused
-from storage.models import Commitment, Project, ProjectState, ResourceKind, Role, utcnow
+from storage.models import Commitment, GroupState, Person, Project, ProjectState, ResourceKind, Role, utcnow
 from storage.repositories import Repositories
 
 TITLE_MAX = 120
@@ -38,6 +46,12 @@ STEP_MAX = 500
 NOTE_MAX = 500
 REASON_MAX = 500
 CURRENCIES = ("RON", "EUR")
+PLACES_MAX = 1000
+PLAN_MAX = 30
+# What a plan line's owner says for "no owner (yet)".
+NO_OWNER = ("-", "—", "–")
+# The groups offered when proposing: at most this many (a member takes part in a handful).
+GROUP_CHOICES_MAX = 20
 # 10^12, the largest amount taken, in hundredths.
 AMOUNT_MAX = 10**14
 # A commitment above this many times the project's target for that resource is refused as a mistake.
@@ -77,12 +91,81 @@ class ProjectRefusal(enum.StrEnum):
     NOT_YOUR_COMMITMENT = "not_your_commitment"
     # More than `ABSURD_FACTOR` times what the project needs of that resource: surely a typing mistake.
     ABSURD_AMOUNT = "absurd_amount"
+    # Editing: another member's project, or one no longer an idea or in preparation; the other language is the
+    # managers' to add.
+    NOT_YOURS = "not_yours"
+    NOT_EDITABLE = "not_editable"
+    OTHER_LANGUAGE = "other_language"
+    BAD_PLACES = "bad_places"
+    # A commitments' deadline that is not in the future.
+    BAD_DEADLINE = "bad_deadline"
+    # A typed action plan with problems: `problems` in the context, a list of PlanLineProblem.as_context().
+    BAD_PLAN = "bad_plan"
 
 
 class ProjectError(Refused):
     """A project rule refused the action (`ProjectRefusal`)."""
 
     reason: ProjectRefusal
+
+
+class PlanProblem(enum.StrEnum):
+    """What is wrong with a line of a typed action plan."""
+
+    # Not "what; owner organisation; date".
+    SHAPE = "shape"
+    TEXT_TOO_LONG = "text_too_long"
+    # No member organisation by that name (`owner` in the problem).
+    UNKNOWN_OWNER = "unknown_owner"
+    # The date (`date` in the problem: a bot.dates.DateProblem value).
+    BAD_DATE = "bad_date"
+    # The plan as a whole: no step, or more than PLAN_MAX (`line` 0).
+    EMPTY = "empty"
+    TOO_MANY = "too_many"
+
+
+@dataclass(frozen=True)
+class PlanLineProblem:
+    line: int
+    problem: PlanProblem
+    owner: str | None = None
+    date: str | None = None
+
+    def as_context(self) -> dict[str, object]:
+        return {"line": self.line, "problem": self.problem.value, "owner": self.owner, "date": self.date}
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """A step of an action plan as read: what, the owner organisation (None: nobody yet), the target date."""
+
+    text: str
+    owner_id: int | None
+    owner: str | None
+    due_on: date
+
+
+@dataclass(frozen=True)
+class GroupChoice:
+    id: int
+    title: Texts
+
+
+@dataclass(frozen=True)
+class EditView:
+    """A project as its editor sees it before an edit: what it is now, and what the editor may do."""
+
+    id: int
+    title: Texts
+    description: Texts
+    state: ProjectState
+    manages: bool
+    steps: list[PlanStep]
+    budget: int | None
+    currency: str | None
+    needs: dict[tuple[str, str], int]
+    places: int | None
+    deadline: datetime | None
 
 
 class Missing(enum.StrEnum):
@@ -186,8 +269,14 @@ async def propose(
     organisation_id = await _organisation_of(repos, viewer)
     if locale not in ("ro", "en"):
         raise ValueError(f"unsupported language {locale!r}")
-    if group_id is not None and await repos.groups.membership(group_id, viewer.id) is None:
-        raise ProjectError(ProjectRefusal.NOT_IN_GROUP)
+    if group_id is not None:
+        group = await repos.groups.get(group_id)
+        if (
+            group is None
+            or group.state == GroupState.DISSOLVED.value
+            or await repos.groups.membership(group_id, viewer.id) is None
+        ):
+            raise ProjectError(ProjectRefusal.NOT_IN_GROUP)
     now = utcnow()
     project = await repos.projects.add(
         state=ProjectState.IDEA.value,
@@ -206,8 +295,191 @@ async def propose(
     return project
 
 
-async def set_plan(repos: Repositories, project_id: int, steps: Sequence[tuple[str, int | None, date]]) -> None:
-    """The action plan: ordered steps of (what, the owner organisation, the target date)."""
+async def proposal_groups(repos: Repositories, viewer: PersonView) -> list[GroupChoice]:
+    """The working groups a member may propose a project for (those they take part in that are not dissolved);
+    refused to anyone who may not propose."""
+    await _organisation_of(repos, viewer)
+    rows = await repos.groups.page(
+        states=[GroupState.ACTIVE.value, GroupState.PROPOSED.value],
+        member_id=viewer.id,
+        offset=0,
+        limit=GROUP_CHOICES_MAX,
+    )
+    return [GroupChoice(row.id, Texts(ro=row.title_ro or None, en=row.title_en or None)) for row in rows]
+
+
+# --- editing -------------------------------------------------------------------------------------------------------
+
+EDITABLE = frozenset({ProjectState.IDEA, ProjectState.PREPARATION})
+
+
+async def _editable(repos: Repositories, viewer: PersonView, project_id: int) -> tuple[Project, Person, bool]:
+    """The project, the editor as the database has them now, and whether the editor is a manager: the proposer
+    edits while it is an idea or in preparation, managers too; anyone else is refused."""
+    person = await repos.people.get(viewer.id)
+    if person is None or not Role(person.role).at_least(Role.MEMBER):
+        raise ProjectError(ProjectRefusal.MEMBERS_ONLY)
+    project = await _project(repos, project_id, fresh=True)
+    manages = Role(person.role).at_least(Role.MANAGER)
+    if not manages and project.proposed_by_id != person.id:
+        raise ProjectError(ProjectRefusal.NOT_YOURS)
+    if ProjectState(project.state) not in EDITABLE:
+        raise ProjectError(ProjectRefusal.NOT_EDITABLE, state=project.state)
+    return project, person, manages
+
+
+async def _edited(repos: Repositories, viewer: PersonView, project: Project, fields: Sequence[str]) -> None:
+    now = utcnow()
+    project.updated_at = now
+    await repos.projects.add_event(project.id, "edited", actor_id=viewer.id, details={"fields": list(fields)}, at=now)
+    await repos.audit.record(
+        "project.edited", actor_id=viewer.id, subject=f"project:{project.id}", details={"fields": list(fields)}
+    )
+
+
+async def _steps_of(repos: Repositories, project_id: int) -> list[PlanStep]:
+    steps = await repos.projects.steps(project_id)
+    names = await repos.projects.organisation_names(
+        {step.owner_organisation_id for step in steps if step.owner_organisation_id is not None}
+    )
+    return [
+        PlanStep(
+            step.text,
+            step.owner_organisation_id,
+            names.get(step.owner_organisation_id) if step.owner_organisation_id is not None else None,
+            step.due_on,
+        )
+        for step in steps
+    ]
+
+
+async def editing(repos: Repositories, viewer: PersonView, project_id: int) -> EditView:
+    """The project as `viewer` may edit it now (refused to anyone who may not): checked at every step of an
+    edit, so a person demoted or a project moved on meanwhile ends the conversation."""
+    project, _person, manages = await _editable(repos, viewer, project_id)
+    return EditView(
+        id=project.id,
+        title=Texts(ro=project.title_ro or None, en=project.title_en or None),
+        description=Texts(ro=project.description_ro or None, en=project.description_en or None),
+        state=ProjectState(project.state),
+        manages=manages,
+        steps=await _steps_of(repos, project_id),
+        budget=project.budget_hundredths,
+        currency=project.budget_currency,
+        needs={(n.kind, n.unit): n.target_hundredths for n in await repos.projects.needs(project_id)},
+        places=project.places,
+        deadline=project.commitments_deadline,
+    )
+
+
+async def edit_texts(
+    repos: Repositories,
+    viewer: PersonView,
+    project_id: int,
+    *,
+    locale: str,
+    title: str | None,
+    description: str | None,
+) -> Project:
+    """The title and description in one language (None: keep it). The proposer edits the languages the project
+    is written in; a manager may also add the other one, title and description together."""
+    if locale not in ("ro", "en"):
+        raise ValueError(f"unsupported language {locale!r}")
+    project, _person, manages = await _editable(repos, viewer, project_id)
+    present = bool(getattr(project, f"title_{locale}"))
+    if not present and not manages:
+        raise ProjectError(ProjectRefusal.OTHER_LANGUAGE, language=locale)
+    fields = []
+    for name, value, limit in (("title", title, TITLE_MAX), ("description", description, DESCRIPTION_MAX)):
+        if value is None and present:
+            continue
+        setattr(project, f"{name}_{locale}", clean_text(value, limit))
+        fields.append(f"{name}_{locale}")
+    if fields:
+        await _edited(repos, viewer, project, fields)
+    return project
+
+
+def _plan_line(line: str) -> tuple[str, str, str] | None:
+    """A line's three parts: what (which may itself hold a ";"), owner, date; None when it has not three."""
+    parts = [part.strip() for part in line.rsplit(";", 2)]
+    if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+async def read_plan(
+    repos: Repositories, viewer: PersonView, project_id: int, text: str, locale: str, *, today: date
+) -> list[PlanStep]:
+    """An action plan typed one step a line, "what; owner organisation; date" ("Studiu de fezabilitate;
+    EcoTech SRL; 15 martie 2027"; "-" for no owner yet), read in the reader's language; nothing is saved.
+
+    Owners are member organisations matched by name as organisations are (diacritics, case and "S.R.L."
+    folded). A date is today or later, except a step kept as it is from the current plan (a step done by now).
+    Every bad line is refused at once: `ProjectRefusal.BAD_PLAN` with each line's number and problem.
+    """
+    await _editable(repos, viewer, project_id)
+    kept = {(step.text, step.due_on) for step in await repos.projects.steps(project_id)}
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise ProjectError(ProjectRefusal.BAD_PLAN, problems=[PlanLineProblem(0, PlanProblem.EMPTY).as_context()])
+    if len(lines) > PLAN_MAX:
+        raise ProjectError(
+            ProjectRefusal.BAD_PLAN, problems=[PlanLineProblem(0, PlanProblem.TOO_MANY).as_context()], limit=PLAN_MAX
+        )
+    problems: list[PlanLineProblem] = []
+    steps: list[PlanStep] = []
+    owners: dict[str, tuple[int, str] | None] = {}
+    for number, line in lines:
+        parts = _plan_line(line)
+        if parts is None:
+            problems.append(PlanLineProblem(number, PlanProblem.SHAPE))
+            continue
+        what, owner, when = (" ".join(part.split()) for part in parts)
+        if len(what) > STEP_MAX:
+            problems.append(PlanLineProblem(number, PlanProblem.TEXT_TOO_LONG))
+            continue
+        found: tuple[int, str] | None = None
+        if owner not in NO_OWNER:
+            key = organisation_key(owner)
+            if key not in owners:
+                organisation = await repos.organisations.by_name_key(key) if key else None
+                owners[key] = (organisation.id, organisation.name) if organisation is not None else None
+            found = owners[key]
+            if found is None:
+                problems.append(PlanLineProblem(number, PlanProblem.UNKNOWN_OWNER, owner=owner))
+                continue
+        try:
+            due = parse_date(when, locale, today=today, allow_past=True)
+        except DateError as error:
+            problems.append(PlanLineProblem(number, PlanProblem.BAD_DATE, date=error.reason.value))
+            continue
+        if due < today and (what, due) not in kept:
+            problems.append(PlanLineProblem(number, PlanProblem.BAD_DATE, date="in_the_past"))
+            continue
+        steps.append(PlanStep(what, found[0] if found else None, found[1] if found else None, due))
+    if problems:
+        raise ProjectError(ProjectRefusal.BAD_PLAN, problems=[problem.as_context() for problem in problems])
+    return steps
+
+
+async def set_plan(
+    repos: Repositories, viewer: PersonView, project_id: int, steps: Sequence[tuple[str, int | None, date]]
+) -> None:
+    """The action plan: ordered steps of (what, the owner organisation, the target date), replacing the old."""
+    project, _person, _manages = await _editable(repos, viewer, project_id)
+    if not steps:
+        raise ProjectError(ProjectRefusal.BAD_PLAN, problems=[PlanLineProblem(0, PlanProblem.EMPTY).as_context()])
+    if len(steps) > PLAN_MAX:
+        raise ProjectError(
+            ProjectRefusal.BAD_PLAN, problems=[PlanLineProblem(0, PlanProblem.TOO_MANY).as_context()], limit=PLAN_MAX
+        )
+    owners = {owner for _text, owner, _due in steps if owner is not None}
+    known = await repos.projects.organisation_names(owners)
+    for number, (_text, owner, _due) in enumerate(steps, 1):
+        if owner is not None and owner not in known:
+            problem = PlanLineProblem(number, PlanProblem.UNKNOWN_OWNER, owner=str(owner))
+            raise ProjectError(ProjectRefusal.BAD_PLAN, problems=[problem.as_context()])
     await repos.projects.replace_steps(
         project_id,
         [
@@ -215,29 +487,61 @@ async def set_plan(repos: Repositories, project_id: int, steps: Sequence[tuple[s
             for text, owner, due in steps
         ],
     )
+    await _edited(repos, viewer, project, ["plan"])
 
 
-async def set_budget(repos: Repositories, project_id: int, hundredths: int, currency: str) -> None:
+async def set_budget(repos: Repositories, viewer: PersonView, project_id: int, hundredths: int, currency: str) -> None:
     if currency not in CURRENCIES:
         raise ProjectError(ProjectRefusal.BAD_CURRENCY)
-    project = await _project(repos, project_id)
-    project.budget_hundredths = check_amount(hundredths)
+    check_amount(hundredths)
+    project, _person, _manages = await _editable(repos, viewer, project_id)
+    project.budget_hundredths = hundredths
     project.budget_currency = currency
+    await _edited(repos, viewer, project, ["budget"])
 
 
-async def set_needs(repos: Repositories, project_id: int, needs: Mapping[tuple[str, str], int]) -> None:
-    """What the project needs: (kind, unit) -> target in hundredths."""
-    await repos.projects.replace_needs(
-        project_id,
-        [
-            {
-                "kind": _kind(kind).value,
-                "unit": check_unit(_kind(kind), unit),
-                "target_hundredths": check_amount(target),
-            }
-            for (kind, unit), target in needs.items()
-        ],
-    )
+async def set_needs(
+    repos: Repositories, viewer: PersonView, project_id: int, needs: Mapping[tuple[str, str], int]
+) -> None:
+    """What the project needs: (kind, unit) -> target in hundredths, replacing what it needed before."""
+    rows = [
+        {
+            "kind": _kind(kind).value,
+            "unit": check_unit(_kind(kind), unit),
+            "target_hundredths": check_amount(target),
+        }
+        for (kind, unit), target in needs.items()
+    ]
+    project, _person, _manages = await _editable(repos, viewer, project_id)
+    await repos.projects.replace_needs(project_id, rows)
+    await _edited(repos, viewer, project, ["needs"])
+
+
+async def set_places(repos: Repositories, viewer: PersonView, project_id: int, places: int | None) -> None:
+    """How many organisations can take part (1..PLACES_MAX), or None: as many as commit. Once a manager closed a
+    competition's list, only managers change it."""
+    if places is not None and not 1 <= places <= PLACES_MAX:
+        raise ProjectError(ProjectRefusal.BAD_PLACES, limit=PLACES_MAX)
+    project, _person, manages = await _editable(repos, viewer, project_id)
+    if project.list_closed_at is not None and not manages:
+        raise ProjectError(ProjectRefusal.LIST_CLOSED)
+    project.places = places
+    await _edited(repos, viewer, project, ["places"])
+
+
+async def set_deadline(
+    repos: Repositories, viewer: PersonView, project_id: int, deadline: datetime | None, *, now: datetime | None = None
+) -> None:
+    """The deadline for commitments (an aware moment in the future: a date typed means the end of that day in
+    the cluster's time zone, which the handler works out), or None: no deadline."""
+    if deadline is not None:
+        if deadline.tzinfo is None:
+            raise ValueError("a deadline must be an aware datetime")
+        if deadline <= (now or utcnow()):
+            raise ProjectError(ProjectRefusal.BAD_DEADLINE)
+    project, _person, _manages = await _editable(repos, viewer, project_id)
+    project.commitments_deadline = deadline.astimezone(UTC) if deadline is not None else None
+    await _edited(repos, viewer, project, ["deadline"])
 
 
 async def missing_for_preparation(repos: Repositories, project_id: int) -> list[Missing]:

@@ -18,7 +18,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.amounts import AmountError, AmountProblem, parse_amount, to_hundredths
+from bot.amounts import AmountError, parse_amount, to_hundredths
 from bot.config import Settings
 from bot.services import project_views, projects
 from bot.services.members import PersonView
@@ -36,7 +36,7 @@ from handlers.projects.keyboards import (
     skip_button,
 )
 from handlers.projects.replies import show, show_card, shows_guests_the_way_in
-from handlers.projects.texts import KIND_ICONS, amount, kind_name, shown, unit_name
+from handlers.projects.texts import KIND_ICONS, amount, amount_problem, kind_name, shown, unit_name
 from handlers.refusals import explain
 from storage.models import ResourceKind
 from storage.repositories import Repositories
@@ -51,18 +51,6 @@ class CommitForm(StatesGroup):
 
 class WithdrawForm(StatesGroup):
     confirm = State()
-
-
-def amount_problem(problem: AmountProblem) -> str:
-    """Why a typed amount was not taken, in the reader's language."""
-    return {
-        AmountProblem.NOT_A_NUMBER: _(
-            "Please write a number, such as 5000, 5.000 or 5.000,50 (or 5,000.50 in English)."
-        ),
-        AmountProblem.NOT_POSITIVE: _("Please write an amount greater than zero."),
-        AmountProblem.TOO_LARGE: _("That is more than one thousand billion: please check the amount."),
-        AmountProblem.TOO_PRECISE: _("Please write at most two decimals."),
-    }[problem]
 
 
 def resource_keyboard(needed: list[tuple[ResourceKind, str]]) -> InlineKeyboardMarkup:

@@ -10,7 +10,7 @@ from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 
-from bot.amounts import format_money, format_percent, format_quantity, from_hundredths
+from bot.amounts import AmountProblem, format_money, format_percent, format_quantity, from_hundredths
 from bot.i18n import format_when
 from bot.services.project_views import (
     LineView,
@@ -305,3 +305,15 @@ def card_text(card: ProjectCard, locale: str, tz: ZoneInfo) -> str:
         (history or (ranking if len(ranking) > 3 else steps)).pop()
         text = compose()
     return text
+
+
+def amount_problem(problem: AmountProblem) -> str:
+    """Why a typed amount was not taken, in the reader's language."""
+    return {
+        AmountProblem.NOT_A_NUMBER: _(
+            "Please write a number, such as 5000, 5.000 or 5.000,50 (or 5,000.50 in English)."
+        ),
+        AmountProblem.NOT_POSITIVE: _("Please write an amount greater than zero."),
+        AmountProblem.TOO_LARGE: _("That is more than one thousand billion: please check the amount."),
+        AmountProblem.TOO_PRECISE: _("Please write at most two decimals."),
+    }[problem]

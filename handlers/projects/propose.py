@@ -1,0 +1,188 @@
+"""A member proposes a project: its title and description in their language, the working group if any (one they
+take part in, or none), a confirmation; the new project's card follows. Its plan, budget and needs are added
+from the card (handlers.projects.edit)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.services import project_views, projects
+from bot.services.groups import Texts
+from bot.services.members import PersonView
+from handlers.groups.texts import language_name
+from handlers.keyboards import RowIdOrZero, clip
+from handlers.projects.forms import ANSWER, guard_forms, read_text, remove_buttons
+from handlers.projects.keyboards import (
+    ProjectAction,
+    ProjectCb,
+    ProjectFormAction,
+    ProjectFormCb,
+    cancel_keyboard,
+    confirm_keyboard,
+)
+from handlers.projects.replies import show, show_card
+from handlers.projects.texts import LABEL_MAX, QUOTE_MAX, localized, shown
+from storage.repositories import Repositories
+
+
+class ProposeProjectForm(StatesGroup):
+    title = State()
+    description = State()
+    group = State()
+    confirm = State()
+
+
+class ProposeGroupCb(CallbackData, prefix="pg"):
+    """The working group a project is proposed for; 0: none."""
+
+    group_id: RowIdOrZero
+
+
+async def begin_propose(
+    query: CallbackQuery, person: PersonView, repos: Repositories, state: FSMContext, locale: str
+) -> None:
+    await projects.proposal_groups(repos, person)
+    await query.answer()
+    await state.clear()
+    await state.set_state(ProposeProjectForm.title)
+    await state.update_data(locale=locale)
+    await show(
+        query,
+        _(
+            "💡 <b>Propose a project</b>\n\n"
+            "Write it in {language}; the cluster's managers can add the other language. After it is proposed you "
+            "add its action plan, budget and the resources it needs from its card: it takes commitments once it "
+            "has a plan and a budget.\n\n"
+            "1/3. What is the project's title?"
+        ).format(language=language_name(locale)),
+        cancel_keyboard(),
+        edit=False,
+    )
+
+
+async def got_title(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
+    await projects.proposal_groups(repos, person)
+    title = await read_text(message, projects.TITLE_MAX)
+    if title is None:
+        return
+    await state.update_data(title=title)
+    await state.set_state(ProposeProjectForm.description)
+    await message.answer(
+        _("2/3. Describe it: what will the member organisations do together, and to what end?"),
+        reply_markup=cancel_keyboard(),
+    )
+
+
+def _groups_keyboard(choices: list[projects.GroupChoice]) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text="👥 " + localized(choice.title, LABEL_MAX),
+                callback_data=ProposeGroupCb(group_id=choice.id).pack(),
+            )
+        ]
+        for choice in choices
+    ]
+    rows.append([InlineKeyboardButton(text=_("No working group"), callback_data=ProposeGroupCb(group_id=0).pack())])
+    rows.append(
+        [InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=ProjectFormCb(action=ProjectFormAction.CANCEL).pack())]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _summary(data: dict[str, Any]) -> str:
+    group = data.get("group_title")
+    lines = [
+        _("Please check your proposal:"),
+        "",
+        f"<b>{escape(data['title'])}</b>",
+        escape(clip(data["description"], QUOTE_MAX)),
+        "",
+        _("Working group: {title}").format(title=shown(Texts(**group))) if group else _("Not for a working group."),
+    ]
+    return "\n".join(lines)
+
+
+async def got_description(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
+    choices = await projects.proposal_groups(repos, person)
+    description = await read_text(message, projects.DESCRIPTION_MAX)
+    if description is None:
+        return
+    data = await state.update_data(description=description)
+    if choices:
+        await state.set_state(ProposeProjectForm.group)
+        await message.answer(
+            _("3/3. Is it a project of one of your working groups?"), reply_markup=_groups_keyboard(choices)
+        )
+        return
+    await state.set_state(ProposeProjectForm.confirm)
+    await message.answer(_summary(data), reply_markup=confirm_keyboard(_("💡 Propose it")))
+
+
+async def picked_group(
+    query: CallbackQuery, callback_data: ProposeGroupCb, person: PersonView, repos: Repositories, state: FSMContext
+) -> None:
+    choices = {choice.id: choice for choice in await projects.proposal_groups(repos, person)}
+    chosen = choices.get(callback_data.group_id)
+    if callback_data.group_id and chosen is None:
+        await query.answer(_("You do not take part in that group (any more): choose another."), show_alert=True)
+        return
+    await query.answer()
+    await remove_buttons(query)
+    data = await state.update_data(
+        group_id=chosen.id if chosen else None,
+        group_title={"ro": chosen.title.ro, "en": chosen.title.en} if chosen else None,
+    )
+    await state.set_state(ProposeProjectForm.confirm)
+    await show(query, _summary(data), confirm_keyboard(_("💡 Propose it")), edit=False)
+
+
+async def confirm_proposal(
+    query: CallbackQuery,
+    person: PersonView,
+    repos: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    locale: str,
+) -> None:
+    data = await state.get_data()
+    project = await projects.propose(
+        repos,
+        person,
+        title=data["title"],
+        description=data["description"],
+        locale=data["locale"],
+        group_id=data.get("group_id"),
+    )
+    await state.clear()
+    card = await project_views.card(repos, person, project.id)
+    await query.answer(_("💡 Your project is proposed."))
+    await remove_buttons(query)
+    await show_card(query, card, locale, settings, edit=False)
+
+
+async def use_the_buttons(message: Message) -> None:
+    await message.answer(_("Please use the buttons above, or cancel."))
+
+
+def build_router() -> Router:
+    router = Router(name=__name__)
+    guard_forms(router, ProposeProjectForm)
+    router.callback_query.register(begin_propose, ProjectCb.filter(F.action == ProjectAction.PROPOSE))
+    router.message.register(got_title, ProposeProjectForm.title, ANSWER)
+    router.message.register(got_description, ProposeProjectForm.description, ANSWER)
+    router.callback_query.register(picked_group, ProposeProjectForm.group, ProposeGroupCb.filter())
+    confirm = ProjectFormCb.filter(F.action == ProjectFormAction.CONFIRM)
+    router.callback_query.register(confirm_proposal, ProposeProjectForm.confirm, confirm)
+    router.message.register(use_the_buttons, ProposeProjectForm.group, ANSWER)
+    router.message.register(use_the_buttons, ProposeProjectForm.confirm, ANSWER)
+    return router
