@@ -208,7 +208,8 @@ async def test_a_manager_announces_to_a_projects_participants_from_the_chat(sand
     assert "1 message queued" in (maria.last_text or "")
     await sandbox.deliver()
     assert ana.last_text == "Întâlnirea participanților: joi."
-    assert all("participanților" not in m.content for m in dan.messages)  # a member, but his organisation committed nothing
+    # A member, but his organisation committed nothing.
+    assert all("participanților" not in m.content for m in dan.messages)
 
 
 async def test_a_forged_project_audience_is_refused(sandbox: SandboxBot) -> None:
