@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import Annotated
 
@@ -164,6 +164,17 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
     )
     builder.row(InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCb(action=MenuAction.HELP).pack()))
     return builder.as_markup()
+
+
+def page_moves(number: int, pages: int, make: Callable[[int], CallbackData]) -> list[InlineKeyboardButton]:
+    """The row that pages a list: ◀️ Previous and Next ▶️ where there is such a page (empty on a single page);
+    `make(page)` is the callback data of a page."""
+    row = []
+    if number > 0:
+        row.append(InlineKeyboardButton(text=_("◀️ Previous"), callback_data=make(number - 1).pack()))
+    if number + 1 < pages:
+        row.append(InlineKeyboardButton(text=_("Next ▶️"), callback_data=make(number + 1).pack()))
+    return row
 
 
 def back_to_menu() -> InlineKeyboardMarkup:

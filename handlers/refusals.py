@@ -161,7 +161,10 @@ def _project(error: ProjectError) -> str:
         ProjectRefusal.DEADLINE_PASSED: _("The deadline for commitments to this project has passed."),
         ProjectRefusal.BAD_AMOUNT: _("Please give an amount greater than zero and not above one thousand billion."),
         ProjectRefusal.BAD_KIND: _("That is not a kind of resource I know."),
-        ProjectRefusal.BAD_UNIT: _('Please write the unit as one short word, such as "days" or "hours".'),
+        ProjectRefusal.BAD_UNIT: _(
+            "That unit does not fit this resource: money is counted in RON or EUR, work in person-days, "
+            "equipment in hours or days, other resources in pieces, hours or days."
+        ),
         ProjectRefusal.BAD_CURRENCY: _("The budget is in RON or EUR."),
         ProjectRefusal.NOTHING_TO_WITHDRAW: _("Your organisation has no such commitment to withdraw."),
         ProjectRefusal.STATE_CHANGED: _(
@@ -174,6 +177,13 @@ def _project(error: ProjectError) -> str:
             "Only organisations with a commitment to this project take part in agreeing its rule."
         ),
         ProjectRefusal.LIST_CLOSED: _("The list of this project is already closed."),
+        ProjectRefusal.NOT_YOUR_COMMITMENT: _(
+            "This button is not for one of your organisation's commitments, or the commitment has changed "
+            "meanwhile; open the project again."
+        ),
+        ProjectRefusal.ABSURD_AMOUNT: _(
+            "That is more than a hundred times what the project needs of this resource. Please check the amount."
+        ),
     }[error.reason]
 
 

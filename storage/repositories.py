@@ -1574,6 +1574,9 @@ class ProjectRepository:
         )
         return result.all()
 
+    async def commitment(self, commitment_id: int) -> Commitment | None:
+        return await self.session.get(Commitment, commitment_id)
+
     async def organisation_names(self, organisation_ids: Collection[int]) -> dict[int, str]:
         if not organisation_ids:
             return {}

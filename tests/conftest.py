@@ -52,11 +52,13 @@ import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.sandbox.harness import SandboxBot
-from storage.db import create_engine, create_session_factory, migrate
+from storage.db import TrackedSession, create_engine, create_session_factory, migrate
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -67,6 +69,7 @@ REDIS_PORT = 6379
 PROBE_TIMEOUT = 1.5
 
 T = TypeVar("T")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The files that hold tests marked ``slow`` first, most of them first, each file's tests still together and
@@ -585,3 +588,51 @@ async def sandbox(migrated_url: str, make_settings: Callable[..., Settings]) -> 
     another set-up define their own ``sandbox``)."""
     async with SandboxBot(make_settings(migrated_url)) as running:
         yield running
+
+
+WRITTEN = "test_written_tables"
+
+
+@pytest.fixture
+def failing_commits(sandbox: SandboxBot) -> Iterator[Callable[[str], None]]:
+    """Make the database fail at COMMIT of the transactions that wrote to a table: on PostgreSQL the session's
+    own backend is terminated (as a restart or failover does), on SQLite the file turns unwritable."""
+    assert sandbox.rt is not None
+    engine = sandbox.rt.engine.sync_engine
+    installed: list[tuple[Any, str, Callable[..., None]]] = []
+
+    def install(table: str) -> None:
+        def note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            words = statement.split()
+            if words and words[0].upper() in ("INSERT", "UPDATE", "DELETE") and table in words[:4]:
+                conn.info[WRITTEN] = True
+
+        def forget(conn: Any) -> None:
+            conn.info.pop(WRITTEN, None)
+
+        def before_commit(session: Session) -> None:
+            session.flush()  # commit flushes after this event: write now, so that the statement is seen
+            connection = session.connection()
+            if not connection.info.pop(WRITTEN, False):
+                return
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+            else:
+                # What SQLite says when the file cannot be written (read-only file, full disk).
+                connection.execute(text("PRAGMA query_only = ON"))
+                try:
+                    connection.execute(text("INSERT INTO audit_log (action) VALUES ('never')"))
+                finally:
+                    connection.execute(text("PRAGMA query_only = OFF"))
+
+        for target, name, listener in (
+            (engine, "before_cursor_execute", note_write),
+            (engine, "rollback", forget),
+            (TrackedSession, "before_commit", before_commit),
+        ):
+            event.listen(target, name, listener)
+            installed.append((target, name, listener))
+
+    yield install
+    for target, name, listener in installed:
+        event.remove(target, name, listener)

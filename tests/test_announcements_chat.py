@@ -174,9 +174,8 @@ async def test_an_announcement_to_the_members_of_a_working_group(sandbox: Sandbo
     await maria.tap("Advanced technologies for sludge")
     await maria.send("Întâlnirea grupului: marți.")
     await maria.tap("Same text for everyone")
-    assert (
-        "Send it to the members of the working group «Advanced technologies for sludge treatment and recovery»?"
-        in (maria.last_text or "")
+    assert "Send it to the members of the working group «Advanced technologies for sludge treatment and recovery»?" in (
+        maria.last_text or ""
     )
     await maria.tap("Send now")
     assert "1 message queued" in (maria.last_text or "")

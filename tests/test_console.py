@@ -169,9 +169,7 @@ async def test_run_console_ends_on_quit_or_end_of_input(tmp_path: Path, settings
 async def test_run_console_refuses_an_unknown_person(
     tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = await run_console(
-        settings, db=tmp_path / "other.sqlite3", as_name="zed", input_fn=Scripted([])
-    )
+    code = await run_console(settings, db=tmp_path / "other.sqlite3", as_name="zed", input_fn=Scripted([]))
     assert code == 2
     assert "nobody called 'zed'" in capsys.readouterr().err
 

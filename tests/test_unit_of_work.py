@@ -9,13 +9,12 @@ import io
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text, update
 
 from bot.app import fill_empty_content
 from bot.config import Settings
@@ -24,59 +23,11 @@ from bot.notices import NoticeKind
 from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SANDBOX_TOKEN, SandboxBot
 from bot.services import catalogue, members
-from storage.db import TrackedSession, unit_of_work
+from storage.db import unit_of_work
 from storage.models import AuditEntry, JoinRequest, OutboxMessage, Person, Role, ServiceRequest
 
 TRY_AGAIN_EN = "Something went wrong on my side and nothing was saved"
 TRY_AGAIN_RO = "A apărut o problemă"
-
-
-WRITTEN = "test_written_tables"
-
-
-@pytest.fixture
-def failing_commits(sandbox: SandboxBot) -> Iterator[Callable[[str], None]]:
-    """Make the database fail at COMMIT of the transactions that wrote to a table: on PostgreSQL the session's
-    own backend is terminated (as a restart or failover does), on SQLite the file turns unwritable."""
-    assert sandbox.rt is not None
-    engine = sandbox.rt.engine.sync_engine
-    installed: list[tuple[Any, str, Callable[..., None]]] = []
-
-    def install(table: str) -> None:
-        def note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            words = statement.split()
-            if words and words[0].upper() in ("INSERT", "UPDATE", "DELETE") and table in words[:4]:
-                conn.info[WRITTEN] = True
-
-        def forget(conn: Any) -> None:
-            conn.info.pop(WRITTEN, None)
-
-        def before_commit(session: Session) -> None:
-            session.flush()  # commit flushes after this event: write now, so that the statement is seen
-            connection = session.connection()
-            if not connection.info.pop(WRITTEN, False):
-                return
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
-            else:
-                # What SQLite says when the file cannot be written (read-only file, full disk).
-                connection.execute(text("PRAGMA query_only = ON"))
-                try:
-                    connection.execute(text("INSERT INTO audit_log (action) VALUES ('never')"))
-                finally:
-                    connection.execute(text("PRAGMA query_only = OFF"))
-
-        for target, name, listener in (
-            (engine, "before_cursor_execute", note_write),
-            (engine, "rollback", forget),
-            (TrackedSession, "before_commit", before_commit),
-        ):
-            event.listen(target, name, listener)
-            installed.append((target, name, listener))
-
-    yield install
-    for target, name, listener in installed:
-        event.remove(target, name, listener)
 
 
 async def test_a_language_change_that_fails_at_commit_is_not_announced(

@@ -239,10 +239,7 @@ async def card(repos: Repositories, viewer: PersonView, project_id: int) -> Proj
         named.add(project.organisation_id)
     names = await repos.projects.organisation_names(named)
 
-    totals: dict[tuple[str, str], int] = {}
-    for line in lines:
-        if not line.withdrawn:
-            totals[(line.kind, line.unit)] = totals.get((line.kind, line.unit), 0) + line.amount_hundredths
+    totals = projects.totals_of(lines)
     needs = [
         NeedView(ResourceKind(need.kind), need.unit, need.target_hundredths, totals.pop((need.kind, need.unit), 0))
         for need in await repos.projects.needs(project_id)

@@ -41,6 +41,8 @@ REASON_MAX = 500
 CURRENCIES = ("RON", "EUR")
 # 10^12, the largest amount taken, in hundredths.
 AMOUNT_MAX = 10**14
+# A commitment above this many times the project's target for that resource is refused as a mistake.
+ABSURD_FACTOR = 100
 
 # Where a manager may move a project from, to each state.
 _TRANSITIONS: dict[ProjectState, frozenset[ProjectState]] = {
@@ -72,6 +74,10 @@ class ProjectRefusal(enum.StrEnum):
     NOT_IN_COMPETITION = "not_in_competition"
     NOT_STANDING = "not_standing"
     LIST_CLOSED = "list_closed"
+    # A commitment button of another organisation, of another project, or of a version replaced meanwhile.
+    NOT_YOUR_COMMITMENT = "not_your_commitment"
+    # More than `ABSURD_FACTOR` times what the project needs of that resource: surely a typing mistake.
+    ABSURD_AMOUNT = "absurd_amount"
 
 
 class ProjectError(Refused):
@@ -366,6 +372,7 @@ async def commit(
     check_amount(hundredths)
     now = now or utcnow()
     project, change = await _take_turn(repos, project_id, now)
+    await _check_not_absurd(repos, project_id, resource, unit, hundredths)
     before = await ranking(repos, project_id)
     previous = await repos.projects.latest_line(project_id, organisation_id, resource.value, unit)
     standing = previous is not None and not previous.withdrawn
@@ -440,14 +447,19 @@ async def withdraw(
     return CommitmentChange(version, _rank_of(standings, organisation_id), standings)
 
 
-async def committed_totals(repos: Repositories, project_id: int) -> dict[tuple[str, str], int]:
-    """What stands against each (kind, unit), in hundredths: the sum of the latest versions."""
+def totals_of(lines: Sequence[Commitment]) -> dict[tuple[str, str], int]:
+    """What stands against each (kind, unit) among the latest versions `lines`, in hundredths."""
     totals: dict[tuple[str, str], int] = {}
-    for line in await repos.projects.latest_commitments(project_id):
+    for line in lines:
         if not line.withdrawn:
             key = (line.kind, line.unit)
             totals[key] = totals.get(key, 0) + line.amount_hundredths
     return totals
+
+
+async def committed_totals(repos: Repositories, project_id: int) -> dict[tuple[str, str], int]:
+    """What stands against each (kind, unit), in hundredths: the sum of the latest versions."""
+    return totals_of(await repos.projects.latest_commitments(project_id))
 
 
 # --- internal competition ------------------------------------------------------------------------------------------
@@ -515,3 +527,80 @@ async def close_list(
         repos, project, change, manager, standings, standings, default_locale, outcomes_before=standing
     )
     return result
+
+
+# --- what the chat checks before it asks ---------------------------------------------------------------------
+
+
+async def _check_not_absurd(
+    repos: Repositories, project_id: int, kind: ResourceKind, unit: str, hundredths: int
+) -> None:
+    target = next(
+        (
+            need.target_hundredths
+            for need in await repos.projects.needs(project_id)
+            if (need.kind, need.unit) == (kind.value, unit)
+        ),
+        None,
+    )
+    if target is not None and hundredths > target * ABSURD_FACTOR:
+        raise ProjectError(ProjectRefusal.ABSURD_AMOUNT, factor=ABSURD_FACTOR, target=target, unit=unit)
+
+
+async def check_commitment_amount(repos: Repositories, project_id: int, kind: str, unit: str, hundredths: int) -> None:
+    """What `commit` checks of an amount, before the chat asks for the rest: in range, and not absurd for what the
+    project needs of that resource."""
+    resource = _kind(kind)
+    check_amount(hundredths)
+    await _check_not_absurd(repos, project_id, resource, check_unit(resource, unit), hundredths)
+
+
+async def ensure_can_commit(repos: Repositories, viewer: PersonView, project_id: int) -> Project:
+    """Refused now, before the chat asks for an amount, for what `commit` would refuse at the end: a guest,
+    someone without an organisation, a project not in preparation or past its deadline."""
+    await _organisation_of(repos, viewer)
+    project = await _project(repos, project_id)
+    if project.state != ProjectState.PREPARATION.value:
+        raise ProjectError(ProjectRefusal.NOT_TAKING_COMMITMENTS, state=project.state)
+    if project.commitments_deadline is not None and utcnow() > project.commitments_deadline:
+        raise ProjectError(ProjectRefusal.DEADLINE_PASSED, deadline=project.commitments_deadline.isoformat())
+    return project
+
+
+async def own_line(repos: Repositories, viewer: PersonView, project_id: int, commitment_id: int) -> Commitment:
+    """The standing commitment `commitment_id` (its latest version) of the viewer's organisation to the project,
+    as a button names it: one of another organisation or project, or replaced meanwhile, is refused."""
+    organisation_id = await _organisation_of(repos, viewer)
+    line = await repos.projects.commitment(commitment_id)
+    if line is None or line.project_id != project_id or line.organisation_id != organisation_id:
+        raise ProjectError(ProjectRefusal.NOT_YOUR_COMMITMENT)
+    if not line.latest or line.withdrawn:
+        raise ProjectError(ProjectRefusal.NOT_YOUR_COMMITMENT, stale=True)
+    return line
+
+
+async def ensure_standing(repos: Repositories, viewer: PersonView, project_id: int) -> Project:
+    """Before asking for a competition's rule: the viewer's organisation stands in a project in competition."""
+    organisation_id = await _organisation_of(repos, viewer)
+    project = await _project(repos, project_id)
+    if project.state != ProjectState.PREPARATION.value:
+        raise ProjectError(ProjectRefusal.NOT_TAKING_COMMITMENTS, state=project.state)
+    standings = await ranking(repos, project_id)
+    if not in_competition(project, standings):
+        raise ProjectError(ProjectRefusal.NOT_IN_COMPETITION)
+    if _rank_of(standings, organisation_id) is None:
+        raise ProjectError(ProjectRefusal.NOT_STANDING)
+    return project
+
+
+async def check_move(repos: Repositories, manager: PersonView, project_id: int, target: ProjectState) -> Project:
+    """Before asking a manager for the reason: what `move` would refuse (another state, nothing to prepare)."""
+    await require_manager(repos, manager)
+    project = await _project(repos, project_id)
+    if ProjectState(project.state) not in _TRANSITIONS.get(target, frozenset()):
+        raise ProjectError(ProjectRefusal.STATE_CHANGED, state=project.state)
+    if target is ProjectState.PREPARATION:
+        missing = await missing_for_preparation(repos, project_id)
+        if missing:
+            raise ProjectError(ProjectRefusal.NOT_READY, missing=[m.value for m in missing])
+    return project

@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from pydantic import AfterValidator, model_validator
 
 from bot.services.catalogue import Page, RequestAction
-from handlers.keyboards import MAX_ROW_ID, PageNumber, RowId, RowIdOrZero, check_row_id
+from handlers.keyboards import MAX_ROW_ID, PageNumber, RowId, RowIdOrZero, check_row_id, page_moves
 
 # Where a card was opened, for its Back button: "c<category id>", a search that fits ("s<words>"), one kept in
 # the conversation's data ("t<number>"), or "" (the categories).
@@ -136,12 +136,7 @@ def cancel_row() -> list[InlineKeyboardButton]:
 
 
 def nav_row(page: Page[Any], make: Callable[[int], CallbackData]) -> list[InlineKeyboardButton]:
-    row = []
-    if page.number > 0:
-        row.append(button(_("◀️ Previous"), make(page.number - 1)))
-    if page.number + 1 < page.pages:
-        row.append(button(_("Next ▶️"), make(page.number + 1)))
-    return row
+    return page_moves(page.number, page.pages, make)
 
 
 def keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:

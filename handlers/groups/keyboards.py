@@ -13,7 +13,7 @@ from pydantic import model_validator
 
 from bot.services.groups import GroupCard, GroupFilter, GroupPage
 from handlers.groups.texts import LABEL_MAX, STATE_ICONS, filter_name, language_name, localized
-from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id
+from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id, page_moves
 from storage.models import GroupState
 
 
@@ -87,19 +87,7 @@ def list_keyboard(page: GroupPage) -> InlineKeyboardMarkup:
                 )
             ]
         )
-    moves = []
-    if page.page > 0:
-        moves.append(
-            InlineKeyboardButton(
-                text=_("◀️ Previous"), callback_data=GroupListCb(view=page.filter, page=page.page - 1).pack()
-            )
-        )
-    if page.page + 1 < page.pages:
-        moves.append(
-            InlineKeyboardButton(
-                text=_("Next ▶️"), callback_data=GroupListCb(view=page.filter, page=page.page + 1).pack()
-            )
-        )
+    moves = page_moves(page.page, page.pages, lambda number: GroupListCb(view=page.filter, page=number))
     if moves:
         rows.append(moves)
     propose = GroupCb(action=GroupAction.PROPOSE, group_id=0).pack()

@@ -15,7 +15,7 @@ from bot.services.project_views import ProjectFilter
 from handlers.common import leave_conversation
 from handlers.keyboards import MenuAction, MenuCb
 from handlers.projects.keyboards import ProjectAction, ProjectCb, ProjectListCb, list_keyboard
-from handlers.projects.replies import show, show_card
+from handlers.projects.replies import show, show_card, shows_guests_the_way_in
 from handlers.projects.texts import list_text
 from storage.models import Role
 from storage.repositories import Repositories
@@ -57,6 +57,7 @@ async def open_card(
 
 def build_router() -> Router:
     router = Router(name=__name__)
+    shows_guests_the_way_in(router)
     router.message.register(projects_command, Command("projects", ignore_case=True), F.chat.type == "private")
     router.callback_query.register(projects_button, MenuCb.filter(F.action == MenuAction.PROJECTS))
     router.callback_query.register(show_page, ProjectListCb.filter())

@@ -4,14 +4,18 @@ states in its own module."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.fsm.state import StatesGroup
+from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.members import MembershipError, PersonView, clean_text
+from bot.services.refusals import Refused
+from handlers.guards import OnRefusal, RefusalHook
 from handlers.keyboards import main_menu
 from handlers.projects.keyboards import ProjectFormAction, ProjectFormCb, cancel_keyboard
 from handlers.refusals import explain
@@ -42,6 +46,37 @@ async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContex
     await remove_buttons(query)
     if isinstance(query.message, Message):
         await query.message.answer(_("Stopped. Nothing was changed."), reply_markup=main_menu(person))
+
+
+def ends_on_refusal(*forms: type[StatesGroup]) -> RefusalHook:
+    """What a refusal does in the middle of one of `forms` (the project moved on, the deadline passed, the
+    person was demoted or left the cluster): the reason with the menu, and the conversation ends. Outside them,
+    the refusal goes on to `handlers.refusals.on_refusal`."""
+
+    async def hook(refusal: Refused, event: TelegramObject, data: dict[str, Any]) -> bool:
+        state: FSMContext | None = data.get("state")
+        current = await state.get_state() if state is not None else None
+        if state is None or current is None or not any(current in form for form in forms):
+            return False
+        await state.clear()
+        if isinstance(event, CallbackQuery):
+            await event.answer()
+            message = event.message if isinstance(event.message, Message) else None
+        else:
+            message = event if isinstance(event, Message) else None
+        if message is None:
+            return False
+        await message.answer(explain(refusal), reply_markup=main_menu(data["person"]))
+        return True
+
+    return hook
+
+
+def guard_forms(router: Router, *forms: type[StatesGroup]) -> None:
+    """On a members' router: a refusal in the middle of one of `forms` ends it (`ends_on_refusal`)."""
+    hook = OnRefusal(ends_on_refusal(*forms))
+    router.message.outer_middleware(hook)
+    router.callback_query.outer_middleware(hook)
 
 
 def build_router() -> Router:

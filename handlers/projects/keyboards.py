@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from pydantic import model_validator
 
 from bot.services.project_views import ProjectCard, ProjectFilter, ProjectPage
-from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id
+from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id, page_moves
 from handlers.projects.texts import LABEL_MAX, STATE_ICONS, filter_name, kind_name, line_label, localized
 from storage.models import ProjectState, ResourceKind
 
@@ -144,19 +144,7 @@ def list_keyboard(page: ProjectPage, *, manages: bool) -> InlineKeyboardMarkup:
                 )
             ]
         )
-    moves = []
-    if page.page > 0:
-        moves.append(
-            InlineKeyboardButton(
-                text=_("◀️ Previous"), callback_data=ProjectListCb(view=page.filter, page=page.page - 1).pack()
-            )
-        )
-    if page.page + 1 < page.pages:
-        moves.append(
-            InlineKeyboardButton(
-                text=_("Next ▶️"), callback_data=ProjectListCb(view=page.filter, page=page.page + 1).pack()
-            )
-        )
+    moves = page_moves(page.page, page.pages, lambda number: ProjectListCb(view=page.filter, page=number))
     if moves:
         rows.append(moves)
     rows.append(
