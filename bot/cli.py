@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     announce.add_argument("--audience", choices=["all", "ro", "en"], default="all", help="all members, or one language")
     announce.add_argument("--group", metavar="KEY|ID", help="only the members of this working group (its key or id)")
+    announce.add_argument(
+        "--project",
+        metavar="ID",
+        help="only the participants of this project, in preparation or running (its id): the people of the "
+        "organisations standing in it, of those taking part once its list is closed",
+    )
     announce.add_argument("--ro", type=Path, help="the Romanian text (a file)")
     announce.add_argument("--en", type=Path, help="the English text (a file)")
     announce.add_argument("--text", type=Path, help="one text for everyone (a file)")
@@ -404,15 +410,25 @@ async def announce_command(args: argparse.Namespace, settings: Settings) -> int:
         print("--wait delivers from this process and needs BOT_TOKEN", file=sys.stderr)
         return 2
 
+    if args.group and args.project:
+        print("--group and --project: choose one audience", file=sys.stderr)
+        return 2
+
     async def work(repos: Any) -> Any:
         group_id = None
         if args.group:
             found = await repos.groups.by_keys([args.group])
             group_id = found[args.group].id if args.group in found else int(args.group) if args.group.isdigit() else 0
+        project_id = (int(args.project) if args.project.isdigit() else 0) if args.project else None
+        if args.project:
+            audience = announcements.Audience.PROJECT
+        else:
+            audience = announcements.Audience.GROUP if args.group else announcements.Audience(args.audience)
         return await announcements.create(
             repos,
-            audience=announcements.Audience.GROUP if args.group else announcements.Audience(args.audience),
+            audience=audience,
             group_id=group_id,
+            project_id=project_id,
             content=announcements.make_content(texts),
             default_locale=settings.default_locale,
             at=at,
@@ -431,8 +447,14 @@ async def announce_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"not queued: {error}", file=sys.stderr)
         return 1
     except announcements.AnnouncementError as error:
-        problem = {"group_not_found": "no such working group", "group_dissolved": "that working group is dissolved"}
-        print(f"not queued: {problem.get(error.reason, error.reason)} ({args.group})", file=sys.stderr)
+        problem = {
+            "group_not_found": "no such working group",
+            "group_dissolved": "that working group is dissolved",
+            "project_not_found": "no such project",
+            "project_not_open": "that project is neither in preparation nor running",
+        }
+        which = args.project if error.reason.startswith("project_") else args.group
+        print(f"not queued: {problem.get(error.reason, error.reason)} ({which})", file=sys.stderr)
         return 1
     view = created[0]
     if view.scheduled_at is not None:
@@ -488,6 +510,8 @@ async def announcements_command(args: argparse.Namespace, settings: Settings) ->
         for view in await announcements.scheduled(repos):
             when = view.scheduled_at.astimezone(settings.tz) if view.scheduled_at else None
             audience = f"group {view.group.en or view.group.ro}" if view.group else view.audience.value
+            if view.project is not None:
+                audience = f"project {view.project.en or view.project.ro}"
             print(f"#{view.id}\t{audience}\t{when:%Y-%m-%d %H:%M}" if when else f"#{view.id}")
         return 0
 
@@ -551,6 +575,7 @@ async def _print_report(repos: Any, settings: Settings, announcement_id: int, *,
             "batch": report.batch,
             "audience": row.audience,
             "group_id": row.group_id,
+            "project_id": row.project_id,
             "state": state,
             "scheduled_at": row.scheduled_at.isoformat() if row.scheduled_at else None,
             "queued_at": row.queued_at.isoformat() if row.queued_at else None,
@@ -586,6 +611,7 @@ async def _print_all(repos: Any, settings: Settings, *, as_json: bool) -> int:
                 "id": row.id,
                 "audience": row.audience,
                 "group_id": row.group_id,
+                "project_id": row.project_id,
                 "state": _state(row.status, batch),
                 "when": moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
                 **_tally(batch),
@@ -596,6 +622,8 @@ async def _print_all(repos: Any, settings: Settings, *, as_json: bool) -> int:
         return 0
     for item in listing:
         audience = f"group {item['group_id']}" if item["audience"] == "group" else item["audience"]
+        if item["audience"] == "project":
+            audience = f"project {item['project_id']}"
         print(f"#{item['id']}\t{audience}\t{item['state']}\t{item['when']}\t{_counts_text(item)}")
     return 0
 

@@ -47,6 +47,12 @@ class NoticeKind(enum.StrEnum):
     GROUP_DISSOLVED = "group.dissolved"
     GROUP_TRANSFORMED = "group.transformed"
     GROUP_CONFIDENTIAL = "group.confidential"
+    # Projects (bot.services.project_notices): a proposal (to the proposer, managers, the group's members), a
+    # manager's move with its reason, an organisation's new place, its outcome in a competition.
+    PROJECT_PROPOSED = "project.proposed"
+    PROJECT_STATE = "project.state"
+    PROJECT_RANK = "project.rank"
+    PROJECT_OUTCOME = "project.outcome"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from bot.i18n import format_when
 from bot.middlewares import UpdateWork
 from bot.outbox import InvalidContent, validate_content
 from bot.services import announcements
-from bot.services.announcements import Audience
+from bot.services.announcements import AnnouncementRefusal, Audience
 from bot.services.groups import Texts
 from bot.services.members import PersonView
 from handlers.groups import localized, shown
@@ -44,6 +44,8 @@ class AnnounceAction(enum.StrEnum):
     AUDIENCE = "audience"
     GROUPS = "groups"
     GROUP = "group"
+    PROJECTS = "projects"
+    PROJECT = "project"
     SAME = "same"
     SEND = "send"
     SCHEDULE = "schedule"
@@ -77,6 +79,18 @@ class AnnounceGroupsCb(CallbackData, prefix="ann"):
 class AnnounceGroupCb(CallbackData, prefix="ann"):
     action: Literal[AnnounceAction.GROUP] = AnnounceAction.GROUP
     group_id: RowId
+
+
+class AnnounceProjectsCb(CallbackData, prefix="ann"):
+    """A page of the projects whose participants an announcement can be for."""
+
+    action: Literal[AnnounceAction.PROJECTS] = AnnounceAction.PROJECTS
+    page: PageNumber
+
+
+class AnnounceProjectCb(CallbackData, prefix="ann"):
+    action: Literal[AnnounceAction.PROJECT] = AnnounceAction.PROJECT
+    project_id: RowId
 
 
 class AnnouncementCb(CallbackData, prefix="ann"):
@@ -114,9 +128,11 @@ def _unreached(announcement_id: int) -> AnnouncementCb:
     return AnnouncementCb(action=AnnounceAction.UNREACHED, announcement_id=announcement_id)
 
 
-def audience_name(audience: Audience, group: Texts | None = None) -> str:
+def audience_name(audience: Audience, group: Texts | None = None, project: Texts | None = None) -> str:
     if audience is Audience.GROUP:
         return _("the members of the working group «{title}»").format(title=shown(group or Texts(None, None), 60))
+    if audience is Audience.PROJECT:
+        return _("the participants of the project «{title}»").format(title=shown(project or Texts(None, None), 60))
     return {
         Audience.ALL: _("all members"),
         Audience.RO: _("members who read Romanian"),
@@ -153,6 +169,7 @@ async def begin(message: Message, person: PersonView, state: FSMContext) -> None
                 [_button(_("Members who read Romanian"), AnnounceAudienceCb(audience=Audience.RO))],
                 [_button(_("Members who read English"), AnnounceAudienceCb(audience=Audience.EN))],
                 [_button(_("👥 Members of a working group"), AnnounceGroupsCb(page=0))],
+                [_button(_("📁 Participants of a project"), AnnounceProjectsCb(page=0))],
                 _cancel_row(),
             ]
         ),
@@ -211,6 +228,52 @@ async def chose_group(
     )
     await query.answer()
     await _ask_first_text(query, state, Audience.GROUP.value)
+
+
+async def show_projects(
+    query: CallbackQuery, callback_data: AnnounceProjectsCb, person: PersonView, repos: Repositories
+) -> None:
+    """A page of the projects (in preparation or running) whose participants an announcement can be for."""
+    page = await announcements.project_choices(repos, person, callback_data.page)
+    await query.answer()
+    if not page.projects:
+        if isinstance(query.message, Message):
+            await query.message.answer(
+                _("No project is in preparation or running: there are no participants to write to.")
+            )
+        return
+    rows = [
+        [_button(localized(project.title, 60), AnnounceProjectCb(project_id=project.id))] for project in page.projects
+    ]
+    moves = []
+    if page.page > 0:
+        moves.append(_button(_("◀️ Previous"), AnnounceProjectsCb(page=page.page - 1)))
+    if page.page + 1 < page.pages:
+        moves.append(_button(_("Next ▶️"), AnnounceProjectsCb(page=page.page + 1)))
+    if moves:
+        rows.append(moves)
+    rows.append(_cancel_row())
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_text(
+                _("📣 <b>New announcement</b>\n\nFor the participants of which project?"),
+                reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
+            )
+
+
+async def chose_project(
+    query: CallbackQuery, callback_data: AnnounceProjectCb, person: PersonView, repos: Repositories, state: FSMContext
+) -> None:
+    try:
+        project = await announcements.project_to_address(repos, person, callback_data.project_id)
+    except announcements.AnnouncementError:
+        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
+        return
+    await state.update_data(
+        audience=Audience.PROJECT.value, project_id=project.id, project_title=[project.title_ro, project.title_en]
+    )
+    await query.answer()
+    await _ask_first_text(query, state, Audience.PROJECT.value)
 
 
 async def _ask_first_text(query: CallbackQuery, state: FSMContext, audience: str) -> None:
@@ -281,6 +344,22 @@ def _group_title(data: dict[str, Any]) -> Texts | None:
     return Texts(title[0], title[1]) if title else None
 
 
+def _project_title(data: dict[str, Any]) -> Texts | None:
+    title = data.get("project_title")
+    return Texts(title[0] or None, title[1] or None) if title else None
+
+
+def _gone(error: announcements.AnnouncementError, *, scheduled: bool) -> str:
+    """Why the audience chosen is no longer there, when the announcement is about to be stored."""
+    if error.reason in (AnnouncementRefusal.PROJECT_NOT_FOUND, AnnouncementRefusal.PROJECT_NOT_OPEN):
+        if scheduled:
+            return _("That project is no longer in preparation or running: nothing was scheduled.")
+        return _("That project is no longer in preparation or running: nothing was sent.")
+    if scheduled:
+        return _("That working group was dissolved meanwhile: nothing was scheduled.")
+    return _("That working group was dissolved meanwhile: nothing was sent.")
+
+
 def _content(data: dict[str, Any]) -> dict[str, Any]:
     ro, en = data.get("ro"), data.get("en")
     return {"ro": ro or en, "en": en or ro}
@@ -306,7 +385,7 @@ async def _preview(message: Message, state: FSMContext) -> None:
         # The very call the sender makes, so the preview is what members get.
         await send_content(bot, message.chat.id, content[locale])
     await message.answer(
-        _("Send it to {audience}?").format(audience=audience_name(audience, _group_title(data))),
+        _("Send it to {audience}?").format(audience=audience_name(audience, _group_title(data), _project_title(data))),
         reply_markup=InlineKeyboardMarkup(
             inline_keyboard=[
                 [_step(_("🚀 Send now"), AnnounceAction.SEND), _step(_("🕒 Schedule"), AnnounceAction.SCHEDULE)],
@@ -330,6 +409,7 @@ async def _create(
         author=person,
         at=at,
         group_id=data.get("group_id"),
+        project_id=data.get("project_id"),
     )
 
 
@@ -355,8 +435,8 @@ async def send_now(
 ) -> None:
     try:
         view = await _create(state, person, repos, settings)
-    except announcements.AnnouncementError:
-        await query.answer(_("That working group was dissolved meanwhile: nothing was sent."), show_alert=True)
+    except announcements.AnnouncementError as error:
+        await query.answer(_gone(error, scheduled=False), show_alert=True)
         return
     await query.answer()
     if not isinstance(query.message, Message):
@@ -409,8 +489,8 @@ async def got_when(
         return
     try:
         view = await _create(state, person, repos, settings, at=moment)
-    except announcements.AnnouncementError:
-        await message.answer(_("That working group was dissolved meanwhile: nothing was scheduled."))
+    except announcements.AnnouncementError as error:
+        await message.answer(_gone(error, scheduled=True))
         return
     await message.answer(
         _("🕒 Announcement #{id} will go out on {when}. /announcements lists the scheduled ones.").format(
@@ -517,7 +597,7 @@ async def list_scheduled(
         await message.answer(
             _("🕒 Announcement #{id} to {audience}, on {when}.").format(
                 id=view.id,
-                audience=audience_name(view.audience, view.group),
+                audience=audience_name(view.audience, view.group, view.project),
                 when=format_when(view.scheduled_at, locale, settings.tz),
             ),
             reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("✖️ Cancel it"), _stop(view.id))]]),
@@ -538,6 +618,8 @@ def build_router() -> Router:
     router.callback_query.register(chose_audience, AnnounceForm.audience, AnnounceAudienceCb.filter())
     router.callback_query.register(show_groups, AnnounceForm.audience, AnnounceGroupsCb.filter())
     router.callback_query.register(chose_group, AnnounceForm.audience, AnnounceGroupCb.filter())
+    router.callback_query.register(show_projects, AnnounceForm.audience, AnnounceProjectsCb.filter())
+    router.callback_query.register(chose_project, AnnounceForm.audience, AnnounceProjectCb.filter())
     step = AnnounceCb.filter
     router.callback_query.register(same_for_everyone, AnnounceForm.en, step(F.action == AnnounceAction.SAME))
     router.callback_query.register(send_now, AnnounceForm.confirm, step(F.action == AnnounceAction.SEND))

@@ -22,6 +22,7 @@ from handlers.catalogue import service_request_changed_notice, service_requested
 from handlers.groups import group_notice
 from handlers.keyboards import NoticeMessage
 from handlers.onboarding import join_decided_notice, join_requested_notice
+from handlers.projects.notices import project_notice
 
 Wording = Callable[[Mapping[str, Any], str], NoticeMessage]
 
@@ -37,6 +38,10 @@ NOTICES: dict[NoticeKind, Wording] = {
     NoticeKind.GROUP_DISSOLVED: partial(group_notice, NoticeKind.GROUP_DISSOLVED),
     NoticeKind.GROUP_TRANSFORMED: partial(group_notice, NoticeKind.GROUP_TRANSFORMED),
     NoticeKind.GROUP_CONFIDENTIAL: partial(group_notice, NoticeKind.GROUP_CONFIDENTIAL),
+    NoticeKind.PROJECT_PROPOSED: partial(project_notice, NoticeKind.PROJECT_PROPOSED),
+    NoticeKind.PROJECT_STATE: partial(project_notice, NoticeKind.PROJECT_STATE),
+    NoticeKind.PROJECT_RANK: partial(project_notice, NoticeKind.PROJECT_RANK),
+    NoticeKind.PROJECT_OUTCOME: partial(project_notice, NoticeKind.PROJECT_OUTCOME),
 }
 
 

@@ -132,6 +132,10 @@ def _announcement(error: AnnouncementError) -> str:
         AnnouncementRefusal.GROUP_DISSOLVED: _(
             "This working group has been dissolved: it cannot be joined or changed any more."
         ),
+        AnnouncementRefusal.PROJECT_NOT_FOUND: _("This project does not exist."),
+        AnnouncementRefusal.PROJECT_NOT_OPEN: _(
+            "This project is neither in preparation nor running: it has no participants to write to."
+        ),
         AnnouncementRefusal.NOT_FOUND: _("This announcement no longer exists."),
         AnnouncementRefusal.ALREADY_CANCELLED: _("This announcement was already stopped."),
     }[error.reason]

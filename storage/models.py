@@ -250,6 +250,8 @@ class Announcement(Base):
     audience: Mapped[str] = mapped_column(String(32))
     # The working group whose members it is for, when `audience` is "group".
     group_id: Mapped[RowKey | None] = mapped_column(ForeignKey("working_groups.id", ondelete="SET NULL"))
+    # The project whose participants it is for, when `audience` is "project".
+    project_id: Mapped[RowKey | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
     content: Mapped[dict[str, Any]] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(index=True)

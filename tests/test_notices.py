@@ -17,6 +17,7 @@ from bot.services import members
 from bot.services.catalogue import ServiceRequestView
 from bot.services.groups import GroupNotice, Texts
 from bot.services.members import JoinRequestView, PersonView
+from bot.services.project_notices import OutcomeNews, ProjectNotice, ProposedTo
 from handlers.notices import NOTICES, renderer
 from storage.db import unit_of_work
 from storage.models import (
@@ -93,7 +94,42 @@ def samples() -> dict[NoticeKind, list[dict[str, Any]]]:
         if kind in NoticeKind._value2member_map_:
             notice = _group(event)
             found[notice.kind] = [dict(notice.params)]
+    found.update(_projects())
     return found
+
+
+def _projects() -> dict[NoticeKind, list[dict[str, Any]]]:
+    title = Texts(ro=f"Compost {ODD}", en=None)
+    group = Texts(ro=None, en=f"Sludge {ODD}")
+
+    def one(kind: NoticeKind, **fields: Any) -> dict[str, Any]:
+        return dict(ProjectNotice(kind, 9, title, **fields).notice().params)
+
+    proposer = f"Ana Pop ({ODD})"
+    return {
+        NoticeKind.PROJECT_PROPOSED: [
+            one(NoticeKind.PROJECT_PROPOSED, to=to, proposer=proposer, group=with_group)
+            for to in ProposedTo
+            for with_group in (group, None)
+        ],
+        NoticeKind.PROJECT_STATE: [
+            one(NoticeKind.PROJECT_STATE, state=state, reason="Plan <gata> & buget")
+            for state in ("preparation", "running", "closed", "cancelled")
+        ],
+        NoticeKind.PROJECT_RANK: [
+            one(NoticeKind.PROJECT_RANK, rank=2, count=5),
+            one(NoticeKind.PROJECT_RANK, rank=None, count=4, places=3),
+        ],
+        NoticeKind.PROJECT_OUTCOME: [
+            one(NoticeKind.PROJECT_OUTCOME, rank=rank, count=5, places=places, outcome=outcome)
+            for outcome, rank, places in (
+                (OutcomeNews.PARTICIPANT, 1, 3),
+                (OutcomeNews.WAITING, 4, 3),
+                (OutcomeNews.WAITING, 2, 1),
+                (OutcomeNews.MOVED_UP, 3, 3),
+            )
+        ],
+    }
 
 
 def test_every_kind_has_its_wording_and_a_sample_here() -> None:

@@ -12,24 +12,42 @@ from typing import Any
 from bot.i18n import SUPPORTED_LOCALES
 from bot.notices import Notice, NoticeKind, recipient, tell
 from bot.outbox import BatchReport, Recipient, batch_report, validate_content
+from bot.services import projects
 from bot.services.groups import GroupFilter, GroupPage, GroupSummary, Texts
 from bot.services.members import PersonView, require_manager
+from bot.services.project_views import ProjectFilter, ProjectPage, ProjectSummary, title_of
 from bot.services.refusals import Refused
-from storage.models import Announcement, AnnouncementStatus, GroupState, Role, WorkingGroup, utcnow
+from storage.models import (
+    Announcement,
+    AnnouncementStatus,
+    GroupState,
+    Person,
+    Project,
+    ProjectState,
+    Role,
+    WorkingGroup,
+    utcnow,
+)
 from storage.repositories import Repositories
 
 
 class Audience(enum.StrEnum):
-    """Who an announcement is for (projects join when they exist)."""
+    """Who an announcement is for."""
 
     ALL = "all"
     RO = "ro"
     EN = "en"
     # The members of one working group (`group_id`).
     GROUP = "group"
+    # The people of the organisations standing in one project (`project_id`); once its list is closed, of
+    # those taking part only.
+    PROJECT = "project"
 
 
 GROUP_PAGE_SIZE = 8
+PROJECT_PAGE_SIZE = 8
+# The projects an announcement can be for: those with organisations standing in them, or about to.
+_ADDRESSABLE = (ProjectState.PREPARATION.value, ProjectState.RUNNING.value)
 _MEMBER_ROLES = {Role.MEMBER.value, Role.MANAGER.value, Role.ADMIN.value}
 
 
@@ -37,6 +55,9 @@ class AnnouncementRefusal(enum.StrEnum):
     NO_TEXT = "no_text"
     GROUP_NOT_FOUND = "group_not_found"
     GROUP_DISSOLVED = "group_dissolved"
+    PROJECT_NOT_FOUND = "project_not_found"
+    # Only projects in preparation or running have participants to write to.
+    PROJECT_NOT_OPEN = "project_not_open"
     NOT_FOUND = "not_found"
     ALREADY_CANCELLED = "already_cancelled"
 
@@ -60,13 +81,17 @@ class AnnouncementView:
     queued: int
     # The working group's title, for a group audience.
     group: Texts | None = None
+    # The project's title, for a project audience.
+    project: Texts | None = None
 
 
 def batch_of(announcement_id: int) -> str:
     return f"announcement:{announcement_id}"
 
 
-def _view(row: Announcement, queued: int = 0, group: WorkingGroup | None = None) -> AnnouncementView:
+def _view(
+    row: Announcement, queued: int = 0, group: WorkingGroup | None = None, project: Project | None = None
+) -> AnnouncementView:
     return AnnouncementView(
         id=row.id,
         batch=batch_of(row.id),
@@ -75,6 +100,7 @@ def _view(row: Announcement, queued: int = 0, group: WorkingGroup | None = None)
         scheduled_at=row.scheduled_at,
         queued=queued,
         group=Texts(group.title_ro, group.title_en) if group is not None else None,
+        project=title_of(project) if project is not None else None,
     )
 
 
@@ -93,14 +119,20 @@ def make_content(texts: Mapping[str, str]) -> dict[str, Any]:
 
 
 async def recipients(
-    repos: Repositories, audience: Audience, default_locale: str, group_id: int | None = None
+    repos: Repositories,
+    audience: Audience,
+    default_locale: str,
+    group_id: int | None = None,
+    project_id: int | None = None,
 ) -> list[Recipient]:
     """Members (and managers) who can be reached, each in their language; for a group audience, the people
-    in that working group who are still members."""
+    in that working group who are still members; for a project audience, its participants' people."""
     if audience is Audience.GROUP:
         if group_id is None:
             return []
         people = [person for person in await repos.groups.members(group_id) if person.role in _MEMBER_ROLES]
+    elif audience is Audience.PROJECT:
+        people = list(await participants(repos, project_id))
     else:
         people = list(await repos.people.reachable_members())
     result = [recipient(person, default_locale) for person in people]
@@ -123,6 +155,48 @@ async def group_to_address(repos: Repositories, viewer: PersonView, group_id: in
     """The working group a manager picked as the audience, checked again when it is picked."""
     await require_manager(repos, viewer)
     return await audience_group(repos, group_id)
+
+
+async def participants(repos: Repositories, project_id: int | None) -> list[Person]:
+    """The reachable people of the organisations standing in the project, as it stands now: once the list is
+    closed, of those taking part only (the waiting ones are not participants yet)."""
+    project = await repos.projects.get(project_id) if project_id is not None else None
+    if project is None:
+        return []
+    standings = await projects.ranking(repos, project.id)
+    outcomes = projects.outcomes(project, standings)
+    taking_part = [org for org, outcome in outcomes.items() if outcome is not projects.Outcome.WAITING]
+    return list(await repos.projects.people_of(taking_part))
+
+
+async def audience_project(repos: Repositories, project_id: int | None) -> Project:
+    """The project an announcement to participants is for: one that exists, in preparation or running."""
+    project = await repos.projects.get(project_id) if project_id is not None else None
+    if project is None:
+        raise AnnouncementError(AnnouncementRefusal.PROJECT_NOT_FOUND, project_id=project_id)
+    if project.state not in _ADDRESSABLE:
+        raise AnnouncementError(AnnouncementRefusal.PROJECT_NOT_OPEN, state=project.state)
+    return project
+
+
+async def project_to_address(repos: Repositories, viewer: PersonView, project_id: int) -> Project:
+    """The project a manager picked as the audience, checked again when it is picked."""
+    await require_manager(repos, viewer)
+    return await audience_project(repos, project_id)
+
+
+async def project_choices(repos: Repositories, viewer: PersonView, page: int) -> ProjectPage:
+    """The projects an announcement can be for (in preparation or running), a page at a time."""
+    await require_manager(repos, viewer)
+    states = list(_ADDRESSABLE)
+    total = await repos.projects.count(states=states)
+    pages = max(1, math.ceil(total / PROJECT_PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    rows = await repos.projects.page(offset=page * PROJECT_PAGE_SIZE, limit=PROJECT_PAGE_SIZE, states=states)
+    summaries = [
+        ProjectSummary(row.id, title_of(row), ProjectState(row.state), standing, row.places) for row, standing in rows
+    ]
+    return ProjectPage(projects=summaries, filter=ProjectFilter.ALL, page=page, pages=pages, total=total)
 
 
 async def group_choices(repos: Repositories, viewer: PersonView, page: int) -> GroupPage:
@@ -151,12 +225,14 @@ async def create(
     actor_label: str | None = None,
     now: datetime | None = None,
     group_id: int | None = None,
+    project_id: int | None = None,
 ) -> AnnouncementView:
     """Store an announcement; queue it for its audience now, or leave it scheduled for `at`."""
     if author is not None:
         await require_manager(repos, author)
     validate_content(content)
     group = await audience_group(repos, group_id) if audience is Audience.GROUP else None
+    project = await audience_project(repos, project_id) if audience is Audience.PROJECT else None
     now = now or utcnow()
     scheduled = at is not None and at > now
     row = await repos.announcements.add(
@@ -164,6 +240,7 @@ async def create(
         author_label=actor_label,
         audience=audience.value,
         group_id=group.id if group is not None else None,
+        project_id=project.id if project is not None else None,
         content=dict(content),
         status=(AnnouncementStatus.SCHEDULED if scheduled else AnnouncementStatus.QUEUED).value,
         scheduled_at=at if scheduled else None,
@@ -175,13 +252,18 @@ async def create(
         actor_id=author.id if author else None,
         actor_label=actor_label,
         subject=batch_of(row.id),
-        details={"audience": audience.value, "group_id": row.group_id, "recipients": queued},
+        details={
+            "audience": audience.value,
+            "group_id": row.group_id,
+            "project_id": row.project_id,
+            "recipients": queued,
+        },
     )
-    return _view(row, queued, group)
+    return _view(row, queued, group, project)
 
 
 async def _queue(repos: Repositories, row: Announcement, default_locale: str) -> int:
-    people = await recipients(repos, Audience(row.audience), default_locale, row.group_id)
+    people = await recipients(repos, Audience(row.audience), default_locale, row.group_id, row.project_id)
     return await tell(repos, batch_of(row.id), people, Notice(NoticeKind.MESSAGE, row.content))
 
 
@@ -232,15 +314,23 @@ async def report(repos: Repositories, announcement_id: int) -> BatchReport:
 async def scheduled(repos: Repositories) -> list[AnnouncementView]:
     rows = await repos.announcements.scheduled()
     groups = await repos.groups.by_ids({row.group_id for row in rows if row.group_id is not None})
-    return [_view(row, group=groups.get(row.group_id or 0)) for row in rows]
+    views = []
+    for row in rows:
+        project = await repos.projects.get(row.project_id) if row.project_id is not None else None
+        views.append(_view(row, group=groups.get(row.group_id or 0), project=project))
+    return views
 
 
 async def audience_size(
-    repos: Repositories, audience: Audience, default_locale: str, group_id: int | None = None
+    repos: Repositories,
+    audience: Audience,
+    default_locale: str,
+    group_id: int | None = None,
+    project_id: int | None = None,
 ) -> dict[str, int]:
     """How many people of each language the announcement would reach now."""
     sizes = dict.fromkeys(SUPPORTED_LOCALES, 0)
-    for one in await recipients(repos, audience, default_locale, group_id):
+    for one in await recipients(repos, audience, default_locale, group_id, project_id):
         sizes[one.locale] = sizes.get(one.locale, 0) + 1
     return sizes
 

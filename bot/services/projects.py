@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from bot.dates import DateError, parse_date
+from bot.services import project_notices
 from bot.services.groups import Texts
 from bot.services.members import PersonView, clean_text, organisation_key, require_manager
 from bot.services.refusals import Refused
@@ -264,8 +265,10 @@ async def propose(
     description: str,
     locale: str,
     group_id: int | None = None,
+    default_locale: str = "ro",
 ) -> Project:
-    """A member's project idea, in their language, on their own or for a working group they take part in."""
+    """A member's project idea, in their language, on their own or for a working group they take part in; the
+    proposer, the managers and the group's members are told."""
     organisation_id = await _organisation_of(repos, viewer)
     if locale not in ("ro", "en"):
         raise ValueError(f"unsupported language {locale!r}")
@@ -292,6 +295,9 @@ async def propose(
     )
     await repos.projects.add_event(project.id, "proposed", actor_id=viewer.id, details={}, at=now)
     await repos.audit.record("project.proposed", actor_id=viewer.id, subject=f"project:{project.id}")
+    proposer = await repos.people.get(viewer.id)
+    if proposer is not None:
+        await project_notices.tell_proposed(repos, project, proposer, default_locale)
     return project
 
 
@@ -556,9 +562,16 @@ async def missing_for_preparation(repos: Repositories, project_id: int) -> list[
 
 
 async def move(
-    repos: Repositories, manager: PersonView, project_id: int, target: ProjectState, *, reason: str
+    repos: Repositories,
+    manager: PersonView,
+    project_id: int,
+    target: ProjectState,
+    *,
+    reason: str,
+    default_locale: str = "ro",
 ) -> Project:
-    """A manager moves a project on, with a reason everyone involved reads; the first manager to act wins."""
+    """A manager moves a project on, with a reason everyone involved reads (they are told); the first manager
+    to act wins."""
     await require_manager(repos, manager)
     project = await _project(repos, project_id)
     allowed = _TRANSITIONS.get(target, frozenset())
@@ -574,7 +587,7 @@ async def move(
         fresh = await _project(repos, project_id, fresh=True)
         raise ProjectError(ProjectRefusal.STATE_CHANGED, state=fresh.state)
     previous = project.state
-    await repos.projects.add_event(
+    event = await repos.projects.add_event(
         project_id,
         "state",
         actor_id=manager.id,
@@ -584,7 +597,11 @@ async def move(
     await repos.audit.record(
         f"project.{target.value}", actor_id=manager.id, subject=f"project:{project_id}", details={"reason": reason}
     )
-    return await _project(repos, project_id, fresh=True)
+    moved = await _project(repos, project_id, fresh=True)
+    await project_notices.tell_state(
+        repos, moved, event_id=event.id, actor_id=manager.id, reason=reason, default_locale=default_locale
+    )
+    return moved
 
 
 # --- commitments -------------------------------------------------------------------------------------------------
@@ -617,6 +634,29 @@ def _rank_of(standings: list[Standing], organisation_id: int) -> int | None:
     return next((s.rank for s in standings if s.organisation_id == organisation_id), None)
 
 
+async def _tell_standing(
+    repos: Repositories,
+    project: Project,
+    change: int,
+    actor: PersonView,
+    before: list[Standing],
+    after: list[Standing],
+    default_locale: str,
+    *,
+    outcomes_before: Mapping[int, Outcome] | None = None,
+) -> None:
+    """Tell each organisation whose place or outcome the change `change` changed (not the one who acted)."""
+    await project_notices.tell_standing(
+        repos,
+        project,
+        change=change,
+        actor_id=actor.id,
+        ranks=({s.organisation_id: s.rank for s in before}, {s.organisation_id: s.rank for s in after}),
+        outcomes=(outcomes_before or outcomes(project, before), outcomes(project, after)),
+        default_locale=default_locale,
+    )
+
+
 async def commit(
     repos: Repositories,
     viewer: PersonView,
@@ -627,6 +667,7 @@ async def commit(
     hundredths: int,
     note: str | None = None,
     now: datetime | None = None,
+    default_locale: str = "ro",
 ) -> CommitmentChange:
     """Declare, or change, what the member's organisation commits of one resource; every version is kept."""
     organisation_id = await _organisation_of(repos, viewer)
@@ -634,8 +675,9 @@ async def commit(
     unit = check_unit(resource, unit)
     check_amount(hundredths)
     now = now or utcnow()
-    _project_row, change = await _take_turn(repos, project_id, now)
+    project, change = await _take_turn(repos, project_id, now)
     await _check_not_absurd(repos, project_id, resource, unit, hundredths)
+    before = await ranking(repos, project_id)
     previous = await repos.projects.latest_line(project_id, organisation_id, resource.value, unit)
     standing = previous is not None and not previous.withdrawn
     version = await repos.projects.add_version(
@@ -659,11 +701,19 @@ async def commit(
         details={"organisation_id": organisation_id, "kind": resource.value, "unit": unit, "hundredths": hundredths},
     )
     standings = await ranking(repos, project_id)
+    await _tell_standing(repos, project, change, viewer, before, standings, default_locale)
     return CommitmentChange(version, _rank_of(standings, organisation_id), standings)
 
 
 async def withdraw(
-    repos: Repositories, viewer: PersonView, project_id: int, *, kind: str, unit: str, now: datetime | None = None
+    repos: Repositories,
+    viewer: PersonView,
+    project_id: int,
+    *,
+    kind: str,
+    unit: str,
+    now: datetime | None = None,
+    default_locale: str = "ro",
 ) -> CommitmentChange:
     """Withdraw the organisation's commitment of one resource (also after the deadline); with nothing left
     standing it loses its place."""
@@ -672,7 +722,8 @@ async def withdraw(
     now = now or utcnow()
     # Withdrawing stays possible after the deadline: nobody is held to resources, and the next one waiting
     # moves up.
-    await _take_turn(repos, project_id, now, before_deadline=False)
+    project, change = await _take_turn(repos, project_id, now, before_deadline=False)
+    before = await ranking(repos, project_id)
     previous = await repos.projects.latest_line(project_id, organisation_id, resource.value, check_unit(resource, unit))
     if previous is None or previous.withdrawn:
         raise ProjectError(ProjectRefusal.NOTHING_TO_WITHDRAW)
@@ -696,6 +747,7 @@ async def withdraw(
         details={"organisation_id": organisation_id, "kind": previous.kind, "unit": previous.unit},
     )
     standings = await ranking(repos, project_id)
+    await _tell_standing(repos, project, change, viewer, before, standings, default_locale)
     return CommitmentChange(version, _rank_of(standings, organisation_id), standings)
 
 
@@ -751,16 +803,20 @@ async def record_rule(repos: Repositories, viewer: PersonView, project_id: int, 
     return project
 
 
-async def close_list(repos: Repositories, manager: PersonView, project_id: int) -> dict[int, Outcome]:
-    """A manager closes a competition's list: the first `places` organisations take part, the rest wait."""
+async def close_list(
+    repos: Repositories, manager: PersonView, project_id: int, *, default_locale: str = "ro"
+) -> dict[int, Outcome]:
+    """A manager closes a competition's list: the first `places` organisations take part, the rest wait; each
+    is told its outcome."""
     await require_manager(repos, manager)
     now = utcnow()
-    project, _change = await _take_turn(repos, project_id, now, before_deadline=False)
+    project, change = await _take_turn(repos, project_id, now, before_deadline=False)
     if project.list_closed_at is not None:
         raise ProjectError(ProjectRefusal.LIST_CLOSED)
     standings = await ranking(repos, project_id)
     if not in_competition(project, standings):
         raise ProjectError(ProjectRefusal.NOT_IN_COMPETITION)
+    standing = outcomes(project, standings)
     project.list_closed_at = now
     result = outcomes(project, standings)
     await repos.projects.add_event(
@@ -771,6 +827,9 @@ async def close_list(repos: Repositories, manager: PersonView, project_id: int) 
         at=now,
     )
     await repos.audit.record("project.list_closed", actor_id=manager.id, subject=f"project:{project_id}")
+    await _tell_standing(
+        repos, project, change, manager, standings, standings, default_locale, outcomes_before=standing
+    )
     return result
 
 

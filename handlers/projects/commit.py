@@ -223,6 +223,7 @@ async def confirm_commit(
         unit=data["unit"],
         hundredths=data["hundredths"],
         note=data.get("note"),
+        default_locale=settings.default_locale,
     )
     card = await project_views.card(repos, person, data["project_id"])
     await query.answer(
@@ -294,7 +295,9 @@ async def confirm_withdraw(
     await state.clear()
     # The line must still be the one the person saw: another representative may have changed it meanwhile.
     await projects.own_line(repos, person, data["project_id"], data["commitment_id"])
-    change = await projects.withdraw(repos, person, data["project_id"], kind=data["kind"], unit=data["unit"])
+    change = await projects.withdraw(
+        repos, person, data["project_id"], kind=data["kind"], unit=data["unit"], default_locale=settings.default_locale
+    )
     card = await project_views.card(repos, person, data["project_id"])
     if change.rank is None:
         said = _("↩️ Withdrawn. Your organisation has no commitment left here.")

@@ -120,7 +120,9 @@ async def confirm_move(
     data = await state.get_data()
     await state.clear()
     target = ProjectState(data["target"])
-    await projects.move(repos, person, data["project_id"], target, reason=data["reason"])
+    await projects.move(
+        repos, person, data["project_id"], target, reason=data["reason"], default_locale=settings.default_locale
+    )
     await query.answer(_("✅ The project is now {state}.").format(state=state_name(target)))
     await remove_buttons(query)
     await _card_after(query, repos, person, data, locale, settings)
@@ -166,7 +168,7 @@ async def confirm_close_list(
 ) -> None:
     data = await state.get_data()
     await state.clear()
-    result = await projects.close_list(repos, person, data["project_id"])
+    result = await projects.close_list(repos, person, data["project_id"], default_locale=settings.default_locale)
     taking = sum(1 for outcome in result.values() if outcome is Outcome.PARTICIPANT)
     await query.answer(
         _("🔒 The list is closed: {participants} take part, {waiting} wait.").format(

@@ -162,6 +162,7 @@ async def confirm_proposal(
         description=data["description"],
         locale=data["locale"],
         group_id=data.get("group_id"),
+        default_locale=settings.default_locale,
     )
     await state.clear()
     card = await project_views.card(repos, person, project.id)
