@@ -1582,6 +1582,58 @@ class ProjectRepository:
         )
         return {int(row_id): name for row_id, name in rows.all()}
 
+    async def people_names(self, person_ids: Collection[int]) -> dict[int, str]:
+        """Full names ("First Last") of the authors of commitments."""
+        if not person_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Person.id, Person.first_name, Person.last_name).where(Person.id.in_(list(person_ids)))
+        )
+        return {int(row_id): f"{first} {last}" if last else first for row_id, first, last in rows.all()}
+
+    async def standing_totals(
+        self, start: datetime, end: datetime, *, excluded_states: Collection[str]
+    ) -> list[tuple[int, str, str, int, int]]:
+        """(organisation id, kind, unit, sum in hundredths, number of projects) of the latest versions still
+        standing whose standing began in [start, end), in projects not in `excluded_states`."""
+        rows = await self.session.execute(
+            select(
+                Commitment.organisation_id,
+                Commitment.kind,
+                Commitment.unit,
+                func.sum(Commitment.amount_hundredths),
+                func.count(func.distinct(Commitment.project_id)),
+            )
+            .join(Project, Project.id == Commitment.project_id)
+            .where(
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+                Commitment.standing_since >= start,
+                Commitment.standing_since < end,
+                Project.state.not_in(list(excluded_states)),
+            )
+            .group_by(Commitment.organisation_id, Commitment.kind, Commitment.unit)
+        )
+        return [(int(org), kind, unit, int(total), int(count)) for org, kind, unit, total, count in rows.all()]
+
+    async def standing_projects(
+        self, start: datetime, end: datetime, *, excluded_states: Collection[str]
+    ) -> dict[int, int]:
+        """Per organisation, how many projects `standing_totals` counts it in."""
+        rows = await self.session.execute(
+            select(Commitment.organisation_id, func.count(func.distinct(Commitment.project_id)))
+            .join(Project, Project.id == Commitment.project_id)
+            .where(
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+                Commitment.standing_since >= start,
+                Commitment.standing_since < end,
+                Project.state.not_in(list(excluded_states)),
+            )
+            .group_by(Commitment.organisation_id)
+        )
+        return {int(org): int(count) for org, count in rows.all()}
+
 
 class Repositories:
     """All repositories on one session: what a unit of work hands to the services.
