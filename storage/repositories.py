@@ -1430,6 +1430,37 @@ class ProjectRepository:
         )
         return rows.all()
 
+    async def standing_sums(self, project_id: int) -> dict[tuple[str, str], int]:
+        """(kind, unit) -> what stands committed to the project, in hundredths: the sum of the latest versions not
+        withdrawn, the resource first committed first. Summed by the database: a large project's card reads its
+        totals without loading every line."""
+        first = func.min(Commitment.id)
+        rows = await self.session.execute(
+            select(Commitment.kind, Commitment.unit, func.sum(Commitment.amount_hundredths))
+            .where(
+                Commitment.project_id == project_id,
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+            )
+            .group_by(Commitment.kind, Commitment.unit)
+            .order_by(first)
+        )
+        return {(kind, unit): int(total) for kind, unit, total in rows.all()}
+
+    async def standing_lines(self, project_id: int, organisation_id: int) -> Sequence[Commitment]:
+        """One organisation's standing lines in a project (their latest versions), oldest first."""
+        rows = await self.session.scalars(
+            select(Commitment)
+            .where(
+                Commitment.project_id == project_id,
+                Commitment.organisation_id == organisation_id,
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+            )
+            .order_by(Commitment.id)
+        )
+        return rows.all()
+
     async def standing(self, project_id: int) -> list[tuple[int, int, datetime]]:
         """(organisation id, change number, time) of each organisation with a standing commitment, by the
         change at which its earliest standing line began: the ranking."""

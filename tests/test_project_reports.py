@@ -525,3 +525,51 @@ async def test_the_operator_exports_a_project_and_the_totals_from_the_command_li
         ).all()
     await engine.dispose()
     assert labels == [None, "cli"]
+
+
+def test_the_projects_commands_have_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    for args in (["projects"], ["projects", "export"], ["projects", "totals"]):
+        with pytest.raises(SystemExit) as done:
+            main([*args, "--help"])
+        assert done.value.code == 0, args
+        assert "usage: clusterbot projects" in capsys.readouterr().out
+
+
+# --- the card reads its totals and the reader's lines from the database (benchmarks/projects.py) -------------------
+
+
+async def test_a_cards_totals_and_the_readers_lines_are_what_stands(session_factory: Factory) -> None:
+    from bot.services import project_views
+
+    async with unit_of_work(session_factory) as session:
+        repos = Repositories(session)
+        maria = await person(repos, "Maria", Role.MANAGER)
+        ana = await person(repos, "Ana", organisation="EcoTech SRL")
+        andrei = await person(repos, "Andrei", organisation="EcoTech SRL")
+        dan = await person(repos, "Dan", organisation="Bio SRL")
+        project_id = await prepared_project(repos, maria, ana, "Compost")
+        for who, kind, unit, amount in [
+            (dan, "equipment", "hours", 40_00),
+            (ana, "money", "RON", 1_000_00),
+            (dan, "money", "RON", 250_50),
+            (andrei, "person_days", "person_days", 3_00),
+            (ana, "money", "RON", 1_500_00),
+            (dan, "money", "EUR", 10_00),
+        ]:
+            await projects.commit(repos, who, project_id, kind=kind, unit=unit, hundredths=amount)
+        await projects.withdraw(repos, dan, project_id, kind="money", unit="EUR")
+        card = await project_views.card(repos, andrei, project_id)
+        totals = await projects.committed_totals(repos, project_id)
+    # Money is the project's need; the others are listed apart, the first committed first.
+    assert [(need.kind, need.unit, need.committed) for need in card.needs] == [(ResourceKind.MONEY, "RON", 1_750_50)]
+    assert card.other_commitments == {("equipment", "hours"): 40_00, ("person_days", "person_days"): 3_00}
+    assert list(card.other_commitments) == [("equipment", "hours"), ("person_days", "person_days")]
+    assert {**card.other_commitments, ("money", "RON"): 1_750_50} == totals
+    # Andrei sees his organisation's lines, his colleague's included, and nobody else's (the latest changed last).
+    assert [(line.kind, line.amount, line.version) for line in card.viewer_lines] == [
+        (ResourceKind.PERSON_DAYS, 3_00, 1),
+        (ResourceKind.MONEY, 1_500_00, 2),
+    ]
+    assert (card.viewer_rank, card.standing) == (2, 2)
