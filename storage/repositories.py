@@ -1613,6 +1613,28 @@ class ProjectRepository:
         )
         return {int(row_id): name for row_id, name in rows.all()}
 
+    async def version_rows(self, project_id: int) -> Sequence[Any]:
+        """Every version of a project's commitments as plain rows (no ORM objects: a large project has thousands),
+        oldest first: organisation_id, kind, unit, amount_hundredths, note, version, author_id, created_at,
+        withdrawn, latest."""
+        rows = await self.session.execute(
+            select(
+                Commitment.organisation_id,
+                Commitment.kind,
+                Commitment.unit,
+                Commitment.amount_hundredths,
+                Commitment.note,
+                Commitment.version,
+                Commitment.author_id,
+                Commitment.created_at,
+                Commitment.withdrawn,
+                Commitment.latest,
+            )
+            .where(Commitment.project_id == project_id)
+            .order_by(Commitment.id)
+        )
+        return rows.all()
+
     async def people_names(self, person_ids: Collection[int]) -> dict[int, str]:
         """Full names ("First Last") of the authors of commitments."""
         if not person_ids:

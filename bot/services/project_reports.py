@@ -87,10 +87,15 @@ async def _check(repos: Repositories, manager: PersonView | None) -> None:
         await require_manager(repos, manager)
 
 
-def _resource_order(kind: str, unit: str) -> tuple[int, int]:
-    resource = ResourceKind(kind)
-    units = [u.value for u in UNITS[resource]]
-    return list(ResourceKind).index(resource), units.index(unit) if unit in units else len(units)
+# Resources in the order the bot offers them: money in RON, then EUR, person-days...
+_RESOURCE_ORDER = {
+    (kind.value, unit.value): position
+    for position, (kind, unit) in enumerate((kind, unit) for kind in ResourceKind for unit in UNITS[kind])
+}
+
+
+def _resource_order(kind: str, unit: str) -> int:
+    return _RESOURCE_ORDER.get((kind, unit), len(_RESOURCE_ORDER))
 
 
 async def commitments(repos: Repositories, manager: PersonView | None, project_id: int) -> ProjectCommitments:
@@ -99,26 +104,26 @@ async def commitments(repos: Repositories, manager: PersonView | None, project_i
     project = await repos.projects.get(project_id)
     if project is None:
         raise ProjectError(ProjectRefusal.NOT_FOUND)
-    versions = await repos.projects.versions(project_id)
+    versions = await repos.projects.version_rows(project_id)
     ranks = {s.organisation_id: s.rank for s in await projects.ranking(repos, project_id)}
     organisations = await repos.projects.organisation_names({v.organisation_id for v in versions})
     authors = await repos.projects.people_names({v.author_id for v in versions if v.author_id is not None})
     rows = [
         CommitmentRow(
-            organisation_id=v.organisation_id,
-            organisation=organisations.get(v.organisation_id, ""),
-            kind=ResourceKind(v.kind),
-            unit=v.unit,
-            amount=v.amount_hundredths,
-            note=v.note,
-            version=v.version,
-            author=authors.get(v.author_id) if v.author_id is not None else None,
-            at=v.created_at,
-            withdrawn=v.withdrawn,
-            latest=v.latest,
-            rank=ranks.get(v.organisation_id) if v.latest and not v.withdrawn else None,
+            organisation_id=organisation_id,
+            organisation=organisations.get(organisation_id, ""),
+            kind=ResourceKind(kind),
+            unit=unit,
+            amount=amount,
+            note=note,
+            version=version,
+            author=authors.get(author_id) if author_id is not None else None,
+            at=at,
+            withdrawn=withdrawn,
+            latest=latest,
+            rank=ranks.get(organisation_id) if latest and not withdrawn else None,
         )
-        for v in versions
+        for organisation_id, kind, unit, amount, note, version, author_id, at, withdrawn, latest in versions
     ]
     unranked = len(ranks) + 1
     rows.sort(

@@ -20,7 +20,6 @@ branch_labels = None
 depends_on = None
 
 
-
 def upgrade() -> None:
     op.create_index("ix_commitments_project_id_id", "commitments", ["project_id", "id"])
     op.create_index(
