@@ -153,6 +153,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c_import.add_argument("file", type=Path)
     c_import.add_argument("--check", action="store_true", help="only check the file; change nothing")
+
+    projects = sub.add_parser(
+        "projects",
+        help="managers' files of projects (CSV): a project's commitments, totals per organisation",
+        description="CSV files for Excel or LibreOffice (UTF-8 with a BOM, one header row in the chosen language; "
+        "amounts with a decimal point, times in TIMEZONE), the same as managers get in the chat.",
+    )
+    p_sub = projects.add_subparsers(dest="projects_command", metavar="ACTION", required=True)
+    p_export = p_sub.add_parser(
+        "export", help="every version of every commitment to project ID, to FILE ('-': standard output)"
+    )
+    p_export.add_argument("project_id", type=int, metavar="ID")
+    p_export.add_argument("file", metavar="FILE")
+    p_totals = p_sub.add_parser(
+        "totals",
+        help="what each member organisation committed to the cluster's projects in a year, to FILE "
+        "(default: standard output)",
+        description="Per organisation and resource: the latest amounts of the commitments that began in that year "
+        "(in TIMEZONE) and still stand, in projects not cancelled, and in how many projects.",
+    )
+    p_totals.add_argument("file", metavar="FILE", nargs="?", default="-")
+    p_totals.add_argument("--year", type=int, help="the year (default: this one)")
+    for command in (p_export, p_totals):
+        command.add_argument(
+            "--language", choices=["ro", "en"], help="the language of the headers and kinds (default: DEFAULT_LOCALE)"
+        )
     return parser
 
 
@@ -192,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(seed_command(args, settings))
     if command == "catalogue":
         return catalogue_command(args, settings)
+    if command == "projects":
+        return asyncio.run(projects_command(args, settings))
     return 2
 
 
@@ -741,3 +769,56 @@ async def _with_result(settings: Settings, work: Callable[[Any], Awaitable[Any]]
 
     await _with_repos(settings, keep)
     return result[0]
+
+
+def _write_csv(data: bytes, file: str) -> None:
+    """A CSV file as written; on standard output without the BOM, which only spreadsheets want."""
+    if file == "-":
+        sys.stdout.write(data.decode("utf-8-sig"))
+        sys.stdout.flush()
+    else:
+        Path(file).write_bytes(data)
+
+
+async def projects_command(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime
+
+    from bot.app import build_i18n
+    from bot.services import project_reports
+    from bot.services.projects import ProjectError
+    from handlers.projects import reports
+
+    i18n = build_i18n(settings.default_locale)
+    locale = args.language or settings.default_locale
+    # Status lines go to standard error when the file itself goes to standard output.
+    status = sys.stderr if args.file == "-" else sys.stdout
+    if args.projects_command == "export":
+        project_id = args.project_id
+        if not 0 < project_id < 2**63:
+            print(f"there is no project {project_id}", file=sys.stderr)
+            return 1
+        try:
+            report = await _with_result(settings, lambda repos: project_reports.commitments(repos, None, project_id))
+        except ProjectError:
+            print(f"there is no project {project_id}", file=sys.stderr)
+            return 1
+        with i18n.context(), i18n.use_locale(locale):
+            data = reports.commitments_csv(report, settings.tz)
+        _write_csv(data, args.file)
+        where = "standard output" if args.file == "-" else args.file
+        print(
+            f"project {project_id}: {report.lines} commitments, {len(report.rows)} versions, written to {where}",
+            file=status,
+        )
+        return 0
+    year = args.year if args.year is not None else datetime.now(settings.tz).year
+    if not project_reports.FIRST_YEAR <= year <= project_reports.LAST_YEAR:
+        print(f"--year must be between {project_reports.FIRST_YEAR} and {project_reports.LAST_YEAR}", file=sys.stderr)
+        return 2
+    totals = await _with_result(settings, lambda repos: project_reports.yearly_totals(repos, None, year, settings.tz))
+    with i18n.context(), i18n.use_locale(locale):
+        data = reports.totals_csv(totals)
+    _write_csv(data, args.file)
+    if args.file != "-":
+        print(f"{year}: {len(totals)} organisations written to {args.file}")
+    return 0

@@ -516,6 +516,18 @@ class Commitment(Base):
         ),
         Index("ix_commitments_project_id_latest", "project_id", "latest"),
         Index("ix_commitments_organisation_id_latest", "organisation_id", "latest"),
+        # A card's newest versions, and an export's, without sorting all of a large project's (migration 0010).
+        Index("ix_commitments_project_id_id", "project_id", "id"),
+        # The standing lines in ranking order: the ranking, the card's own lines and the list's counts.
+        Index(
+            "ix_commitments_standing",
+            "project_id",
+            "organisation_id",
+            "standing_change",
+            "standing_since",
+            sqlite_where=text("latest IS 1 AND withdrawn IS 0"),
+            postgresql_where=text("latest IS true AND withdrawn IS false"),
+        ),
     )
 
     id: Mapped[RowKey] = mapped_column(primary_key=True)

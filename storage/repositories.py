@@ -1430,6 +1430,37 @@ class ProjectRepository:
         )
         return rows.all()
 
+    async def standing_sums(self, project_id: int) -> dict[tuple[str, str], int]:
+        """(kind, unit) -> what stands committed to the project, in hundredths: the sum of the latest versions not
+        withdrawn, the resource first committed first. Summed by the database: a large project's card reads its
+        totals without loading every line."""
+        first = func.min(Commitment.id)
+        rows = await self.session.execute(
+            select(Commitment.kind, Commitment.unit, func.sum(Commitment.amount_hundredths))
+            .where(
+                Commitment.project_id == project_id,
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+            )
+            .group_by(Commitment.kind, Commitment.unit)
+            .order_by(first)
+        )
+        return {(kind, unit): int(total) for kind, unit, total in rows.all()}
+
+    async def standing_lines(self, project_id: int, organisation_id: int) -> Sequence[Commitment]:
+        """One organisation's standing lines in a project (their latest versions), oldest first."""
+        rows = await self.session.scalars(
+            select(Commitment)
+            .where(
+                Commitment.project_id == project_id,
+                Commitment.organisation_id == organisation_id,
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+            )
+            .order_by(Commitment.id)
+        )
+        return rows.all()
+
     async def standing(self, project_id: int) -> list[tuple[int, int, datetime]]:
         """(organisation id, change number, time) of each organisation with a standing commitment, by the
         change at which its earliest standing line began: the ranking."""
@@ -1584,6 +1615,80 @@ class ProjectRepository:
             select(Organisation.id, Organisation.name).where(Organisation.id.in_(list(organisation_ids)))
         )
         return {int(row_id): name for row_id, name in rows.all()}
+
+    async def version_rows(self, project_id: int) -> Sequence[Any]:
+        """Every version of a project's commitments as plain rows (no ORM objects: a large project has thousands),
+        oldest first: organisation_id, kind, unit, amount_hundredths, note, version, author_id, created_at,
+        withdrawn, latest."""
+        rows = await self.session.execute(
+            select(
+                Commitment.organisation_id,
+                Commitment.kind,
+                Commitment.unit,
+                Commitment.amount_hundredths,
+                Commitment.note,
+                Commitment.version,
+                Commitment.author_id,
+                Commitment.created_at,
+                Commitment.withdrawn,
+                Commitment.latest,
+            )
+            .where(Commitment.project_id == project_id)
+            .order_by(Commitment.id)
+        )
+        return rows.all()
+
+    async def people_names(self, person_ids: Collection[int]) -> dict[int, str]:
+        """Full names ("First Last") of the authors of commitments."""
+        if not person_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Person.id, Person.first_name, Person.last_name).where(Person.id.in_(list(person_ids)))
+        )
+        return {int(row_id): f"{first} {last}" if last else first for row_id, first, last in rows.all()}
+
+    async def standing_totals(
+        self, start: datetime, end: datetime, *, excluded_states: Collection[str]
+    ) -> list[tuple[int, str, str, int, int]]:
+        """(organisation id, kind, unit, sum in hundredths, number of projects) of the latest versions still
+        standing whose standing began in [start, end), in projects not in `excluded_states`."""
+        rows = await self.session.execute(
+            select(
+                Commitment.organisation_id,
+                Commitment.kind,
+                Commitment.unit,
+                func.sum(Commitment.amount_hundredths),
+                func.count(func.distinct(Commitment.project_id)),
+            )
+            .join(Project, Project.id == Commitment.project_id)
+            .where(
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+                Commitment.standing_since >= start,
+                Commitment.standing_since < end,
+                Project.state.not_in(list(excluded_states)),
+            )
+            .group_by(Commitment.organisation_id, Commitment.kind, Commitment.unit)
+        )
+        return [(int(org), kind, unit, int(total), int(count)) for org, kind, unit, total, count in rows.all()]
+
+    async def standing_projects(
+        self, start: datetime, end: datetime, *, excluded_states: Collection[str]
+    ) -> dict[int, int]:
+        """Per organisation, how many projects `standing_totals` counts it in."""
+        rows = await self.session.execute(
+            select(Commitment.organisation_id, func.count(func.distinct(Commitment.project_id)))
+            .join(Project, Project.id == Commitment.project_id)
+            .where(
+                Commitment.latest.is_(True),
+                Commitment.withdrawn.is_(False),
+                Commitment.standing_since >= start,
+                Commitment.standing_since < end,
+                Project.state.not_in(list(excluded_states)),
+            )
+            .group_by(Commitment.organisation_id)
+        )
+        return {int(org): int(count) for org, count in rows.all()}
 
 
 class Repositories:

@@ -220,14 +220,15 @@ async def card(repos: Repositories, viewer: PersonView, project_id: int) -> Proj
     if project is None:
         raise ProjectError(ProjectRefusal.NOT_FOUND)
     state = ProjectState(project.state)
-    lines = await repos.projects.latest_commitments(project_id)
+    totals = await repos.projects.standing_sums(project_id)
+    organisation_id = person.organisation_id
+    lines = await repos.projects.standing_lines(project_id, organisation_id) if organisation_id is not None else []
     standings = await projects.ranking(repos, project_id)
     results = projects.outcomes(project, standings)
     steps = await repos.projects.steps(project_id)
     events = await repos.projects.events(project_id, HISTORY_LIMIT)
     versions = await repos.projects.recent_versions(project_id, HISTORY_LIMIT)
 
-    organisation_id = person.organisation_id
     viewer_rank = next((s.rank for s in standings if s.organisation_id == organisation_id), None)
     shown = standings[:RANKING_SHOWN]
     if viewer_rank is not None and viewer_rank > RANKING_SHOWN:
@@ -239,7 +240,6 @@ async def card(repos: Repositories, viewer: PersonView, project_id: int) -> Proj
         named.add(project.organisation_id)
     names = await repos.projects.organisation_names(named)
 
-    totals = projects.totals_of(lines)
     needs = [
         NeedView(ResourceKind(need.kind), need.unit, need.target_hundredths, totals.pop((need.kind, need.unit), 0))
         for need in await repos.projects.needs(project_id)
@@ -307,7 +307,6 @@ async def card(repos: Repositories, viewer: PersonView, project_id: int) -> Proj
         viewer_lines=[
             LineView(line.id, ResourceKind(line.kind), line.unit, line.amount_hundredths, line.note, line.version)
             for line in lines
-            if line.organisation_id == organisation_id and not line.withdrawn
         ],
         viewer_manages=manages,
         viewer_edits=editable and (manages or project.proposed_by_id == person.id),

@@ -23,7 +23,6 @@ edit is an "edited" event naming its fields, and an audit entry. A typed action 
 step a line, "what; owner organisation; date", the owner matched by name as organisations are (diacritics,
 case and "S.R.L." folded), every bad line named with its number and why.
 
-Still to come (issue 10): notices, CSV exports and totals.
 """
 
 from __future__ import annotations

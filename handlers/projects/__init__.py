@@ -6,6 +6,7 @@
 - commit: a member declares, changes or withdraws their organisation's commitment;
 - manage: managers move projects on with a reason and close a competition's list (guarded); the organisations
   standing in a competition record their rule;
+- reports [managers]: a project's commitments as CSV, this year's totals per organisation;
 - forms, keyboards, texts, replies: what the conversations share, the buttons, the wording, how taps are
   answered.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers.projects import browse, commit, edit, forms, manage, propose
+from handlers.projects import browse, commit, edit, forms, manage, propose, reports
 
 
 def build_router() -> Router:
@@ -28,6 +29,7 @@ def build_router() -> Router:
         commit.build_router(),
         managers,
         members,
+        reports.build_router(),
         forms.build_router(),
     )
     return router
