@@ -516,7 +516,7 @@ class Commitment(Base):
         ),
         Index("ix_commitments_project_id_latest", "project_id", "latest"),
         Index("ix_commitments_organisation_id_latest", "organisation_id", "latest"),
-        # A card's newest versions, and an export's, without sorting all of a large project's (migration 0010).
+        # A card's newest versions, and an export's, without sorting all of a large project's (migration 0011).
         Index("ix_commitments_project_id_id", "project_id", "id"),
         # The standing lines in ranking order: the ranking, the card's own lines and the list's counts.
         Index(

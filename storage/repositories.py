@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import islice
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ from sqlalchemy import ColumnElement, RowMapping, Table, and_, bindparam, case, 
 from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from storage.db import PEOPLE_CHANGED
 from storage.models import (
@@ -1361,9 +1363,7 @@ class ProjectRepository:
         await self.session.flush()
 
     async def needs(self, project_id: int) -> Sequence[ProjectNeed]:
-        rows = await self.session.scalars(
-            select(ProjectNeed).where(ProjectNeed.project_id == project_id).order_by(ProjectNeed.id)
-        )
+        rows = await self.session.scalars(_card().needs, {"project_id": project_id})
         return rows.all()
 
     async def replace_needs(self, project_id: int, needs: Iterable[Mapping[str, Any]]) -> None:
@@ -1434,31 +1434,12 @@ class ProjectRepository:
         """(kind, unit) -> what stands committed to the project, in hundredths: the sum of the latest versions not
         withdrawn, the resource first committed first. Summed by the database: a large project's card reads its
         totals without loading every line."""
-        first = func.min(Commitment.id)
-        rows = await self.session.execute(
-            select(Commitment.kind, Commitment.unit, func.sum(Commitment.amount_hundredths))
-            .where(
-                Commitment.project_id == project_id,
-                Commitment.latest.is_(True),
-                Commitment.withdrawn.is_(False),
-            )
-            .group_by(Commitment.kind, Commitment.unit)
-            .order_by(first)
-        )
+        rows = await self.session.execute(_card().sums, {"project_id": project_id})
         return {(kind, unit): int(total) for kind, unit, total in rows.all()}
 
     async def standing_lines(self, project_id: int, organisation_id: int) -> Sequence[Commitment]:
         """One organisation's standing lines in a project (their latest versions), oldest first."""
-        rows = await self.session.scalars(
-            select(Commitment)
-            .where(
-                Commitment.project_id == project_id,
-                Commitment.organisation_id == organisation_id,
-                Commitment.latest.is_(True),
-                Commitment.withdrawn.is_(False),
-            )
-            .order_by(Commitment.id)
-        )
+        rows = await self.session.scalars(_card().lines, {"project_id": project_id, "organisation_id": organisation_id})
         return rows.all()
 
     async def standing(self, project_id: int) -> list[tuple[int, int, datetime]]:
@@ -1493,20 +1474,38 @@ class ProjectRepository:
         return event
 
     async def events(self, project_id: int, limit: int) -> Sequence[ProjectEvent]:
-        rows = await self.session.scalars(
-            select(ProjectEvent)
-            .where(ProjectEvent.project_id == project_id)
-            .order_by(ProjectEvent.created_at.desc(), ProjectEvent.id.desc())
-            .limit(limit)
-        )
+        rows = await self.session.scalars(_card().events, {"project_id": project_id, "limit": limit})
         return rows.all()
 
-    async def recent_versions(self, project_id: int, limit: int) -> Sequence[Commitment]:
-        """The newest commitment versions of a project, newest first (the card's history)."""
-        rows = await self.session.scalars(
-            select(Commitment).where(Commitment.project_id == project_id).order_by(Commitment.id.desc()).limit(limit)
-        )
-        return rows.all()
+    async def card_head(self, project_id: int) -> tuple[Project, str | None, str | None, str | None, str | None] | None:
+        """A project with what its card names beside it, in one query: the proposer's name, their organisation's
+        name, the working group's titles (ro, en; None without a group)."""
+        row = (await self.session.execute(_card().head, {"project_id": project_id})).first()
+        if row is None:
+            return None
+        project, first, last, organisation, group_ro, group_en = row
+        name = None if first is None else (f"{first} {last}" if last else first)
+        if project.group_id is None:
+            return project, name, organisation, None, None
+        return project, name, organisation, group_ro or "", group_en or ""
+
+    async def standing_named(self, project_id: int) -> list[tuple[int, int, datetime, str]]:
+        """`standing` with each organisation's name: the card's ranking in one query."""
+        rows = await self.session.execute(_card().ranking, {"project_id": project_id})
+        return [
+            (int(org), int(cast(int, change)), cast(datetime, since), name) for org, change, since, name in rows.all()
+        ]
+
+    async def steps_named(self, project_id: int) -> list[tuple[ProjectStep, str | None]]:
+        """The action plan's steps in order, each with its owner organisation's name."""
+        rows = await self.session.execute(_card().steps, {"project_id": project_id})
+        return [(step, name) for step, name in rows.all()]
+
+    async def recent_versions_named(self, project_id: int, limit: int) -> list[tuple[Commitment, str]]:
+        """The newest commitment versions of a project, newest first, each with its organisation's name (the
+        card's history)."""
+        rows = await self.session.execute(_card().versions, {"project_id": project_id, "limit": limit})
+        return [(version, name) for version, name in rows.all()]
 
     @staticmethod
     def _standing_count() -> Any:
@@ -1689,6 +1688,69 @@ class ProjectRepository:
             .group_by(Commitment.organisation_id)
         )
         return {int(org): int(count) for org, count in rows.all()}
+
+
+@dataclass(frozen=True)
+class _CardStatements:
+    head: Any
+    sums: Any
+    lines: Any
+    ranking: Any
+    steps: Any
+    events: Any
+    versions: Any
+    needs: Any
+
+
+@cache
+def _card() -> _CardStatements:
+    """The statements a project's card runs, built once with bound parameters: a card is read on every open, and
+    building a statement costs about as much Python as running it (benchmarks/projects.py)."""
+    project_id: Any = bindparam("project_id")
+    limit: Any = bindparam("limit")
+    standing = (Commitment.project_id == project_id, Commitment.latest.is_(True), Commitment.withdrawn.is_(False))
+    proposer = aliased(Person)
+    first_change = func.min(Commitment.standing_change)
+    return _CardStatements(
+        head=select(
+            Project,
+            proposer.first_name,
+            proposer.last_name,
+            Organisation.name,
+            WorkingGroup.title_ro,
+            WorkingGroup.title_en,
+        )
+        .outerjoin(proposer, proposer.id == Project.proposed_by_id)
+        .outerjoin(Organisation, Organisation.id == Project.organisation_id)
+        .outerjoin(WorkingGroup, WorkingGroup.id == Project.group_id)
+        .where(Project.id == project_id),
+        sums=select(Commitment.kind, Commitment.unit, func.sum(Commitment.amount_hundredths))
+        .where(*standing)
+        .group_by(Commitment.kind, Commitment.unit)
+        .order_by(func.min(Commitment.id)),
+        lines=select(Commitment)
+        .where(*standing, Commitment.organisation_id == bindparam("organisation_id"))
+        .order_by(Commitment.id),
+        ranking=select(Commitment.organisation_id, first_change, func.min(Commitment.standing_since), Organisation.name)
+        .join(Organisation, Organisation.id == Commitment.organisation_id)
+        .where(*standing)
+        .group_by(Commitment.organisation_id, Organisation.name)
+        .order_by(first_change, Commitment.organisation_id),
+        steps=select(ProjectStep, Organisation.name)
+        .outerjoin(Organisation, Organisation.id == ProjectStep.owner_organisation_id)
+        .where(ProjectStep.project_id == project_id)
+        .order_by(ProjectStep.position),
+        events=select(ProjectEvent)
+        .where(ProjectEvent.project_id == project_id)
+        .order_by(ProjectEvent.created_at.desc(), ProjectEvent.id.desc())
+        .limit(limit),
+        versions=select(Commitment, Organisation.name)
+        .join(Organisation, Organisation.id == Commitment.organisation_id)
+        .where(Commitment.project_id == project_id)
+        .order_by(Commitment.id.desc())
+        .limit(limit),
+        needs=select(ProjectNeed).where(ProjectNeed.project_id == project_id).order_by(ProjectNeed.id),
+    )
 
 
 class Repositories:

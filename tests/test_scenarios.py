@@ -59,6 +59,9 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "forged_and_unknown.jsonl",
         "invite_link.jsonl",
         "group_chat.jsonl",
+        "projects_plan_first.jsonl",
+        "projects_ranking.jsonl",
+        "projects_competition.jsonl",
     } <= shipped
 
 

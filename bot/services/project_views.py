@@ -212,33 +212,30 @@ async def list_projects(repos: Repositories, viewer: PersonView, view: ProjectFi
 
 
 async def card(repos: Repositories, viewer: PersonView, project_id: int) -> ProjectCard:
-    """A project's card as `viewer` may see it: members only."""
+    """A project's card as `viewer` may see it: members only. Nine queries whatever the project's size."""
     person = await repos.people.get(viewer.id)
     if person is None or not Role(person.role).at_least(Role.MEMBER):
         raise ProjectError(ProjectRefusal.MEMBERS_ONLY)
-    project = await repos.projects.get(project_id)
-    if project is None:
+    head = await repos.projects.card_head(project_id)
+    if head is None:
         raise ProjectError(ProjectRefusal.NOT_FOUND)
+    project, proposer, proposer_organisation, group_ro, group_en = head
     state = ProjectState(project.state)
     totals = await repos.projects.standing_sums(project_id)
     organisation_id = person.organisation_id
     lines = await repos.projects.standing_lines(project_id, organisation_id) if organisation_id is not None else []
-    standings = await projects.ranking(repos, project_id)
+    ranked = await repos.projects.standing_named(project_id)
+    standings = [projects.Standing(rank, org, since) for rank, (org, _change, since, _name) in enumerate(ranked, 1)]
+    names = {org: name for org, _change, _since, name in ranked}
     results = projects.outcomes(project, standings)
-    steps = await repos.projects.steps(project_id)
+    steps = await repos.projects.steps_named(project_id)
     events = await repos.projects.events(project_id, HISTORY_LIMIT)
-    versions = await repos.projects.recent_versions(project_id, HISTORY_LIMIT)
+    versions = await repos.projects.recent_versions_named(project_id, HISTORY_LIMIT)
 
     viewer_rank = next((s.rank for s in standings if s.organisation_id == organisation_id), None)
     shown = standings[:RANKING_SHOWN]
     if viewer_rank is not None and viewer_rank > RANKING_SHOWN:
         shown.append(standings[viewer_rank - 1])
-    named = {s.organisation_id for s in shown}
-    named.update(step.owner_organisation_id for step in steps if step.owner_organisation_id is not None)
-    named.update(version.organisation_id for version in versions)
-    if project.organisation_id is not None:
-        named.add(project.organisation_id)
-    names = await repos.projects.organisation_names(named)
 
     needs = [
         NeedView(ResourceKind(need.kind), need.unit, need.target_hundredths, totals.pop((need.kind, need.unit), 0))
@@ -251,18 +248,16 @@ async def card(repos: Repositories, viewer: PersonView, project_id: int) -> Proj
             "withdrawn" if version.withdrawn else "committed",
             version.created_at,
             {
-                "organisation": names.get(version.organisation_id, ""),
+                "organisation": name,
                 "kind": version.kind,
                 "unit": version.unit,
                 "hundredths": version.amount_hundredths,
             },
         )
-        for version in versions
+        for version, name in versions
     ]
     history.sort(key=lambda entry: entry.at, reverse=True)
 
-    proposer = await repos.people.get(project.proposed_by_id) if project.proposed_by_id is not None else None
-    group = await repos.groups.get(project.group_id) if project.group_id is not None else None
     manages = Role(person.role).at_least(Role.MANAGER)
     editable = state in (ProjectState.IDEA, ProjectState.PREPARATION)
     return ProjectCard(
@@ -271,9 +266,9 @@ async def card(repos: Repositories, viewer: PersonView, project_id: int) -> Proj
         description=texts(project.description_ro, project.description_en),
         state=state,
         group_id=project.group_id,
-        group_title=texts(group.title_ro, group.title_en) if group is not None else None,
-        proposer=proposer.full_name if proposer is not None else None,
-        proposer_organisation=names.get(project.organisation_id) if project.organisation_id else None,
+        group_title=texts(group_ro, group_en) if group_ro is not None else None,
+        proposer=proposer,
+        proposer_organisation=proposer_organisation,
         budget=project.budget_hundredths,
         currency=project.budget_currency,
         places=project.places,
@@ -283,15 +278,7 @@ async def card(repos: Repositories, viewer: PersonView, project_id: int) -> Proj
         created_at=project.created_at,
         needs=needs,
         other_commitments=totals,
-        steps=[
-            StepView(
-                step.position,
-                step.text,
-                names.get(step.owner_organisation_id) if step.owner_organisation_id is not None else None,
-                step.due_on,
-            )
-            for step in steps
-        ],
+        steps=[StepView(step.position, step.text, owner, step.due_on) for step, owner in steps],
         ranking=[
             RankedOrganisation(
                 s.rank, s.organisation_id, names.get(s.organisation_id, ""), s.since, results[s.organisation_id]

@@ -211,8 +211,27 @@ def history_line(entry: ProjectHistoryEntry, locale: str, tz: ZoneInfo) -> str:
             kind=kind_name(ResourceKind(details["kind"])),
         )
     else:
-        line = _("{when}: edited").format(when=when)
+        named = [_field_name(str(field)) for field in details.get("fields", []) if isinstance(field, str)]
+        line = (
+            _("{when}: edited ({fields})").format(when=when, fields=", ".join(named))
+            if named
+            else _("{when}: edited").format(when=when)
+        )
     return "• " + line
+
+
+def _field_name(field: str) -> str:
+    """What an edit changed, as the history names it ("title_ro" is the title)."""
+    base = field.rsplit("_", 1)[0] if field.endswith(("_ro", "_en")) else field
+    return {
+        "title": _("title"),
+        "description": _("description"),
+        "plan": _("action plan"),
+        "budget": _("budget"),
+        "needs": _("resources needed"),
+        "places": _("places"),
+        "deadline": _("deadline"),
+    }.get(base, base)
 
 
 def card_text(card: ProjectCard, locale: str, tz: ZoneInfo) -> str:
