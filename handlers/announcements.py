@@ -33,7 +33,7 @@ from bot.services.groups import Texts
 from bot.services.members import PersonView
 from handlers.groups import localized, shown
 from handlers.guards import managers_router
-from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowId, main_menu
+from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowId, main_menu, page_moves
 from storage.db import unit_of_work
 from storage.repositories import Repositories
 
@@ -199,20 +199,20 @@ async def show_groups(
             await query.message.answer(_("There are no working groups to write to yet."))
         return
     rows = [[_button(localized(group.title, 60), AnnounceGroupCb(group_id=group.id))] for group in page.groups]
-    moves = []
-    if page.page > 0:
-        moves.append(_button(_("◀️ Previous"), AnnounceGroupsCb(page=page.page - 1)))
-    if page.page + 1 < page.pages:
-        moves.append(_button(_("Next ▶️"), AnnounceGroupsCb(page=page.page + 1)))
+    moves = page_moves(page.page, page.pages, lambda number: AnnounceGroupsCb(page=number))
+    await _show_choices(query, _("📣 <b>New announcement</b>\n\nFor the members of which working group?"), rows, moves)
+
+
+async def _show_choices(
+    query: CallbackQuery, prompt: str, rows: list[list[InlineKeyboardButton]], moves: list[InlineKeyboardButton]
+) -> None:
+    """A page of choices (groups, projects) in place of the audience question, with paging and cancel."""
     if moves:
         rows.append(moves)
     rows.append(_cancel_row())
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_text(
-                _("📣 <b>New announcement</b>\n\nFor the members of which working group?"),
-                reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
-            )
+            await query.message.edit_text(prompt, reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def chose_group(
@@ -245,20 +245,8 @@ async def show_projects(
     rows = [
         [_button(localized(project.title, 60), AnnounceProjectCb(project_id=project.id))] for project in page.projects
     ]
-    moves = []
-    if page.page > 0:
-        moves.append(_button(_("◀️ Previous"), AnnounceProjectsCb(page=page.page - 1)))
-    if page.page + 1 < page.pages:
-        moves.append(_button(_("Next ▶️"), AnnounceProjectsCb(page=page.page + 1)))
-    if moves:
-        rows.append(moves)
-    rows.append(_cancel_row())
-    if isinstance(query.message, Message):
-        with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_text(
-                _("📣 <b>New announcement</b>\n\nFor the participants of which project?"),
-                reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
-            )
+    moves = page_moves(page.page, page.pages, lambda number: AnnounceProjectsCb(page=number))
+    await _show_choices(query, _("📣 <b>New announcement</b>\n\nFor the participants of which project?"), rows, moves)
 
 
 async def chose_project(

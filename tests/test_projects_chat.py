@@ -280,7 +280,7 @@ async def test_competition_rule_list_and_a_waiting_organisation_moving_up(sandbo
     await open_project(maria)
     await maria.tap("Close the list")
     await maria.tap("🔒 Close the list")
-    assert maria.last_callback_answer == ("🔒 The list is closed: 2 take part, 1 wait.", False)
+    assert maria.last_callback_answer == ("🔒 The list is closed. Taking part: 2; waiting: 1.", False)
     assert "The list is closed." in seen(maria)
 
     await open_project(radu)

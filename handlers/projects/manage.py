@@ -171,7 +171,7 @@ async def confirm_close_list(
     result = await projects.close_list(repos, person, data["project_id"], default_locale=settings.default_locale)
     taking = sum(1 for outcome in result.values() if outcome is Outcome.PARTICIPANT)
     await query.answer(
-        _("🔒 The list is closed: {participants} take part, {waiting} wait.").format(
+        _("🔒 The list is closed. Taking part: {participants}; waiting: {waiting}.").format(
             participants=taking, waiting=len(result) - taking
         )
     )
