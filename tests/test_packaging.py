@@ -60,6 +60,10 @@ def test_the_wheel_carries_every_file_the_bot_reads_at_run_time(wheel: Path) -> 
     needed |= {
         "bot/data/catalogue.yaml",
         "bot/data/working_groups.yaml",
+        "bot/data/cpv/ro.json",
+        "bot/data/cpv/en.json",
+        "bot/data/cpv/LICENSE-openprocurement-standards.txt",
+        "bot/data/cpv/README.md",
         "bot/sandbox/bot_api.json",
         "bot/sandbox/bot_api.LICENSE",
         "storage/migrations/env.py",
