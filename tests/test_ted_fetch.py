@@ -263,6 +263,15 @@ async def test_a_slow_answer_times_out_and_is_retried(http: aiohttp.ClientSessio
     assert ted.stats.calls == 3 and len(clock.waits) == 2
 
 
+async def test_a_page_ted_flags_as_timed_out_is_asked_again(http: aiohttp.ClientSession) -> None:
+    clock = _Clock()
+    async with TedStandIn([_notice(n) for n in range(1, 6)], today=TODAY) as ted:
+        ted.inject(2, Fault("timed_out"))
+        pages = await _all(_fetcher(http, ted, clock), _wide(limit=3))
+    assert [n["publication-number"] for page in pages for n in page] == [f"{n}-2026" for n in range(1, 6)]
+    assert ted.stats.calls == 4 and ted.stats.bodies[1] == ted.stats.bodies[2]  # the same token asked twice
+
+
 async def test_a_truncated_page_is_fetched_again_and_nothing_twice(http: aiohttp.ClientSession) -> None:
     clock = _Clock()
     async with TedStandIn([_notice(n) for n in range(1, 8)], today=TODAY) as ted:

@@ -278,7 +278,8 @@ class Fault:
 
     ``kind``: ``"429"`` (with ``Retry-After: retry_after``), ``"5xx"`` (``status``), ``"expired"`` (the
     token is refused as expired and forgotten), ``"slow"`` (answers after ``delay`` seconds), ``"truncated"``
-    (declares the whole body, sends half and closes), ``"drop"`` (closes the connection without answering),
+    (declares the whole body, sends half and closes), ``"timed_out"`` (a partial page flagged ``timedOut``,
+    the snapshot not advanced), ``"drop"`` (closes the connection without answering),
     ``"huge"`` (a body of ``size`` bytes; ``chunked`` hides its length), ``"bad_json"``.
     """
 
@@ -385,9 +386,11 @@ class TedStandIn:
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.delay)
             fault = None
-        if fault is not None and fault.kind != "expired":
+        if fault is not None and fault.kind not in {"expired", "timed_out"}:
             return await self._faulty(request, fault)
-        status, payload = self._answer(body, expire=fault is not None)
+        status, payload = self._answer(body, expire=fault is not None and fault.kind == "expired")
+        if fault is not None and fault.kind == "timed_out" and status == 200:
+            payload = {**payload, "notices": payload["notices"][:1], "timedOut": True}
         self.stats.answered.append(status)
         return web.json_response(payload, status=status)
 

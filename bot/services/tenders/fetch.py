@@ -2,10 +2,11 @@
 
 :class:`TedFetcher` posts one :class:`~bot.services.tenders.ted_query.TedQuery` page after page and yields
 the raw notice dicts of each page (parsing them is the parsers' business). It retries what is worth
-retrying (429, honouring ``Retry-After``; 5xx; timeouts; dropped connections and truncated bodies) with
-exponential backoff and jitter, waits a polite delay between pages, refuses a body larger than a cap, restarts
-the window once when TED says the iteration token expired (skipping what was already yielded), and gives up
-on a page count that never ends. Whatever breaks the source ends as one :class:`SourceError` with a reason.
+retrying (429, honouring ``Retry-After``; 5xx; timeouts, TED's own ``timedOut`` flag included; dropped
+connections and truncated bodies) with exponential backoff and jitter, waits a polite delay between pages,
+refuses a body larger than a cap, restarts the window once when TED says the iteration token expired
+(skipping what was already yielded), and gives up on a page count that never ends. Whatever breaks the
+source ends as one :class:`SourceError` with a reason.
 """
 
 from __future__ import annotations
@@ -200,7 +201,10 @@ class TedFetcher:
             raise _TokenExpired
         if status != 200:
             raise SourceError(SourceFailure.REFUSED, f"HTTP {status}: {raw[:500].decode('utf-8', 'replace')}")
-        return _notices_and_token(raw)
+        notices, token, timed_out = _notices_and_token(raw)
+        if timed_out:
+            raise _Retry("TED timed out on its side (the page may be incomplete)")
+        return notices, token
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self._policy.max_body_bytes
@@ -225,7 +229,7 @@ def _error_type(raw: bytes) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _notices_and_token(raw: bytes) -> tuple[list[dict[str, Any]], str | None]:
+def _notices_and_token(raw: bytes) -> tuple[list[dict[str, Any]], str | None, bool]:
     try:
         payload = json.loads(raw)
     except ValueError as error:
@@ -238,4 +242,4 @@ def _notices_and_token(raw: bytes) -> tuple[list[dict[str, Any]], str | None]:
     token = payload.get("iterationNextToken")
     if token is not None and not (isinstance(token, str) and token):
         raise SourceError(SourceFailure.WRONG_SHAPE, "`iterationNextToken` is neither a string nor null")
-    return notices, token
+    return notices, token, payload.get("timedOut") is True
