@@ -151,6 +151,7 @@ def test_the_stand_in_evaluates_what_the_bot_sends() -> None:
     assert _matching('FT ~ "winter MAINTENANCE"') == ["627671-2026"]
     assert _matching('FT ~ "maintenance winter"') == []
     assert _matching("FT ~ Brennholz AND publication-date>=today(-1)") == ["713002-2026"]
+    assert _matching("FT ~ österreich OR FT ~ Gesamtbaumaßnahme") == ["626028-2026", "713002-2026"]
     assert _matching('FT ~ "Kylkiaukeavat 20\'wide"') == ["628113-2026"]
 
 
@@ -212,6 +213,12 @@ async def test_every_sample_notice_is_fetched_page_by_page_with_polite_delays(ht
     # Notices come as TED sent them (only the fields asked for): this one's title is only in `title-proc`.
     assert "notice-title" not in pages[0][0]
     assert pages[0][0]["title-proc"] == {"deu": "Generalunternehmer für die Gesamtbaumaßnahme Bundespräsidialamt"}
+
+
+async def test_a_notice_repeated_on_a_later_page_is_yielded_once(http: aiohttp.ClientSession) -> None:
+    async with TedStandIn([_notice(1), _notice(2), _notice(1), _notice(3)], today=TODAY) as ted:
+        pages = await _all(_fetcher(http, ted, _Clock()), _wide(limit=2))
+    assert [[n["publication-number"] for n in page] for page in pages] == [["1-2026", "2-2026"], ["3-2026"]]
 
 
 async def test_429s_5xx_and_a_dropped_connection_are_retried_with_backoff(http: aiohttp.ClientSession) -> None:
