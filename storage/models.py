@@ -559,3 +559,72 @@ class ProjectEvent(Base):
     actor_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- tenders ----------------------------------------------------------------------------------------------------
+# A tender's value is kept as whole hundredths (BigInteger), like projects' amounts: exact comparisons with a
+# profile's value range on both engines (SQLite has no decimal type; SQLAlchemy's Numeric goes through floats
+# there). Sources give at most cents; a finer value is rounded to the cent when stored.
+
+
+class TenderRow(Base):
+    """A tender as stored: one row per notice seen in one source, unique by (source, source_id).
+
+    Within one source, later notices of the same procedure and kind (TED gives a change notice its own
+    publication number) update the row of the first one: `version`, `is_change` and the content are the
+    newest notice's, and `changed_at` says when a change last reached it. `procedure_key` is `procedure_id`
+    normalised so that an OCDS ocid ("ocds-abc123-<id>") finds a TED procedure identifier `<id>`; rows of the
+    same procedure and kind from other sources point with `same_as_id` to the first stored one (whose own
+    `same_as_id` is empty), so that alerts treat them as one tender.
+    """
+
+    __tablename__ = "tenders"
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_tenders_source_source_id"),
+        Index("ix_tenders_procedure_key", "procedure_key"),
+        Index("ix_tenders_first_seen_at", "first_seen_at"),
+        Index("ix_tenders_changed_at", "changed_at"),
+        Index("ix_tenders_same_as_id", "same_as_id"),
+    )
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(255))
+    procedure_id: Mapped[str | None] = mapped_column(String(255))
+    procedure_key: Mapped[str | None] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    is_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    # {language: text}, ISO 639-1 keys.
+    title: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    description: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    buyer: Mapped[str | None] = mapped_column(String(500))
+    country: Mapped[str | None] = mapped_column(String(8))
+    # NUTS codes or countries, as the source gives them.
+    places: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # 8-digit CPV codes, the main one first (also in tender_cpv, for reading by code).
+    cpv: Mapped[list[str]] = mapped_column(JSON, default=list)
+    value_hundredths: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    deadline: Mapped[datetime | None]
+    links: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    published_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the content last changed (a correction or a change).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a change notice or a newer version last updated it; None while it is as first seen.
+    changed_at: Mapped[datetime | None]
+    same_as_id: Mapped[RowKey | None] = mapped_column(ForeignKey("tenders.id", ondelete="SET NULL"))
+
+
+class TenderCpv(Base):
+    """A tender's CPV codes one per row (position 0 the main one), so that the tenders under a division, group
+    or class are read by a range of the index on `code8` ("0933" -> code8 >= '09330000' and < '09340000')
+    rather than by scanning every tender's JSON list: a profile's preview count and its current open matches."""
+
+    __tablename__ = "tender_cpv"
+    __table_args__ = (Index("ix_tender_cpv_code8_tender_id", "code8", "tender_id"),)
+
+    tender_id: Mapped[RowKey] = mapped_column(ForeignKey("tenders.id", ondelete="CASCADE"), primary_key=True)
+    code8: Mapped[str] = mapped_column(String(8), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)

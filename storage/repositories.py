@@ -44,6 +44,8 @@ from storage.models import (
     ServiceCategory,
     ServiceRequest,
     ServiceRequestStatus,
+    TenderCpv,
+    TenderRow,
     WorkingGroup,
     utcnow,
 )
@@ -1753,6 +1755,144 @@ def _card() -> _CardStatements:
     )
 
 
+# What a notice says, as stored: a row whose values all equal a notice's has nothing new from it.
+TENDER_CONTENT = (
+    "procedure_id",
+    "procedure_key",
+    "version",
+    "is_change",
+    "kind",
+    "title",
+    "description",
+    "buyer",
+    "country",
+    "places",
+    "cpv",
+    "value_hundredths",
+    "currency",
+    "deadline",
+    "links",
+    "published_at",
+)
+
+
+class TenderRepository:
+    """Tenders unique by (source, source_id), written in bulk; the decisions (new, changed, older) are
+    bot.services.tenders.store's."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _table(self) -> Table:
+        return cast(Table, TenderRow.__table__)
+
+    async def get(self, tender_id: int) -> TenderRow | None:
+        return await self.session.get(TenderRow, tender_id)
+
+    async def rows_by_source_ids(self, keys: Collection[tuple[str, str]]) -> list[RowMapping]:
+        """Plain rows (every column) of the tenders stored under these (source, source_id) pairs."""
+        wanted = set(keys)
+        rows = await _rows_where_in(
+            self.session, list(self._table.c), self._table.c.source_id, {source_id for _, source_id in wanted}
+        )
+        return [row for row in rows if (row["source"], row["source_id"]) in wanted]
+
+    async def rows_by_procedure_keys(self, procedure_keys: Collection[str]) -> list[RowMapping]:
+        """Plain rows (every column) of the tenders of these procedures, in every source, by id."""
+        rows = await _rows_where_in(self.session, list(self._table.c), self._table.c.procedure_key, procedure_keys)
+        return sorted(rows, key=lambda row: row["id"])
+
+    async def by_procedure_key(self, procedure_key: str) -> Sequence[TenderRow]:
+        """The tenders of one procedure (its normalised id, see store.procedure_key), in every source, by id."""
+        result = await self.session.scalars(
+            select(TenderRow).where(TenderRow.procedure_key == procedure_key).order_by(TenderRow.id)
+        )
+        return result.all()
+
+    async def upsert_many(self, rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], int]:
+        """INSERT ... ON CONFLICT (source, source_id) DO UPDATE, a chunk of rows per statement; each row has
+        every column but id and same_as_id. A stored row of a newer version than the one given is left as it
+        is, even when another transaction stored it meanwhile; `first_seen_at` is never overwritten and
+        `changed_at` only by a value. The ids of the rows written, by (source, source_id)."""
+        if not rows:
+            return {}
+        table = self._table
+        statement = _insert_for(self.session)(table)
+        excluded = statement.excluded
+        written = {name: excluded[name] for name in (*TENDER_CONTENT, "updated_at")}
+        written["changed_at"] = func.coalesce(excluded.changed_at, table.c.changed_at)
+        statement = statement.on_conflict_do_update(
+            index_elements=["source", "source_id"], set_=written, where=table.c.version <= excluded.version
+        ).returning(table.c.id, table.c.source, table.c.source_id)
+        ids: dict[tuple[str, str], int] = {}
+        for chunk in _chunks(rows):
+            result = await self.session.execute(statement, chunk)
+            ids.update(((source, source_id), tender_id) for tender_id, source, source_id in result.all())
+        return ids
+
+    async def replace_cpv(self, codes_by_tender: Mapping[int, Sequence[str]]) -> None:
+        """Set the tender_cpv rows of these tenders to their codes (the main one first)."""
+        table = cast(Table, TenderCpv.__table__)
+        for chunk in _chunks(codes_by_tender):
+            await self.session.execute(delete(table).where(table.c.tender_id.in_(chunk)))
+        rows = [
+            {"tender_id": tender_id, "code8": code, "position": position}
+            for tender_id, codes in codes_by_tender.items()
+            for position, code in enumerate(dict.fromkeys(codes))
+        ]
+        for chunk in _chunks(rows):
+            await self.session.execute(insert_into(table), chunk)
+
+    async def link_same(self, procedure_keys: Collection[str]) -> int:
+        """Point every tender of these procedures at the first stored one of its procedure and kind
+        (`same_as_id`, None for that first one). How many links changed."""
+        if not procedure_keys:
+            return 0
+        table = self._table
+        columns = (table.c.id, table.c.procedure_key, table.c.kind, table.c.same_as_id)
+        first: dict[tuple[str, str], int] = {}
+        changed: list[dict[str, Any]] = []
+        for row in sorted(
+            await _rows_where_in(self.session, columns, table.c.procedure_key, procedure_keys),
+            key=lambda row: row["id"],
+        ):
+            canonical = first.setdefault((row["procedure_key"], row["kind"]), row["id"])
+            same_as = None if canonical == row["id"] else canonical
+            if row["same_as_id"] != same_as:
+                changed.append({"row_id": row["id"], "same_as": same_as})
+        statement = update(table).where(table.c.id == bindparam("row_id")).values(same_as_id=bindparam("same_as"))
+        for chunk in _chunks(changed):
+            await self.session.execute(statement.execution_options(synchronize_session=False), chunk)
+        return len(changed)
+
+    async def codes(self, tender_id: int) -> list[str]:
+        """A tender's CPV codes from tender_cpv, the main one first."""
+        table = cast(Table, TenderCpv.__table__)
+        result = await self.session.scalars(
+            select(table.c.code8).where(table.c.tender_id == tender_id).order_by(table.c.position)
+        )
+        return list(result.all())
+
+    async def new_since(self, since: datetime, until: datetime | None = None) -> Sequence[TenderRow]:
+        """Tenders first seen in [since, until), by id: what the alerting job matches as new."""
+        return await self._between(TenderRow.first_seen_at, since, until)
+
+    async def changed_since(self, since: datetime, until: datetime | None = None) -> Sequence[TenderRow]:
+        """Tenders a change reached in [since, until) that were first seen before `since`, by id: what the
+        alerting job sends as updates to those who got the original."""
+        return await self._between(TenderRow.changed_at, since, until, TenderRow.first_seen_at < since)
+
+    async def _between(
+        self, column: Any, since: datetime, until: datetime | None, *conditions: Any
+    ) -> Sequence[TenderRow]:
+        bounds = [column >= since, *conditions]
+        if until is not None:
+            bounds.append(column < until)
+        result = await self.session.scalars(select(TenderRow).where(*bounds).order_by(TenderRow.id))
+        return result.all()
+
+
 class Repositories:
     """All repositories on one session: what a unit of work hands to the services.
 
@@ -1826,3 +1966,7 @@ class Repositories:
     @cached_property
     def groups(self) -> WorkingGroupRepository:
         return WorkingGroupRepository(self.session)
+
+    @cached_property
+    def tenders(self) -> TenderRepository:
+        return TenderRepository(self.session)
