@@ -30,6 +30,7 @@ that order, next to each other, inside one text (one title or one description in
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,9 @@ class Profile:
 @lru_cache(maxsize=_FORM_CACHE)
 def text_prefixes(word: str) -> WordForms:
     """Every start of a text word's terms (its folded spelling and its stems): the keyword forms it matches."""
+    if word.isdecimal():
+        # Reference numbers are in nearly every notice and new each time: no stemmer changes digits.
+        return frozenset(word[:end] for end in range(1, len(word) + 1))
     return frozenset(term[:end] for term in stems(word) | {fold(word)} for end in range(1, len(term) + 1))
 
 
@@ -239,9 +243,13 @@ class ProfileIndex:
         self.rates = {currency.upper(): rate for currency, rate in rates.items()}
         self._cpv: dict[str, set[int]] = defaultdict(set)
         self._include_words: dict[str, set[int]] = defaultdict(set)
-        self._include_phrases: dict[str, list[tuple[int, Keyword]]] = defaultdict(list)
+        # A phrase is checked once per tender however many profiles ask for it: the profiles per phrase, the
+        # phrases per form of their first word.
+        self._include_phrases: dict[Keyword, set[int]] = defaultdict(set)
+        self._include_starts: dict[str, set[Keyword]] = defaultdict(set)
         self._exclude_words: dict[str, set[int]] = defaultdict(set)
-        self._exclude_phrases: dict[str, list[tuple[int, Keyword]]] = defaultdict(list)
+        self._exclude_phrases: dict[Keyword, set[int]] = defaultdict(set)
+        self._exclude_starts: dict[str, set[Keyword]] = defaultdict(set)
         by_kind: dict[TenderKind, set[int]] = defaultdict(set)
         by_country: dict[str, set[int]] = defaultdict(set)
         any_country: set[int] = set()
@@ -252,8 +260,8 @@ class ProfileIndex:
             pid = compiled.id
             for prefix in compiled.prefixes:
                 self._cpv[prefix].add(pid)
-            self._add_keywords(pid, compiled.include, self._include_words, self._include_phrases)
-            self._add_keywords(pid, compiled.exclude, self._exclude_words, self._exclude_phrases)
+            self._add_keywords(pid, compiled.include, self._include_words, self._include_phrases, self._include_starts)
+            self._add_keywords(pid, compiled.exclude, self._exclude_words, self._exclude_phrases, self._exclude_starts)
             for kind in compiled.kinds:
                 by_kind[kind].add(pid)
             if compiled.countries:
@@ -266,30 +274,44 @@ class ProfileIndex:
             if compiled.min_days_left > 0:
                 self._min_days[pid] = compiled.min_days_left
         self._include_word_keys = frozenset(self._include_words)
-        self._include_phrase_keys = frozenset(self._include_phrases)
+        self._include_phrase_keys = frozenset(self._include_starts)
         self._exclude_word_keys = frozenset(self._exclude_words)
-        self._exclude_phrase_keys = frozenset(self._exclude_phrases)
+        self._exclude_phrase_keys = frozenset(self._exclude_starts)
         self._by_kind = {kind: frozenset(pids) for kind, pids in by_kind.items()}
         self._any_country = frozenset(any_country)
         self._by_country = {country: frozenset(pids | any_country) for country, pids in by_country.items()}
         self._bounded = frozenset(self._bounds)
-        self._deadline_bound = frozenset(self._min_days)
+        # Profiles by the days they want left, the strictest last: those that a deadline `left` away refuses are
+        # the ones from the first level above it on.
+        levels = sorted(set(self._min_days.values()))
+        self._deadline_levels = [timedelta(days=days) for days in levels]
+        self._deadline_refused = [
+            frozenset(pid for pid, days in self._min_days.items() if days >= level) for level in levels
+        ]
 
     @staticmethod
     def _add_keywords(
         pid: int,
         keywords: tuple[Keyword, ...],
         single: dict[str, set[int]],
-        phrases: dict[str, list[tuple[int, Keyword]]],
+        phrases: dict[Keyword, set[int]],
+        starts: dict[str, set[Keyword]],
     ) -> None:
         for keyword in keywords:
             if len(keyword) == 1:
                 for form in keyword[0]:
                     single[form].add(pid)
             else:
-                # Under every form of the first word: whichever form the tender has, the phrase is tried once.
+                phrases[keyword].add(pid)
                 for form in keyword[0]:
-                    phrases[form].append((pid, keyword))
+                    starts[form].add(keyword)
+
+    @staticmethod
+    def _phrases_in(text: _TenderText, keys: frozenset[str], starts: dict[str, set[Keyword]]) -> list[Keyword]:
+        tried: set[Keyword] = set()
+        for form in text.forms & keys:
+            tried |= starts[form]
+        return [phrase for phrase in tried if text.has(phrase)]
 
     def match(self, tender: Tender, now: datetime) -> set[int]:
         """The ids of the profiles that match `tender` at `now` (the same as `naive_match`)."""
@@ -310,10 +332,8 @@ class ProfileIndex:
         forms = text.forms
         for form in forms & self._include_word_keys:
             found |= self._include_words[form]
-        for form in forms & self._include_phrase_keys:
-            for pid, phrase in self._include_phrases[form]:
-                if pid not in found and text.has(phrase):
-                    found.add(pid)
+        for phrase in self._phrases_in(text, self._include_phrase_keys, self._include_starts):
+            found |= self._include_phrases[phrase]
         if not found:
             return found
         found &= kind_admits
@@ -322,12 +342,11 @@ class ProfileIndex:
             if tender.country is None
             else self._by_country.get(tender.country.upper(), self._any_country)
         )
+        # `found - other` walks `found` (the candidates), where `found -= other` would walk `other`.
         for form in forms & self._exclude_word_keys:
-            found -= self._exclude_words[form]
-        for form in forms & self._exclude_phrase_keys:
-            for pid, phrase in self._exclude_phrases[form]:
-                if pid in found and text.has(phrase):
-                    found.discard(pid)
+            found = found - self._exclude_words[form]
+        for phrase in self._phrases_in(text, self._exclude_phrase_keys, self._exclude_starts):
+            found = found - self._exclude_phrases[phrase]
         euro = _tender_euro(tender, self.rates)
         if euro is not None:
             for pid in found & self._bounded:
@@ -335,7 +354,7 @@ class ProfileIndex:
                 if (low is not None and euro < low) or (high is not None and euro > high):
                     found.discard(pid)
         if left is not None:
-            for pid in found & self._deadline_bound:
-                if left < timedelta(days=self._min_days[pid]):
-                    found.discard(pid)
+            level = bisect_right(self._deadline_levels, left)
+            if level < len(self._deadline_levels):
+                found = found - self._deadline_refused[level]
         return found
