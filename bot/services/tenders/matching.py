@@ -30,7 +30,7 @@ that order, next to each other, inside one text (one title or one description in
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -231,6 +231,10 @@ def naive_match(profiles: Iterable[Profile], tender: Tender, now: datetime, rate
     return found
 
 
+# Runs of bytes of a mask with a bit set.
+_NONZERO = re.compile(rb"[^\x00]+")
+
+
 class ProfileIndex:
     """All profiles, indexed once, so that a tender is compared only with the profiles it can match.
 
@@ -277,17 +281,49 @@ class ProfileIndex:
         self._include_phrase_keys = frozenset(self._include_starts)
         self._exclude_word_keys = frozenset(self._exclude_words)
         self._exclude_phrase_keys = frozenset(self._exclude_starts)
-        self._by_kind = {kind: frozenset(pids) for kind, pids in by_kind.items()}
-        self._any_country = frozenset(any_country)
-        self._by_country = {country: frozenset(pids | any_country) for country, pids in by_country.items()}
-        self._bounded = frozenset(self._bounds)
+        # Sets of profiles are kept as bit masks over the profiles' positions: a union, an intersection or a
+        # difference of thousands of profiles is then a few hundred machine words, not a hash table walked.
+        self._ids = sorted({compiled_id for compiled_id in (p.id for p in profiles)})
+        position = {pid: number for number, pid in enumerate(self._ids)}
+        self._bytes = len(self._ids) // 8 + 1
+
+        def mask(pids: Collection[int]) -> int:
+            bits = bytearray(self._bytes)
+            for pid in pids:
+                number = position[pid]
+                bits[number >> 3] |= 1 << (number & 7)
+            return int.from_bytes(bits, "little")
+
+        self._cpv_masks = {prefix: mask(pids) for prefix, pids in self._cpv.items()}
+        self._include_word_masks = {form: mask(pids) for form, pids in self._include_words.items()}
+        self._include_phrase_masks = {phrase: mask(pids) for phrase, pids in self._include_phrases.items()}
+        self._exclude_word_masks = {form: mask(pids) for form, pids in self._exclude_words.items()}
+        self._exclude_phrase_masks = {phrase: mask(pids) for phrase, pids in self._exclude_phrases.items()}
+        self._kind_masks = {kind: mask(pids) for kind, pids in by_kind.items()}
+        self._any_country_mask = mask(any_country)
+        self._country_masks = {country: mask(pids | any_country) for country, pids in by_country.items()}
         # Profiles by the days they want left, the strictest last: those that a deadline `left` away refuses are
-        # the ones from the first level above it on.
+        # the ones from the first level above it on (a union of every level from there: one mask per level).
         levels = sorted(set(self._min_days.values()))
         self._deadline_levels = [timedelta(days=days) for days in levels]
         self._deadline_refused = [
-            frozenset(pid for pid, days in self._min_days.items() if days >= level) for level in levels
+            mask([pid for pid, days in self._min_days.items() if days >= level]) for level in levels
         ]
+        # Value ranges the same way: the profiles whose lowest value is above a tender's value (from the first
+        # low above it on), and those whose highest is below it (up to the last high below it).
+        lows = sorted({low for low, _high in self._bounds.values() if low is not None})
+        highs = sorted({high for _low, high in self._bounds.values() if high is not None})
+        self._lows = lows
+        self._highs = highs
+        self._low_refused = [
+            mask([pid for pid, (low, _h) in self._bounds.items() if low is not None and low >= floor]) for floor in lows
+        ] + [0]
+        self._high_refused = [0] + [
+            mask([pid for pid, (_l, high) in self._bounds.items() if high is not None and high <= ceiling])
+            for ceiling in highs
+        ]
+        # The positions of the bits of each byte value, for reading a mask back as profile ids.
+        self._bits_of = [tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256)]
 
     @staticmethod
     def _add_keywords(
@@ -315,46 +351,57 @@ class ProfileIndex:
 
     def match(self, tender: Tender, now: datetime) -> set[int]:
         """The ids of the profiles that match `tender` at `now` (the same as `naive_match`)."""
-        kind_admits = self._by_kind.get(tender.kind)
+        kind_admits = self._kind_masks.get(tender.kind, 0)
         if not kind_admits:
             return set()
         left = None if tender.deadline is None else tender.deadline - now
         if left is not None and left < timedelta(0):
             return set()
-        found: set[int] = set()
-        cpv = self._cpv
+        found = 0
+        cpv = self._cpv_masks
         for code in _tender_codes(tender):
             for size in range(_CPV_MIN_PREFIX, CPV_DIGITS + 1):
-                pids = cpv.get(code[:size])
-                if pids:
-                    found |= pids
+                bits = cpv.get(code[:size])
+                if bits:
+                    found |= bits
         text = _TenderText(tender)
         forms = text.forms
         for form in forms & self._include_word_keys:
-            found |= self._include_words[form]
+            found |= self._include_word_masks[form]
         for phrase in self._phrases_in(text, self._include_phrase_keys, self._include_starts):
-            found |= self._include_phrases[phrase]
+            found |= self._include_phrase_masks[phrase]
         if not found:
-            return found
+            return set()
         found &= kind_admits
         found &= (
-            self._any_country
+            self._any_country_mask
             if tender.country is None
-            else self._by_country.get(tender.country.upper(), self._any_country)
+            else self._country_masks.get(tender.country.upper(), self._any_country_mask)
         )
-        # `found - other` walks `found` (the candidates), where `found -= other` would walk `other`.
         for form in forms & self._exclude_word_keys:
-            found = found - self._exclude_words[form]
+            found &= ~self._exclude_word_masks[form]
         for phrase in self._phrases_in(text, self._exclude_phrase_keys, self._exclude_starts):
-            found = found - self._exclude_phrases[phrase]
+            found &= ~self._exclude_phrase_masks[phrase]
         euro = _tender_euro(tender, self.rates)
-        if euro is not None:
-            for pid in found & self._bounded:
-                low, high = self._bounds[pid]
-                if (low is not None and euro < low) or (high is not None and euro > high):
-                    found.discard(pid)
+        if euro is not None and (self._lows or self._highs):
+            found &= ~self._low_refused[bisect_right(self._lows, euro)]
+            found &= ~self._high_refused[bisect_left(self._highs, euro)]
         if left is not None:
             level = bisect_right(self._deadline_levels, left)
             if level < len(self._deadline_levels):
-                found = found - self._deadline_refused[level]
-        return found
+                found &= ~self._deadline_refused[level]
+        return self._ids_of(found)
+
+    def _ids_of(self, found: int) -> set[int]:
+        """The profile ids whose bits are set in `found` (runs of non-zero bytes found by the regular expression
+        engine, then each byte's bits from a table)."""
+        ids = self._ids
+        bits_of = self._bits_of
+        data = found.to_bytes(self._bytes, "little")
+        result: set[int] = set()
+        for hit in _NONZERO.finditer(data):
+            for index in range(hit.start(), hit.end()):
+                base = index << 3
+                for bit in bits_of[data[index]]:
+                    result.add(ids[base + bit])
+        return result
