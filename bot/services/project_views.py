@@ -176,13 +176,6 @@ def title_of(project: Project) -> Texts:
     return texts(project.title_ro, project.title_en)
 
 
-def _missing(project: Project, has_plan: bool) -> list[Missing]:
-    missing = [] if has_plan else [Missing.ACTION_PLAN]
-    if project.budget_hundredths is None or project.budget_currency is None:
-        missing.append(Missing.BUDGET)
-    return missing
-
-
 async def list_projects(repos: Repositories, viewer: PersonView, view: ProjectFilter, page: int) -> ProjectPage:
     """One page of projects; any member may look (projects are for members: guests are refused)."""
     person = await repos.people.get(viewer.id)
@@ -287,7 +280,7 @@ async def card(repos: Repositories, viewer: PersonView, project_id: int) -> Proj
         ],
         standing=len(standings),
         history=history[:HISTORY_LIMIT],
-        missing=_missing(project, bool(steps)) if state is ProjectState.IDEA else [],
+        missing=projects.missing(project, has_plan=bool(steps)) if state is ProjectState.IDEA else [],
         viewer_organisation_id=organisation_id,
         viewer_rank=viewer_rank,
         viewer_outcome=results.get(organisation_id) if organisation_id is not None else None,

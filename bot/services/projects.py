@@ -549,15 +549,18 @@ async def set_deadline(
     await _edited(repos, viewer, project, ["deadline"])
 
 
+def missing(project: Project, *, has_plan: bool) -> list[Missing]:
+    """What a project lacks to be prepared, given whether it has an action plan (empty: nothing)."""
+    lacking = [] if has_plan else [Missing.ACTION_PLAN]
+    if project.budget_hundredths is None or project.budget_currency is None:
+        lacking.append(Missing.BUDGET)
+    return lacking
+
+
 async def missing_for_preparation(repos: Repositories, project_id: int) -> list[Missing]:
     """What a project lacks to be prepared: an action plan, a budget (empty: nothing)."""
     project = await _project(repos, project_id)
-    missing = []
-    if not await repos.projects.steps(project_id):
-        missing.append(Missing.ACTION_PLAN)
-    if project.budget_hundredths is None or project.budget_currency is None:
-        missing.append(Missing.BUDGET)
-    return missing
+    return missing(project, has_plan=bool(await repos.projects.steps(project_id)))
 
 
 async def move(
@@ -571,15 +574,8 @@ async def move(
 ) -> Project:
     """A manager moves a project on, with a reason everyone involved reads (they are told); the first manager
     to act wins."""
-    await require_manager(repos, manager)
-    project = await _project(repos, project_id)
-    allowed = _TRANSITIONS.get(target, frozenset())
-    if ProjectState(project.state) not in allowed:
-        raise ProjectError(ProjectRefusal.STATE_CHANGED, state=project.state)
-    if target is ProjectState.PREPARATION:
-        missing = await missing_for_preparation(repos, project_id)
-        if missing:
-            raise ProjectError(ProjectRefusal.NOT_READY, missing=[m.value for m in missing])
+    project = await check_move(repos, manager, project_id, target)
+    allowed = _TRANSITIONS[target]
     reason = clean_text(reason, REASON_MAX)
     now = utcnow()
     if not await repos.projects.move(project_id, allowed=allowed, state=target, now=now):
@@ -624,12 +620,25 @@ async def _take_turn(
     project = await _project(repos, project_id, fresh=True)
     if change is None:
         raise ProjectError(ProjectRefusal.NOT_TAKING_COMMITMENTS, state=project.state)
-    if before_deadline and project.commitments_deadline is not None and now > project.commitments_deadline:
-        raise ProjectError(ProjectRefusal.DEADLINE_PASSED, deadline=project.commitments_deadline.isoformat())
+    if before_deadline:
+        _check_deadline(project, now)
     return project, change
 
 
-def _rank_of(standings: list[Standing], organisation_id: int) -> int | None:
+def _check_deadline(project: Project, now: datetime) -> None:
+    if project.commitments_deadline is not None and now > project.commitments_deadline:
+        raise ProjectError(ProjectRefusal.DEADLINE_PASSED, deadline=project.commitments_deadline.isoformat())
+
+
+def _check_competitor(project: Project, standings: Sequence[Standing], organisation_id: int) -> None:
+    """Only an organisation standing in a project in competition takes part in agreeing its rule."""
+    if not in_competition(project, standings):
+        raise ProjectError(ProjectRefusal.NOT_IN_COMPETITION)
+    if _rank_of(standings, organisation_id) is None:
+        raise ProjectError(ProjectRefusal.NOT_STANDING)
+
+
+def _rank_of(standings: Sequence[Standing], organisation_id: int) -> int | None:
     return next((s.rank for s in standings if s.organisation_id == organisation_id), None)
 
 
@@ -788,11 +797,7 @@ async def record_rule(repos: Repositories, viewer: PersonView, project_id: int, 
     now = utcnow()
     # The competition is settled after the commitments' deadline as much as before it.
     project, _change = await _take_turn(repos, project_id, now, before_deadline=False)
-    standings = await ranking(repos, project_id)
-    if not in_competition(project, standings):
-        raise ProjectError(ProjectRefusal.NOT_IN_COMPETITION)
-    if _rank_of(standings, organisation_id) is None:
-        raise ProjectError(ProjectRefusal.NOT_STANDING)
+    _check_competitor(project, await ranking(repos, project_id), organisation_id)
     text = clean_text(rule, DESCRIPTION_MAX)
     project.competition_rule = text
     await repos.projects.add_event(
@@ -865,8 +870,7 @@ async def ensure_can_commit(repos: Repositories, viewer: PersonView, project_id:
     project = await _project(repos, project_id)
     if project.state != ProjectState.PREPARATION.value:
         raise ProjectError(ProjectRefusal.NOT_TAKING_COMMITMENTS, state=project.state)
-    if project.commitments_deadline is not None and utcnow() > project.commitments_deadline:
-        raise ProjectError(ProjectRefusal.DEADLINE_PASSED, deadline=project.commitments_deadline.isoformat())
+    _check_deadline(project, utcnow())
     return project
 
 
@@ -888,11 +892,7 @@ async def ensure_standing(repos: Repositories, viewer: PersonView, project_id: i
     project = await _project(repos, project_id)
     if project.state != ProjectState.PREPARATION.value:
         raise ProjectError(ProjectRefusal.NOT_TAKING_COMMITMENTS, state=project.state)
-    standings = await ranking(repos, project_id)
-    if not in_competition(project, standings):
-        raise ProjectError(ProjectRefusal.NOT_IN_COMPETITION)
-    if _rank_of(standings, organisation_id) is None:
-        raise ProjectError(ProjectRefusal.NOT_STANDING)
+    _check_competitor(project, await ranking(repos, project_id), organisation_id)
     return project
 
 
@@ -903,7 +903,7 @@ async def check_move(repos: Repositories, manager: PersonView, project_id: int, 
     if ProjectState(project.state) not in _TRANSITIONS.get(target, frozenset()):
         raise ProjectError(ProjectRefusal.STATE_CHANGED, state=project.state)
     if target is ProjectState.PREPARATION:
-        missing = await missing_for_preparation(repos, project_id)
-        if missing:
-            raise ProjectError(ProjectRefusal.NOT_READY, missing=[m.value for m in missing])
+        lacking = await missing_for_preparation(repos, project_id)
+        if lacking:
+            raise ProjectError(ProjectRefusal.NOT_READY, missing=[m.value for m in lacking])
     return project

@@ -24,7 +24,7 @@ from bot.services import project_views, projects
 from bot.services.members import PersonView
 from bot.services.project_views import ProjectFilter
 from bot.services.projects import UNITS, ProjectError
-from handlers.projects.forms import ANSWER, guard_forms, read_text, remove_buttons
+from handlers.projects.forms import ANSWER, guard_forms, read_text, remove_buttons, use_the_buttons
 from handlers.projects.keyboards import (
     CommitPickCb,
     ProjectAction,
@@ -72,9 +72,11 @@ def resource_keyboard(needed: list[tuple[ResourceKind, str]]) -> InlineKeyboardM
     return InlineKeyboardMarkup(inline_keyboard=[*rows, *cancel_keyboard().inline_keyboard])
 
 
-async def _project_title(repos: Repositories, person: PersonView, project_id: int) -> str:
-    card = await project_views.card(repos, person, project_id)
-    return f"<b>{shown(card.title)}</b>"
+async def _project_title(repos: Repositories, project_id: int) -> str:
+    project = await repos.projects.get(project_id)
+    if project is None:
+        raise ProjectError(projects.ProjectRefusal.NOT_FOUND)
+    return f"<b>{shown(project_views.title_of(project))}</b>"
 
 
 async def begin_commit(
@@ -187,22 +189,22 @@ async def _ask_confirmation(answer: Message, data: dict[str, Any], title: str) -
     await answer.answer("\n".join(lines), reply_markup=confirm_keyboard(_("✅ Commit")))
 
 
-async def got_note(message: Message, state: FSMContext, repos: Repositories, person: PersonView) -> None:
+async def got_note(message: Message, state: FSMContext, repos: Repositories) -> None:
     note = await read_text(message, projects.NOTE_MAX)
     if note is None:
         return
     data = await state.update_data(note=note)
     await state.set_state(CommitForm.confirm)
-    await _ask_confirmation(message, data, await _project_title(repos, person, data["project_id"]))
+    await _ask_confirmation(message, data, await _project_title(repos, data["project_id"]))
 
 
-async def skipped_note(query: CallbackQuery, state: FSMContext, repos: Repositories, person: PersonView) -> None:
+async def skipped_note(query: CallbackQuery, state: FSMContext, repos: Repositories) -> None:
     data = await state.update_data(note=None)
     await state.set_state(CommitForm.confirm)
     await query.answer()
     await remove_buttons(query)
     if isinstance(query.message, Message):
-        await _ask_confirmation(query.message, data, await _project_title(repos, person, data["project_id"]))
+        await _ask_confirmation(query.message, data, await _project_title(repos, data["project_id"]))
 
 
 async def confirm_commit(
@@ -316,10 +318,6 @@ async def confirm_withdraw(
         page=data.get("page", 0),
         edit=False,
     )
-
-
-async def use_the_buttons(message: Message) -> None:
-    await message.answer(_("Please use the buttons above: confirm, or cancel."))
 
 
 def build_router() -> Router:

@@ -35,7 +35,7 @@ from bot.services.members import PersonView
 from bot.services.projects import UNITS, EditView, ProjectError, ProjectRefusal
 from handlers.groups.texts import FLAGS, language_name
 from handlers.keyboards import RowId
-from handlers.projects.forms import ANSWER, guard_forms, read_text, remove_buttons
+from handlers.projects.forms import ANSWER, choose_with_the_buttons, guard_forms, read_text, remove_buttons
 from handlers.projects.keyboards import (
     ProjectAction,
     ProjectCb,
@@ -668,10 +668,6 @@ async def no_deadline(
     await _saved(query, person, repos, state, settings, locale, view.id, _("⏰ No deadline for commitments."))
 
 
-async def use_the_buttons(message: Message) -> None:
-    await message.answer(_("Please use the buttons above, or cancel."))
-
-
 def build_router() -> Router:
     router = Router(name=__name__)
     guard_forms(router, EditProjectForm)
@@ -698,5 +694,5 @@ def build_router() -> Router:
     router.message.register(got_deadline, EditProjectForm.deadline, ANSWER)
     router.callback_query.register(no_deadline, EditProjectForm.deadline, skip)
     for waiting in (EditProjectForm.needs_kind, EditProjectForm.needs_unit, EditProjectForm.needs_confirm):
-        router.message.register(use_the_buttons, waiting, ANSWER)
+        router.message.register(choose_with_the_buttons, waiting, ANSWER)
     return router

@@ -48,6 +48,16 @@ async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContex
         await query.message.answer(_("Stopped. Nothing was changed."), reply_markup=main_menu(person))
 
 
+async def use_the_buttons(message: Message) -> None:
+    """Text typed at a confirmation."""
+    await message.answer(_("Please use the buttons above: confirm, or cancel."))
+
+
+async def choose_with_the_buttons(message: Message) -> None:
+    """Text typed where the conversation waits for a button that is not a confirmation (a group, a kind)."""
+    await message.answer(_("Please use the buttons above, or cancel."))
+
+
 def ends_on_refusal(*forms: type[StatesGroup]) -> RefusalHook:
     """What a refusal does in the middle of one of `forms` (the project moved on, the deadline passed, the
     person was demoted or left the cluster): the reason with the menu, and the conversation ends. Outside them,

@@ -25,7 +25,7 @@ from bot.services.members import PersonView
 from bot.services.project_views import ProjectFilter
 from bot.services.projects import Outcome
 from handlers.guards import managers_router
-from handlers.projects.forms import ANSWER, ends_on_refusal, guard_forms, read_text, remove_buttons
+from handlers.projects.forms import ANSWER, ends_on_refusal, guard_forms, read_text, remove_buttons, use_the_buttons
 from handlers.projects.keyboards import (
     ProjectAction,
     ProjectCb,
@@ -218,10 +218,6 @@ async def got_rule(
         card_text(card, locale, settings.tz),
         reply_markup=card_keyboard(card, ProjectFilter(data.get("view", "all")), data.get("page", 0)),
     )
-
-
-async def use_the_buttons(message: Message) -> None:
-    await message.answer(_("Please use the buttons above: confirm, or cancel."))
 
 
 def build_routers() -> tuple[Router, Router]:

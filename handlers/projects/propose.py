@@ -20,7 +20,7 @@ from bot.services.groups import Texts
 from bot.services.members import PersonView
 from handlers.groups.texts import language_name
 from handlers.keyboards import RowIdOrZero, clip
-from handlers.projects.forms import ANSWER, guard_forms, read_text, remove_buttons
+from handlers.projects.forms import ANSWER, choose_with_the_buttons, guard_forms, read_text, remove_buttons
 from handlers.projects.keyboards import (
     ProjectAction,
     ProjectCb,
@@ -171,10 +171,6 @@ async def confirm_proposal(
     await show_card(query, card, locale, settings, edit=False)
 
 
-async def use_the_buttons(message: Message) -> None:
-    await message.answer(_("Please use the buttons above, or cancel."))
-
-
 def build_router() -> Router:
     router = Router(name=__name__)
     guard_forms(router, ProposeProjectForm)
@@ -184,6 +180,6 @@ def build_router() -> Router:
     router.callback_query.register(picked_group, ProposeProjectForm.group, ProposeGroupCb.filter())
     confirm = ProjectFormCb.filter(F.action == ProjectFormAction.CONFIRM)
     router.callback_query.register(confirm_proposal, ProposeProjectForm.confirm, confirm)
-    router.message.register(use_the_buttons, ProposeProjectForm.group, ANSWER)
-    router.message.register(use_the_buttons, ProposeProjectForm.confirm, ANSWER)
+    router.message.register(choose_with_the_buttons, ProposeProjectForm.group, ANSWER)
+    router.message.register(choose_with_the_buttons, ProposeProjectForm.confirm, ANSWER)
     return router
