@@ -23,10 +23,13 @@ settings with `replace`, not `model_copy`, which validates nothing.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import socket
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -165,6 +168,125 @@ class SchedulerSettings(Section):
     interval: float = Field(default=20.0, ge=1, le=3600, validation_alias="SCHEDULER_INTERVAL")
 
 
+# The EU member states, ISO 3166-1 alpha-2 (Greece as TED writes it: "GR").
+EU_COUNTRIES: tuple[str, ...] = (
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+)  # fmt: skip
+
+
+class TenderSourceSettings(BaseModel):
+    """One place tenders come from (`TENDER_SOURCES` is a JSON list of these).
+
+    `kind` is how it is read: "ted" (the TED Search API v3 at `url`), "ocds" (an OCDS release package at `url`
+    or `path`), "rss" (an RSS or Atom feed), "csv" (a file in the documented header, README "Tender CSV
+    files"). `every_minutes` is its schedule; `name` is unique and is what a stored tender's `source` says
+    (TED's is always "ted").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    kind: Literal["ted", "ocds", "rss", "csv"]
+    url: str | None = None
+    path: Path | None = None
+    every_minutes: int = Field(default=360, ge=1, le=7 * 24 * 60)
+    # The most requests per second this source is sent (a polite rate).
+    rate: float = Field(default=1.0, gt=0, le=50)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Self:
+        if (self.url is None) == (self.path is None):
+            raise ValueError(f"tender source {self.name!r}: give either url or path")
+        if self.kind == "ted" and self.url is None:
+            raise ValueError("the TED source is read from a url")
+        return self
+
+
+def _default_tender_sources() -> list[TenderSourceSettings]:
+    return [TenderSourceSettings(name="ted", kind="ted", url="https://api.ted.europa.eu")]
+
+
+class TenderSettings(Section):
+    """Tender alerts (bot.services.tenders): where tenders come from, how values compare, when alerts may go out."""
+
+    sources: Annotated[list[TenderSourceSettings], NoDecode] = Field(
+        default_factory=_default_tender_sources, validation_alias="TENDER_SOURCES"
+    )
+    # Countries (ISO 3166-1 alpha-2) asked of TED when no profile names its own: Romania and the EU.
+    countries: Annotated[frozenset[str], NoDecode] = Field(
+        default_factory=lambda: frozenset(EU_COUNTRIES), validation_alias="TENDER_COUNTRIES"
+    )
+    # Units of each currency per euro, to compare a tender's value with a profile's range.
+    rates: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=lambda: {"EUR": Decimal(1), "RON": Decimal("4.97")}, validation_alias="TENDER_RATES"
+    )
+    # Hours (in TIMEZONE) when no alert, digest or reminder is sent: "22-8" is 22:00 to 08:00; "" none.
+    quiet_hours: str = Field(default="22-8", validation_alias="TENDER_QUIET_HOURS")
+    # The hour of a new profile's daily digest, until its member chooses another.
+    digest_hour: int = Field(default=8, ge=0, le=23, validation_alias="TENDER_DIGEST_HOUR")
+    # The largest response a source may send, in bytes.
+    max_response_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, validation_alias="TENDER_MAX_RESPONSE_BYTES")
+
+    @field_validator("countries", mode="before")
+    @classmethod
+    def _split_countries(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip().upper() for part in re.split(r"[,;\s]+", value) if part.strip())
+        return value
+
+    @field_validator("sources", "rates", mode="before")
+    @classmethod
+    def _json_text(cls, value: object) -> object:
+        # The variables are JSON: a list of sources, an object of rates.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"not valid JSON: {error.msg} at character {error.pos}") from None
+        return value
+
+    @field_validator("rates")
+    @classmethod
+    def _positive_rates(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        rates = {currency.upper(): rate for currency, rate in value.items()}
+        if any(rate <= 0 for rate in rates.values()):
+            raise ValueError("every rate is a positive number of units per euro")
+        rates.setdefault("EUR", Decimal(1))
+        return rates
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, value: list[TenderSourceSettings]) -> list[TenderSourceSettings]:
+        names = [source.name for source in value]
+        if len(names) != len(set(names)):
+            raise ValueError("two tender sources have the same name")
+        return value
+
+    @property
+    def quiet(self) -> tuple[int, int] | None:
+        """The quiet hours as (from, to), None when there are none."""
+        return parse_quiet_hours(self.quiet_hours)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _readable_quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value
+
+
+def parse_quiet_hours(text: str) -> tuple[int, int] | None:
+    """ "22-8" or "22:00-08:00" as (22, 8); "" as None."""
+    text = text.strip()
+    if not text:
+        return None
+    found = re.fullmatch(r"(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?", text)
+    if found is None or not all(0 <= int(part) <= 23 for part in found.groups()):
+        raise ValueError('quiet hours are written "22-8" (from 22:00 to 08:00), or left empty')
+    start, end = int(found.group(1)), int(found.group(2))
+    return None if start == end else (start, end)
+
+
 # True while `Settings.from_values` builds: the environment and `.env` are not read.
 _ONLY_GIVEN: ContextVar[bool] = ContextVar("settings_only_given", default=False)
 
@@ -180,6 +302,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    tenders: TenderSettings = Field(default_factory=TenderSettings)
 
     # The bot as a whole. Conversation state in Redis (shared by replicas) when set, else in memory.
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")

@@ -585,6 +585,13 @@ class TenderRow(Base):
         Index("ix_tenders_first_seen_at", "first_seen_at"),
         Index("ix_tenders_changed_at", "changed_at"),
         Index("ix_tenders_same_as_id", "same_as_id"),
+        # The alert job's claim: the tenders not yet matched (migration 0013).
+        Index(
+            "ix_tenders_unmatched",
+            "id",
+            sqlite_where=text("matched_at IS NULL"),
+            postgresql_where=text("matched_at IS NULL"),
+        ),
     )
 
     id: Mapped[RowKey] = mapped_column(primary_key=True)
@@ -615,6 +622,10 @@ class TenderRow(Base):
     # When a change notice or a newer version last updated it; None while it is as first seen.
     changed_at: Mapped[datetime | None]
     same_as_id: Mapped[RowKey | None] = mapped_column(ForeignKey("tenders.id", ondelete="SET NULL"))
+    # When the alert job matched it against the profiles as new (None: it has not yet: the job's claim), and
+    # when it last sent a change to those alerted (a change waits while changed_at is later). Migration 0013.
+    matched_at: Mapped[datetime | None]
+    change_matched_at: Mapped[datetime | None]
 
 
 class TenderCpv(Base):
@@ -628,3 +639,105 @@ class TenderCpv(Base):
     tender_id: Mapped[RowKey] = mapped_column(ForeignKey("tenders.id", ondelete="CASCADE"), primary_key=True)
     code8: Mapped[str] = mapped_column(String(8), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertDelivery(enum.StrEnum):
+    # Each alert as soon as the alert job finds it (outside quiet hours).
+    INSTANT = "instant"
+    # The day's alerts in as few messages as possible, at the profile's hour.
+    DIGEST = "digest"
+
+
+class AlertProfile(Base):
+    """A member's standing question "which tenders interest me" (at most 10 per person).
+
+    Lists are JSON: `cpv` 8-digit codes (a division or group covers the codes below it), `include` and
+    `exclude` keywords and phrases as `matching.parse_keywords` gives them, `countries` ISO 3166-1 alpha-2
+    (empty: any country), `kinds` TenderKind values. Values are whole hundredths of `currency`, like tenders'.
+    A profile matches only tenders first seen from `starts_at` on: no flood of old tenders when it is created.
+    `organisation_id` is the person's organisation when it was saved: its other representatives see it.
+    """
+
+    __tablename__ = "alert_profiles"
+    __table_args__ = (
+        Index("ix_alert_profiles_person_id", "person_id"),
+        Index("ix_alert_profiles_organisation_id", "organisation_id"),
+    )
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    person_id: Mapped[RowKey] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(100))
+    cpv: Mapped[list[str]] = mapped_column(JSON, default=list)
+    include: Mapped[list[str]] = mapped_column(JSON, default=list)
+    exclude: Mapped[list[str]] = mapped_column(JSON, default=list)
+    countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    value_min_hundredths: Mapped[int | None] = mapped_column(BigInteger)
+    value_max_hundredths: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="RON")
+    min_days_left: Mapped[int] = mapped_column(Integer, default=0)
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["competition"])
+    delivery: Mapped[str] = mapped_column(String(16), default=AlertDelivery.INSTANT.value)
+    # The digest's hour in TIMEZONE (0-23).
+    digest_hour: Mapped[int] = mapped_column(Integer, default=8)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    starts_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TenderAlert(Base):
+    """A member told (or to be told) of a tender: one row per person and tender, whatever the number of
+    profiles and sources that matched (the unique constraint; `tender_id` is the canonical tender, the one
+    other sources' rows point to with `same_as_id`).
+
+    `delivery` is the matching profile's; a digest alert waits with `sent_at` empty until the digest job claims
+    it. `followed_at` asks for deadline reminders (7 and 2 days before: `reminded_7_at`, `reminded_2_at`
+    claim them); `not_relevant_at` is the member's verdict, counted for managers. `change_sent_at` is when
+    the newest change was sent as an update.
+    """
+
+    __tablename__ = "tender_alerts"
+    __table_args__ = (
+        UniqueConstraint("person_id", "tender_id", name="uq_tender_alerts_person_id_tender_id"),
+        Index("ix_tender_alerts_tender_id", "tender_id"),
+        Index("ix_tender_alerts_created_at", "created_at"),
+        Index("ix_tender_alerts_waiting", "delivery", "sent_at"),
+    )
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    person_id: Mapped[RowKey] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    tender_id: Mapped[RowKey] = mapped_column(ForeignKey("tenders.id", ondelete="CASCADE"))
+    profile_id: Mapped[RowKey | None] = mapped_column(ForeignKey("alert_profiles.id", ondelete="SET NULL"))
+    delivery: Mapped[str] = mapped_column(String(16), default=AlertDelivery.INSTANT.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    change_sent_at: Mapped[datetime | None]
+    followed_at: Mapped[datetime | None]
+    not_relevant_at: Mapped[datetime | None]
+    reminded_7_at: Mapped[datetime | None]
+    reminded_2_at: Mapped[datetime | None]
+
+
+class TenderSourceState(Base):
+    """A configured source's health, by its name (TENDER_SOURCES): the last run and its counts, the
+    publication window fetched so far (TED's next run starts there), and the open incident, reported to the
+    admins once (`incident_reported_at`) until a run succeeds again."""
+
+    __tablename__ = "tender_sources"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    last_run_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    # The end of the last publication window fetched in full: the next run asks from here.
+    fetched_until: Mapped[datetime | None]
+    last_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    last_new: Mapped[int] = mapped_column(Integer, default=0)
+    last_changed: Mapped[int] = mapped_column(Integer, default=0)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The open incident: its reason (a SourceFailure value) and a detail without secrets, since when.
+    error: Mapped[str | None] = mapped_column(String(500))
+    error_since: Mapped[datetime | None]
+    incident_reported_at: Mapped[datetime | None]

@@ -15,6 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from storage.alerts import AlertProfileRepository, TenderAlertRepository, TenderSourceRepository
+from storage.bulk import _chunks, _insert_for, _rows_where_in
 from storage.db import PEOPLE_CHANGED
 from storage.models import (
     Announcement,
@@ -52,29 +54,6 @@ from storage.models import (
 
 # Set in a session's `info` when it queued outbox rows.
 OUTBOX_QUEUED = "outbox_queued"
-# Values per IN list or rows per INSERT in the bulk methods: well under both drivers' 32,767 bound parameters.
-BULK_CHUNK = 1000
-
-
-def _chunks(values: Iterable[Any], size: int = BULK_CHUNK) -> Iterable[list[Any]]:
-    iterator = iter(values)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-async def _rows_where_in(
-    session: AsyncSession, columns: Sequence[Any], column: Any, values: Collection[Any], *conditions: Any
-) -> list[RowMapping]:
-    """Plain rows whose `column` is one of `values`, read a chunk of values per query."""
-    found: list[RowMapping] = []
-    for chunk in _chunks(sorted(values)):
-        rows = await session.execute(select(*columns).where(column.in_(chunk), *conditions))
-        found.extend(rows.mappings())
-    return found
-
-
-def _insert_for(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 class OrganisationRepository:
@@ -1970,3 +1949,15 @@ class Repositories:
     @cached_property
     def tenders(self) -> TenderRepository:
         return TenderRepository(self.session)
+
+    @cached_property
+    def alert_profiles(self) -> AlertProfileRepository:
+        return AlertProfileRepository(self.session)
+
+    @cached_property
+    def tender_alerts(self) -> TenderAlertRepository:
+        return TenderAlertRepository(self.session)
+
+    @cached_property
+    def tender_sources(self) -> TenderSourceRepository:
+        return TenderSourceRepository(self.session)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,14 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from bot.cli import main
-from bot.config import DatabaseSettings, DeliverySettings, Settings, settings_problems, variables
+from bot.config import (
+    DatabaseSettings,
+    DeliverySettings,
+    Settings,
+    TenderSourceSettings,
+    settings_problems,
+    variables,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +47,16 @@ LANDS: dict[str, tuple[str, str, Any]] = {
     "LOG_LEVEL": ("DEBUG", "log_level", "DEBUG"),
     "MAX_TEXT_LENGTH": ("2000", "max_text_length", 2000),
     "PERSON_CACHE_SECONDS": ("0", "person_cache_seconds", 0.0),
+    "TENDER_SOURCES": (
+        '[{"name": "sicap", "kind": "csv", "path": "/srv/sicap.csv", "every_minutes": 60}]',
+        "tenders.sources",
+        [TenderSourceSettings(name="sicap", kind="csv", path=Path("/srv/sicap.csv"), every_minutes=60)],
+    ),
+    "TENDER_COUNTRIES": ("ro, bg;HU", "tenders.countries", frozenset({"RO", "BG", "HU"})),
+    "TENDER_RATES": ('{"RON": "5.01"}', "tenders.rates", {"RON": Decimal("5.01"), "EUR": Decimal(1)}),
+    "TENDER_QUIET_HOURS": ("23:00-07:00", "tenders.quiet_hours", "23:00-07:00"),
+    "TENDER_DIGEST_HOUR": ("18", "tenders.digest_hour", 18),
+    "TENDER_MAX_RESPONSE_BYTES": ("2048", "tenders.max_response_bytes", 2048),
 }
 
 
@@ -77,7 +95,7 @@ def test_every_variable_is_documented_and_every_documented_one_is_read() -> None
     assert documented(example, r"^(?:# )?([A-Z][A-Z_]+)=") == read
     # The README's line per section names the same variables as the sections hold.
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for section in ("database", "telegram", "delivery", None):
+    for section in ("database", "telegram", "delivery", "scheduler", "tenders", None):
         marker = f"- `settings.{section}`:" if section else "- `settings` itself"
         line = readme.split(marker, 1)[1].split("\n- ", 1)[0].split("\n\n", 1)[0]
         # The database's line says that its default lives in DATA_DIR.
