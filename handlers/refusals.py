@@ -30,6 +30,7 @@ from bot.services.members import MembershipError
 from bot.services.members import Refusal as MemberRefusal
 from bot.services.projects import STEP_MAX, PlanProblem, ProjectError, ProjectRefusal
 from bot.services.refusals import Refused
+from bot.services.tenders.profiles import ProfileError
 from storage.models import ServiceRequestStatus
 
 log = logging.getLogger(__name__)
@@ -232,12 +233,19 @@ def _project(error: ProjectError) -> str:
     }[error.reason]
 
 
+def _tender_profile(error: ProfileError) -> str:
+    from handlers.tenders.profile_texts import explain_profile
+
+    return explain_profile(error)
+
+
 _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (MembershipError, _membership),
     (CatalogueError, _catalogue),
     (GroupError, _group),
     (AnnouncementError, _announcement),
     (ProjectError, _project),
+    (ProfileError, _tender_profile),
 )
 
 
