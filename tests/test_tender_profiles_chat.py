@@ -328,3 +328,39 @@ async def test_forged_codes_and_pages_and_a_guest(sandbox: SandboxBot) -> None:
     assert sandbox.rt is not None
     async with unit_of_work(sandbox.rt.session_factory) as session:
         assert await session.scalar(select(func.count()).select_from(AlertProfile)) == 1
+
+
+async def test_dan_edits_one_field_and_two_presses_at_once_save_and_delete_once(sandbox: SandboxBot) -> None:
+    people = await cast(sandbox)
+    dan = people["dan"]
+    await store(sandbox, ELECTRICITY + OTHERS)
+    await make_quick_profile(dan, "Pellets", keyword="peleti")
+    [before] = await profiles_of(sandbox, 1002)
+    await dan.tap("Edit")
+    assert 'Editing "Pellets"' in seen(dan)
+    # "peleti" typed without diacritics finds "Peleți din biomasă".
+    assert "It would match 1 current tender" in seen(dan)
+    await dan.tap("Days left")
+    assert "Now: 0" in seen(dan)
+    await dan.send("45")
+    assert "at least 45 days left" in seen(dan)
+    assert "It would match 0 current tenders" in seen(dan)
+    await dan.tap("Countries")
+    await dan.send("Romania, Atlantis")
+    assert seen(dan).startswith("I do not know these countries: Atlantis.")
+    await dan.send("ro, Bulgaria")
+    assert "Countries: Romania, Bulgaria" in seen(dan)
+    # Save pressed twice at once: saved once, the second press is stale.
+    review = dan.last_message
+    assert review is not None
+    await sandbox.at_once(dan.tap("Save the changes", message=review), dan.tap("Save the changes", message=review))
+    [after] = await profiles_of(sandbox, 1002)
+    assert after.id == before.id and after.min_days_left == 45 and after.countries == ["RO", "BG"]
+    assert after.starts_at == before.starts_at
+    # Delete confirmed twice at once: deleted once, the other press refused.
+    await dan.tap("Delete")
+    confirm = dan.last_message
+    assert confirm is not None
+    await sandbox.at_once(dan.tap("Yes, delete it", message=confirm), dan.tap("Yes, delete it", message=confirm))
+    assert await profiles_of(sandbox, 1002) == []
+    assert "(0 of 10)" in seen(dan)

@@ -18,16 +18,17 @@ from pydantic import Field, model_validator
 
 from bot.amounts import CURRENCIES
 from bot.services.tenders import profiles
-from bot.services.tenders.cpv import CpvCode
+from bot.services.tenders.cpv import CpvCode, significant, vocabulary
 from bot.services.tenders.model import TenderKind
 from bot.services.tenders.profiles import CpvBrowse, Draft, MatchesPage
 from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id, clip, page_moves
 from handlers.tenders.profile_texts import LABEL_MAX, kind_name, state_mark
-from storage.models import AlertDelivery, AlertProfile, Person
+from storage.models import AlertProfile, Person
 
 # A CPV code as a button carries it: digits only (empty: the top of the tree); the service checks the rest.
 CodeDigits = Annotated[str, Field(pattern=r"^[0-9]{0,8}$")]
 Hour = Annotated[int, Field(ge=0, le=23)]
+Currency = Annotated[str, Field(pattern=r"^(RON|EUR)?$")]
 
 
 class TpAction(enum.StrEnum):
@@ -102,7 +103,7 @@ class FormAction(enum.StrEnum):
 class FormCb(CallbackData, prefix="tpf"):
     action: FormAction
     field: Field_ | None = None
-    currency: str = ""
+    currency: Currency = ""
     kind: TenderKind | None = None
     hour: Hour = 0
 
@@ -234,7 +235,7 @@ def cpv_browse_keyboard(draft: Draft, screen: CpvBrowse, language: str, reviewin
             ]
         )
     for entry in screen.items:
-        label = clip(f"{entry.code[: len(entry.code.rstrip('0')) or 2]} {entry.label(language)}", LABEL_MAX)
+        label = clip(f"{significant(entry.code)} {entry.label(language)}", LABEL_MAX)
         if profiles.opens(entry):
             rows.append([_button("📂 " + label, CpvCb(action=CpvAction.OPEN, code=entry.code))])
         else:
@@ -287,8 +288,6 @@ def cpv_remove_keyboard(draft: Draft, language: str, back_to: str) -> InlineKeyb
 
 
 def label_of(code: str, language: str) -> str:
-    from bot.services.tenders.cpv import vocabulary
-
     entry = vocabulary().get(code)
     return entry.label(language) if entry else "?"
 
@@ -365,10 +364,3 @@ def matches_keyboard(seen: profiles.Owned, page: MatchesPage) -> InlineKeyboardM
         rows.append(moves)
     rows.append([_button(_("⬅️ Back to the profile"), TpCb(action=TpAction.CARD, profile_id=pid))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def after_save_keyboard(profile_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[_button(_("⬅️ My profiles"), TpCb(action=TpAction.LIST))]])
-
-
-__all__ = ["AlertDelivery"]
