@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,8 +56,7 @@ class Jobs:
         self.settings = settings
         self.session_factory = session_factory
         self.sender = sender
-        # Each scheduled run, and each source's fetch, holds its lock: with several processes it runs in one.
-        self.leader = leader or leader_for(settings, session_factory.kw["bind"])
+        self._leader = leader
         # Tests' timeouts and waits for every source; None: each source's own (`sources.policy_for`).
         self.fetch_policy = fetch_policy
         self.by_name: dict[str, Callable[[datetime | None], Awaitable[Any]]] = {
@@ -65,6 +64,14 @@ class Jobs:
             "fetch_tenders": self.fetch_tenders,
         }
         assert tuple(self.by_name) == JOB_NAMES
+
+    @property
+    def leader(self) -> Leader:
+        """Each scheduled run, and each source's fetch, holds its lock: with several processes it runs in one
+        (chosen on first use, from the database and REDIS_URL)."""
+        if self._leader is None:
+            self._leader = leader_for(self.settings, self.session_factory.kw["bind"])
+        return self._leader
 
     async def queue_due_announcements(self, now: datetime | None = None) -> list[int]:
         """Scheduled announcements whose time has come go to the outbox; running it twice queues nothing twice."""
@@ -98,15 +105,28 @@ class Jobs:
             await self.run_led("tender_alerts", now)
         return outcomes
 
+    async def fetch_now(self, names: Sequence[str], now: datetime | None = None) -> list[FetchOutcome | None]:
+        """Fetch these sources now, due or not (a manager's "Fetch now"): an outcome per name, None for one
+        being fetched already. Then the alert job, when something new or changed was stored."""
+        outcomes = [await self.fetch_one(name, now) for name in names]
+        if any(o is not None and o.stored_something for o in outcomes) and "tender_alerts" in self.by_name:
+            await self.run_led("tender_alerts", now)
+        return outcomes
+
     async def fetch_one(self, name: str, now: datetime | None = None) -> FetchOutcome | None:
         """Fetch one source under its lock; None when it is being fetched already (here or elsewhere)."""
         async with self.leader.hold(f"tender_source:{name}") as got:
             if not got:
                 log.info("tender source %s is being fetched already: skipped", name)
                 return None
-            return await sources.fetch_source(
-                self.session_factory, self.settings, name, now=now, policy=self.fetch_policy
-            )
+            try:
+                return await sources.fetch_source(
+                    self.session_factory, self.settings, name, now=now, policy=self.fetch_policy
+                )
+            except Exception:
+                # Not the source's doing (a bug, the database): logged, and the other sources go on.
+                log.exception("fetching tender source %s failed unexpectedly", name)
+                return FetchOutcome(name, False, detail="unexpected error")
 
     async def run_led(self, name: str, now: datetime | None = None) -> Any:
         """Run a job if this process gets its leader lock; another process holding it: this run is skipped."""

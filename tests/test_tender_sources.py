@@ -374,3 +374,27 @@ async def test_the_weeks_figures_count_per_day_in_bucharest(session_factory: Fac
     assert by_day["2026-12-01"] == (2, 2, 2, 0)
     assert by_day["2026-11-25"] == (1, 1, 0, 1)
     assert sum(day.tenders for day in days) == 3
+
+
+async def test_a_source_that_fails_unexpectedly_stops_nobody_else(
+    session_factory: Factory, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.services.tenders.sources as sources_module
+
+    real = sources_module.fetch_source
+
+    async def buggy(factory: Factory, settings: Settings, name: str, **kwargs: Any) -> Any:
+        if name == "first":
+            raise RuntimeError("a bug")
+        return await real(factory, settings, name, **kwargs)
+
+    monkeypatch.setattr(sources_module, "fetch_source", buggy)
+    path = str(DATA / "romanian_tenders.csv")
+    settings = make_settings(
+        tender_sources=json.dumps(
+            [{"name": "first", "kind": "csv", "path": path}, {"name": "second", "kind": "csv", "path": path}]
+        )
+    )
+    outcomes = await Jobs(settings, session_factory, None, fetch_policy=FAST).run("fetch_tenders", NOW)
+    assert [(o.source, o.ok) for o in outcomes] == [("first", False), ("second", True)]
+    assert outcomes[1].new == 3
