@@ -83,7 +83,7 @@ async def test_a_manager_sees_health_fetches_now_and_gets_the_weeks_figures(
     assert maria.last_callback_answer == ("🔄 Fetching…", False)
     # The Romanian solar panels and sludge composting notices (the Austrian one is not in Romania).
     assert "✅ ted: 2 notices fetched, 2 new, 0 changed." in texts(maria)
-    assert "Last run: 2 notices fetched, 2 new, 0 changed · 0 failures in 1 runs" in seen(maria)
+    assert "Last run: 2 notices fetched, 2 new, 0 changed · runs: 1, failures: 0" in seen(maria)
     query = ted.stats.bodies[-1]["query"]
     assert "buyer-country IN (ROU)" in query and "classification-cpv IN (09332000)" in query
 

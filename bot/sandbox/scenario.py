@@ -940,7 +940,9 @@ def describe_activity(activity: Activity, name_of: Callable[[int], str], *, inde
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
     """aiogram logs every update and alembic every migration at INFO: noise next to a transcript or a prompt."""
-    loggers = [logging.getLogger(name) for name in ("aiogram", "alembic", "bot.jobs", "bot.delivery")]
+    loggers = [
+        logging.getLogger(name) for name in ("aiogram", "alembic", "bot.jobs", "bot.delivery", "bot.services.tenders")
+    ]
     previous = [logger.level for logger in loggers]
     # Someone who asked for DEBUG wants to see everything.
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:

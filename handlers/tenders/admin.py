@@ -115,9 +115,7 @@ def source_block(health: SourceHealth, settings: Settings) -> str:
             state.last_fetched,
         ).format(fetched=state.last_fetched, new=state.last_new, changed=state.last_changed)
         + " · "
-        + ngettext("{count} failure in {runs} runs", "{count} failures in {runs} runs", state.failures).format(
-            count=state.failures, runs=state.runs
-        )
+        + _("runs: {runs}, failures: {count}").format(count=state.failures, runs=state.runs)
     )
     if state.error:
         reason, detail = _reason_of(state.error)
