@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -12,29 +12,66 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.delivery import Sender
+from bot.leader import Leader, leader_for
 from bot.services import announcements
+from bot.services.tenders import sources
+from bot.services.tenders.fetch import FetchPolicy
+from bot.services.tenders.sources import FetchOutcome
 from storage.db import unit_of_work
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
 # The names `{"run": "JOB"}` scenario steps and operators use.
-JOB_NAMES = ("announcements",)
+JOB_NAMES = ("announcements", "fetch_tenders")
+
+# When the scheduler runs each job (APScheduler trigger and its arguments); a job named here but absent from
+# `Jobs.by_name` is not scheduled. `announcements` runs every SCHEDULER_INTERVAL seconds (see `scheduler`).
+SCHEDULE: dict[str, tuple[str, dict[str, Any]]] = {
+    # Looks every minute for the sources whose `every_minutes` have passed.
+    "fetch_tenders": ("interval", {"minutes": 1}),
+    # Matches what fetches stored (a fetch that stored something also runs it at once), and sends what waited
+    # out the quiet hours.
+    "tender_alerts": ("interval", {"minutes": 10}),
+    # Every profile's digest hour comes at the top of an hour.
+    "tender_digest": ("cron", {"minute": 1}),
+    "deadline_reminders": ("cron", {"minute": 31}),
+}
+# How late a missed run may still start (a run missed by more is skipped; missed runs are coalesced).
+MISFIRE_GRACE_SECONDS = 300
 
 
 class Jobs:
     """The bot's jobs by name, for the scheduler and for `{"run": "JOB"}` scenario steps."""
 
     def __init__(
-        self, settings: Settings, session_factory: async_sessionmaker[AsyncSession], sender: Sender | None
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        sender: Sender | None,
+        *,
+        leader: Leader | None = None,
+        fetch_policy: FetchPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.sender = sender
+        self._leader = leader
+        # Tests' timeouts and waits for every source; None: each source's own (`sources.policy_for`).
+        self.fetch_policy = fetch_policy
         self.by_name: dict[str, Callable[[datetime | None], Awaitable[Any]]] = {
             "announcements": self.queue_due_announcements,
+            "fetch_tenders": self.fetch_tenders,
         }
         assert tuple(self.by_name) == JOB_NAMES
+
+    @property
+    def leader(self) -> Leader:
+        """Each scheduled run, and each source's fetch, holds its lock: with several processes it runs in one
+        (chosen on first use, from the database and REDIS_URL)."""
+        if self._leader is None:
+            self._leader = leader_for(self.settings, self.session_factory.kw["bind"])
+        return self._leader
 
     async def queue_due_announcements(self, now: datetime | None = None) -> list[int]:
         """Scheduled announcements whose time has come go to the outbox; running it twice queues nothing twice."""
@@ -48,6 +85,63 @@ class Jobs:
                 self.sender.notify()
         return ids
 
+    async def fetch_tenders(self, now: datetime | None = None, *, source: str | None = None) -> list[FetchOutcome]:
+        """Fetch every source whose schedule says it is due (or the one named, due or not), one after the other:
+        one source's failure never stops the others. A source another process (or a manager's "Fetch now") is
+        fetching is skipped. Then, when something new or changed was stored, the alert job runs."""
+        now = now or datetime.now(UTC)
+        if source is not None:
+            sources.source_settings(self.settings, source)  # KeyError for a name that is not configured
+            names = [source]
+        else:
+            known = await sources.states(self.session_factory)
+            names = [s.name for s in self.settings.tenders.sources if sources.due(known.get(s.name), s, now)]
+        outcomes: list[FetchOutcome] = []
+        for name in names:
+            outcome = await self.fetch_one(name, now)
+            if outcome is not None:
+                outcomes.append(outcome)
+        if any(outcome.stored_something for outcome in outcomes) and "tender_alerts" in self.by_name:
+            await self.run_led("tender_alerts", now)
+        return outcomes
+
+    async def fetch_now(self, names: Sequence[str], now: datetime | None = None) -> list[FetchOutcome | None]:
+        """Fetch these sources now, due or not (a manager's "Fetch now"): an outcome per name, None for one
+        being fetched already. Then the alert job, when something new or changed was stored."""
+        outcomes = [await self.fetch_one(name, now) for name in names]
+        if any(o is not None and o.stored_something for o in outcomes) and "tender_alerts" in self.by_name:
+            await self.run_led("tender_alerts", now)
+        return outcomes
+
+    async def fetch_one(self, name: str, now: datetime | None = None) -> FetchOutcome | None:
+        """Fetch one source under its lock; None when it is being fetched already (here or elsewhere)."""
+        async with self.leader.hold(f"tender_source:{name}") as got:
+            if not got:
+                log.info("tender source %s is being fetched already: skipped", name)
+                return None
+            try:
+                return await sources.fetch_source(
+                    self.session_factory, self.settings, name, now=now, policy=self.fetch_policy
+                )
+            except Exception:
+                # Not the source's doing (a bug, the database): logged, and the other sources go on.
+                log.exception("fetching tender source %s failed unexpectedly", name)
+                return FetchOutcome(name, False, detail="unexpected error")
+
+    async def run_led(self, name: str, now: datetime | None = None) -> Any:
+        """Run a job if this process gets its leader lock; another process holding it: this run is skipped."""
+        async with self.leader.hold(f"job:{name}") as got:
+            if not got:
+                log.info("job %s runs in another process: skipped here", name)
+                return None
+            return await self.by_name[name](now)
+
+    async def _scheduled(self, name: str) -> None:
+        try:
+            await self.run_led(name)
+        except Exception:
+            log.exception("job %s failed", name)
+
     async def run(self, name: str, now: datetime | None = None) -> Any:
         if name not in self.by_name:
             raise KeyError(f"no job {name!r}; jobs: {', '.join(sorted(self.by_name))}")
@@ -56,12 +150,23 @@ class Jobs:
     def scheduler(self) -> AsyncIOScheduler:
         """APScheduler in this process (3.x: one process per job store, so nothing is shared)."""
         scheduler = AsyncIOScheduler(timezone=self.settings.tz)
-        scheduler.add_job(
-            self.queue_due_announcements,
-            "interval",
-            seconds=self.settings.scheduler.interval,
-            id="announcements",
-            coalesce=True,
-            max_instances=1,
-        )
+        table: dict[str, tuple[str, dict[str, Any]]] = {
+            "announcements": ("interval", {"seconds": self.settings.scheduler.interval}),
+            **SCHEDULE,
+        }
+        for name in self.by_name:
+            if name not in table:
+                log.warning("job %s has no schedule: it runs only when asked", name)
+                continue
+            trigger, arguments = table[name]
+            scheduler.add_job(
+                self._scheduled,
+                trigger,
+                args=[name],
+                id=name,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=MISFIRE_GRACE_SECONDS,
+                **arguments,
+            )
         return scheduler

@@ -53,6 +53,10 @@ class NoticeKind(enum.StrEnum):
     PROJECT_STATE = "project.state"
     PROJECT_RANK = "project.rank"
     PROJECT_OUTCOME = "project.outcome"
+    # Managers and admins (bot.services.tenders.sources): a configured tender source broke (once per
+    # incident), and it works again.
+    TENDER_SOURCE_FAILED = "tender_source.failed"
+    TENDER_SOURCE_RECOVERED = "tender_source.recovered"
 
 
 @dataclass(frozen=True)

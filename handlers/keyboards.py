@@ -63,6 +63,7 @@ class MenuAction(enum.StrEnum):
     GROUPS = "groups"
     PROJECTS = "projects"
     TENDERS = "tenders"
+    TENDER_SOURCES = "tender_sources"
 
 
 class MenuCb(CallbackData, prefix="menu"):
@@ -159,6 +160,11 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
         builder.row(
             InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action=MenuAction.REQUESTS).pack()),
             InlineKeyboardButton(text=_("📣 Announcement"), callback_data=MenuCb(action=MenuAction.ANNOUNCE).pack()),
+        )
+        builder.row(
+            InlineKeyboardButton(
+                text=_("🛰 Tender sources"), callback_data=MenuCb(action=MenuAction.TENDER_SOURCES).pack()
+            )
         )
     builder.row(
         InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action=MenuAction.PROFILE).pack()),

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertProfile, Person, TenderAlert, TenderCpv, TenderRow, TenderSourceState
@@ -161,3 +162,77 @@ class TenderSourceRepository:
     async def all(self) -> Sequence[TenderSourceState]:
         result = await self.session.scalars(select(TenderSourceState).order_by(TenderSourceState.name))
         return result.all()
+
+    async def ensure(self, name: str, kind: str) -> TenderSourceState:
+        """The source's row, created empty on its first run (two processes creating it at once: one wins)."""
+        state = await self.get(name)
+        if state is not None:
+            return state
+        try:
+            async with self.session.begin_nested():
+                state = TenderSourceState(name=name, kind=kind, last_fetched=0, last_new=0, last_changed=0)
+                self.session.add(state)
+                await self.session.flush()
+        except IntegrityError:
+            state = await self.get(name)
+            assert state is not None
+        return state
+
+    async def _update(self, name: str, *conditions: Any, **values: Any) -> int:
+        result = await self.session.execute(
+            update(TenderSourceState)
+            .where(TenderSourceState.name == name, *conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return int(result.rowcount or 0)
+
+    async def record_success(
+        self, name: str, *, now: datetime, fetched: int, new: int, changed: int, fetched_until: datetime | None
+    ) -> bool:
+        """A run that worked: counts, the window fetched so far, the incident closed. True when an incident
+        had been reported (so its recovery is to be told), exactly once however many runs race."""
+        recovered = await self._update(
+            name, TenderSourceState.incident_reported_at.is_not(None), incident_reported_at=None
+        )
+        values: dict[str, Any] = {
+            "last_run_at": now,
+            "last_success_at": now,
+            "last_fetched": fetched,
+            "last_new": new,
+            "last_changed": changed,
+            "runs": TenderSourceState.runs + 1,
+            "error": None,
+            "error_since": None,
+        }
+        if fetched_until is not None:
+            values["fetched_until"] = fetched_until
+        await self._update(name, **values)
+        await self._refresh(name)
+        return recovered == 1
+
+    async def record_failure(
+        self, name: str, *, now: datetime, fetched: int, new: int, changed: int, error: str
+    ) -> bool:
+        """A run that failed (what it stored before failing counted): the incident opened, or kept open since
+        it began. True when this incident is to be reported now: the first failure of it, exactly once."""
+        await self._update(
+            name,
+            last_run_at=now,
+            last_fetched=fetched,
+            last_new=new,
+            last_changed=changed,
+            runs=TenderSourceState.runs + 1,
+            failures=TenderSourceState.failures + 1,
+            error=error[:500],
+            error_since=func.coalesce(TenderSourceState.error_since, now),
+        )
+        report = await self._update(name, TenderSourceState.incident_reported_at.is_(None), incident_reported_at=now)
+        await self._refresh(name)
+        return report == 1
+
+    async def _refresh(self, name: str) -> None:
+        state = await self.get(name)
+        if state is not None:
+            await self.session.refresh(state)

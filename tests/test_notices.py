@@ -95,7 +95,20 @@ def samples() -> dict[NoticeKind, list[dict[str, Any]]]:
             notice = _group(event)
             found[notice.kind] = [dict(notice.params)]
     found.update(_projects())
+    found.update(_tender_sources())
     return found
+
+
+def _tender_sources() -> dict[NoticeKind, list[dict[str, Any]]]:
+    from bot.services.tenders.fetch import SourceFailure
+
+    base = {"source": "ted", "kind": "ted", "at": datetime.now(UTC).isoformat()}
+    return {
+        NoticeKind.TENDER_SOURCE_FAILED: [
+            {**base, "reason": reason.value, "detail": f"HTTP 400: {ODD}"} for reason in SourceFailure
+        ],
+        NoticeKind.TENDER_SOURCE_RECOVERED: [base],
+    }
 
 
 def _projects() -> dict[NoticeKind, list[dict[str, Any]]]:
@@ -147,7 +160,8 @@ def test_every_kind_is_worded_in_both_languages_as_telegram_accepts_it() -> None
             assert ro != en, kind
             for text in (ro, en):
                 assert "<Verde>" not in text, (kind, text)
-            if kind is not NoticeKind.MESSAGE:
+            # A source's name is plain ("ted"): a recovery says nothing else.
+            if kind not in (NoticeKind.MESSAGE, NoticeKind.TENDER_SOURCE_RECOVERED):
                 assert "&lt;Verde&gt; &amp; Fiii" in ro + en or "Grupul" in ro, (kind, ro)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import re
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
@@ -18,6 +20,7 @@ from bot.sandbox.harness import SandboxBot
 from bot.sandbox.scenario import Activity, bot_activity, indent_block, message_body, quiet_libraries, sandbox_settings
 from bot.sandbox.seed import PEOPLE, add_person, everyone, load_people, next_free_id, seed
 from bot.sandbox.server import SandboxUsageError
+from bot.sandbox.ted import TedStandIn, sandbox_notices
 from bot.services.members import MembershipError, PersonView
 from storage.models import Role
 
@@ -231,7 +234,8 @@ class Console:
                 "printed with their buttons numbered: type a number, or a button's label, to press it.",
                 "Messages the bot sends to other people meanwhile are shown as '→ name: …'.",
                 "Try /start, /services, /groups, /join, /profile, /language; managers also have /requests, /announce",
-                "and /service_requests, and edit services and groups from their screens.",
+                "and /service_requests, and edit services and groups from their screens, and /tenders_admin (tender",
+                "sources: 'Fetch now' asks a local TED stand-in with a few invented notices).",
                 "As in Telegram, the bot writes only to people who have started it: those listed below have.",
                 "",
                 CONSOLE_HELP,
@@ -307,7 +311,16 @@ async def run_console(
         with contextlib.suppress(ImportError):
             importlib.import_module("readline")
     with quiet_libraries():
-        async with SandboxBot(sandbox_settings(settings, database)) as sandbox:
+        # A local TED stand-in with a few recent notices: the "ted" source points at it, so that "Fetch now" in
+        # /tenders_admin works without the internet.
+        async with (
+            TedStandIn(sandbox_notices(date.today())) as ted,
+            SandboxBot(
+                sandbox_settings(settings, database).replace(
+                    tender_sources=json.dumps([{"name": "ted", "kind": "ted", "url": ted.base_url, "rate": 10}])
+                )
+            ) as sandbox,
+        ):
             await seed(sandbox, PEOPLE)
             users = await load_people(sandbox)
             current = _pick_first_person(users, as_name)

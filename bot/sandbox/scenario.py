@@ -11,7 +11,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -487,6 +487,51 @@ async def _announce(run: ScenarioRun, step: Step) -> Outcome:
     return Outcome()
 
 
+def _validate_import(step: Step, checks: Checks) -> None:
+    from bot.services.tenders.sources import FORMATS
+
+    if step.data.get("format") not in FORMATS:
+        raise ValueError(f'"format" is one of {", ".join(FORMATS)}, not {step.data.get("format")!r}')
+    if not str(step.data["import_tenders"]).strip():
+        raise ValueError('"import_tenders" names a file, relative to the scenario')
+    _validate_now(step, checks)
+
+
+@step_kind(
+    "import_tenders",
+    fields={"import_tenders": str, "format": str, "source": str, "now": str},
+    required=("format",),
+    describe=lambda step: f"import {step.data['format']} tenders from {step.data['import_tenders']}",
+    acts_as_person=False,
+    validate=_validate_import,
+)
+async def _import_tenders(run: ScenarioRun, step: Step) -> Outcome:
+    """Store the tenders of a file as a fetch of a source of that format would (TED: a search response)."""
+    from bot.services.tenders.fetch import SourceError
+    from bot.services.tenders.sources import store_document
+
+    assert run.sandbox.rt is not None
+    path = Path(str(step.data["import_tenders"]))
+    if not path.is_absolute():
+        path = run.base / path
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError as error:
+        return Outcome(False, error=f"cannot read {path}: {error.strerror or error}")
+    kind = str(step.data["format"])
+    now = datetime.fromisoformat(str(step.data["now"])) if "now" in step.data else datetime.now(UTC)
+    try:
+        parsed, result = await store_document(
+            run.sandbox.rt.session_factory, kind, data, str(step.data.get("source", kind)), now=now
+        )
+    except SourceError as error:
+        return Outcome(False, error=f"{path.name} is not a {kind} file: {error}")
+    return Outcome(
+        detail=f"{len(parsed.tenders)} tenders read ({len(parsed.problems)} skipped): "
+        f"{result.new} new, {result.changes} changed"
+    )
+
+
 # --- expecting
 
 
@@ -691,9 +736,11 @@ class StepResult:
 class ScenarioRun:
     """The state of one scenario run: the sandbox, the people by name, captured variables."""
 
-    def __init__(self, sandbox: SandboxBot) -> None:
+    def __init__(self, sandbox: SandboxBot, base: Path | None = None) -> None:
         self.sandbox = sandbox
         self.server = sandbox.server
+        # Where the scenario's file is: the files its steps name are read from there.
+        self.base = base or Path.cwd()
         self.people: dict[str, SandboxUser] = {}
         self.names: dict[int, str] = {}
         # Per person: the last event before their latest action (group chats have no since_last_action).
@@ -893,7 +940,9 @@ def describe_activity(activity: Activity, name_of: Callable[[int], str], *, inde
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
     """aiogram logs every update and alembic every migration at INFO: noise next to a transcript or a prompt."""
-    loggers = [logging.getLogger(name) for name in ("aiogram", "alembic", "bot.jobs", "bot.delivery")]
+    loggers = [
+        logging.getLogger(name) for name in ("aiogram", "alembic", "bot.jobs", "bot.delivery", "bot.services.tenders")
+    ]
     previous = [logger.level for logger in loggers]
     # Someone who asked for DEBUG wants to see everything.
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
@@ -907,11 +956,13 @@ def quiet_libraries() -> Iterator[None]:
 
 
 def sandbox_settings(settings: Settings, database: Path) -> Settings:
-    """The deployment's settings on a private SQLite file, with no Telegram token and no Redis."""
+    """The deployment's settings on a private SQLite file, with no Telegram token, no Redis, and no tender
+    source on the internet (the console points "ted" at a local stand-in; scenarios import files)."""
     return settings.replace(
         database_url=f"sqlite+aiosqlite:///{database}",
         bot_token=None,
         redis_url=None,
+        tender_sources="[]",
         # Admins are declared by the scenario or the console's people, not taken from the environment.
         admin_ids=frozenset(),
     )
@@ -924,8 +975,10 @@ async def run_scenario(
     db: Path | None = None,
     as_json: bool = False,
     out: TextIO | None = None,
+    base: Path | None = None,
 ) -> int:
-    """Run a scenario given as text; 0 when every step passed, else 1."""
+    """Run a scenario given as text; 0 when every step passed, else 1. Files its steps name are read relative
+    to `base` (the scenario file's directory; default the current one)."""
     out = sys.stdout if out is None else out
     total = count_steps(text)
     report: TextReport | JsonReport = JsonReport(out) if as_json else TextReport(out, len(text.splitlines()))
@@ -946,7 +999,7 @@ async def run_scenario(
         passed = failed = 0
         async with SandboxBot(sandbox_settings(settings, database)) as sandbox:
             await seed_content(sandbox)
-            run = ScenarioRun(sandbox)
+            run = ScenarioRun(sandbox, base)
             for step in steps:
                 result = await run.execute(step)
                 report.step(result, run)
@@ -982,6 +1035,8 @@ async def run_scenario_file(
     * ``{"as": "ana", "expect_alert": "REGEX"}``: the answer to ana's last tap (or forged tap) matches.
     * ``{"as": "ana", "capture": "start=([A-Za-z0-9_-]+)", "into": "code"}``: keep the first group for ``${code}``
       in later steps.
+    * ``{"import_tenders": "PATH", "format": "ted|ocds|rss|csv"}``: store the tenders of a file (relative to the
+      scenario) as a fetch would; ``"source"`` names the source (default: the format), ``"now"`` the time.
 
     The run stops at the first failed step. Every run starts from a fresh database unless ``db`` is given;
     either way the services catalogue and the working groups are there (an empty catalogue is seeded).
@@ -992,7 +1047,7 @@ async def run_scenario_file(
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         print(f"cannot read the scenario {path}: {reason}", file=sys.stderr)
         return 2
-    return await run_scenario(text, settings, db=db, as_json=as_json, out=out)
+    return await run_scenario(text, settings, db=db, as_json=as_json, out=out, base=Path(path).parent)
 
 
 __all__ = [

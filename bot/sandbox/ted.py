@@ -506,3 +506,35 @@ def _project(notice: Mapping[str, Any], fields: Sequence[str] | None) -> dict[st
         return copy.deepcopy(dict(notice))
     wanted = set(fields) | set(_ALWAYS_RETURNED)
     return {name: copy.deepcopy(value) for name, value in notice.items() if name in wanted}
+
+
+def sandbox_notices(today: date) -> list[dict[str, Any]]:
+    """A few invented calls for competition published in the last days, for the sandbox console's stand-in (so a
+    manager who presses "Fetch now" there sees tenders arrive). Not real notices."""
+    wishes = (
+        ("900101", "ROU", ["09332000"], "Panouri solare fotovoltaice pentru școli", "Solar panels for schools"),
+        ("900102", "ROU", ["09111400"], "Peleți din biomasă pentru centrale termice", "Biomass pellets for boilers"),
+        ("900103", "ROU", ["72000000"], "Servicii IT pentru digitalizarea primăriei", "IT services for the town hall"),
+        ("900104", "AUT", ["09332000", "45261215"], "Photovoltaikanlagen auf Dächern", "Rooftop photovoltaic systems"),
+        ("900105", "ROU", ["90513000"], "Compostarea nămolului de la stația de epurare", "Composting sewage sludge"),
+    )
+    notices = []
+    for offset, (number, country, cpv, native, english) in enumerate(wishes):
+        published = today - timedelta(days=offset % 3)
+        language = "deu" if country == "AUT" else "ron"
+        notices.append(
+            {
+                "publication-number": f"{number}-{today.year}",
+                "notice-type": "cn-standard",
+                "publication-date": f"{published.isoformat()}+02:00",
+                "notice-title": {language: native, "eng": english},
+                "buyer-name": {language: ["Primăria Municipiului Exemplu" if country == "ROU" else "Stadt Beispiel"]},
+                "buyer-country": [country],
+                "classification-cpv": cpv,
+                "estimated-value-proc": str(150_000 * (offset + 1)),
+                "estimated-value-cur-proc": "RON" if country == "ROU" else "EUR",
+                "deadline-receipt-tender-date-lot": [f"{(today + timedelta(days=20 + 5 * offset)).isoformat()}+02:00"],
+                "links": {"html": {"ENG": f"https://ted.europa.eu/en/notice/-/detail/{number}-{today.year}"}},
+            }
+        )
+    return notices
