@@ -23,6 +23,7 @@ from handlers.groups import group_notice
 from handlers.keyboards import NoticeMessage
 from handlers.onboarding import join_decided_notice, join_requested_notice
 from handlers.projects.notices import project_notice
+from handlers.tenders.alert_texts import WORDINGS as TENDER_ALERT_WORDINGS
 
 Wording = Callable[[Mapping[str, Any], str], NoticeMessage]
 
@@ -42,6 +43,7 @@ NOTICES: dict[NoticeKind, Wording] = {
     NoticeKind.PROJECT_STATE: partial(project_notice, NoticeKind.PROJECT_STATE),
     NoticeKind.PROJECT_RANK: partial(project_notice, NoticeKind.PROJECT_RANK),
     NoticeKind.PROJECT_OUTCOME: partial(project_notice, NoticeKind.PROJECT_OUTCOME),
+    **TENDER_ALERT_WORDINGS,
 }
 
 

@@ -30,6 +30,7 @@ from bot.services.members import MembershipError
 from bot.services.members import Refusal as MemberRefusal
 from bot.services.projects import STEP_MAX, PlanProblem, ProjectError, ProjectRefusal
 from bot.services.refusals import Refused
+from bot.services.tenders.alerts import AlertError
 from storage.models import ServiceRequestStatus
 
 log = logging.getLogger(__name__)
@@ -232,12 +233,18 @@ def _project(error: ProjectError) -> str:
     }[error.reason]
 
 
+def _tender_alert(error: AlertError) -> str:
+    # One reason (AlertRefusal.NOT_YOURS): another person's alert, or none, looks the same to the presser.
+    return _("This alert is not yours, or it no longer exists.")
+
+
 _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (MembershipError, _membership),
     (CatalogueError, _catalogue),
     (GroupError, _group),
     (AnnouncementError, _announcement),
     (ProjectError, _project),
+    (AlertError, _tender_alert),
 )
 
 
