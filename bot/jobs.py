@@ -68,7 +68,7 @@ class Jobs:
 
     async def tender_alerts(self, now: datetime | None = None) -> dict[str, int]:
         """New tenders matched against the active profiles (a transaction per batch of claimed tenders), the
-        instant alerts held back by quiet hours, then the changes; what it did, counted. Running it twice, or in
+        changes, then the instant alerts held back by quiet hours; what it did, counted. Running it twice, or in
         two processes at once, sends nothing twice (claimed tenders, unique alerts, outbox batches)."""
         now = now or datetime.now(UTC)
         policy = self._alert_policy()
@@ -86,7 +86,9 @@ class Jobs:
             self._wake_sender(batch.sent)
             if batch.claimed < tender_alerts.BATCH:
                 break
-        for step, name in ((tender_alerts.send_waiting, "waiting_sent"), (tender_alerts.send_changes, "changes")):
+        # Changes before the alerts held back: a held alert is worded from the tender as it is now, and its
+        # member needs no update of what they have not read yet.
+        for step, name in ((tender_alerts.send_changes, "changes"), (tender_alerts.send_waiting, "waiting_sent")):
             while True:
                 async with unit_of_work(self.session_factory) as session:
                     claimed = await step(Repositories(session), policy, now=now)

@@ -80,25 +80,27 @@ class TenderAlertRepository:
 
     # --- the alert job's claims (bot.services.tenders.alerts) ----------------------------------------------------
     # Each claim is one conditional UPDATE: a row another transaction claimed meanwhile fails its condition when
-    # PostgreSQL re-reads it, and SQLite has one writer at a time. The pick skips rows another transaction holds
-    # (FOR UPDATE SKIP LOCKED on PostgreSQL, nothing on SQLite) so that a second process takes the next batch
-    # instead of waiting; as in the outbox's claim it is a MATERIALIZED CTE, read once.
+    # PostgreSQL re-reads it, and SQLite has one writer at a time. On PostgreSQL the pick skips rows another
+    # transaction holds (FOR UPDATE SKIP LOCKED), so that a second process takes the next batch instead of
+    # waiting, and is a MATERIALIZED CTE, read once, as in the outbox's claim. On SQLite it is a plain subquery:
+    # sqlite3 opens its transaction only before a statement that begins with UPDATE, INSERT or DELETE, so an
+    # UPDATE written "WITH picked AS (...) UPDATE ..." would run, and commit, outside the caller's transaction
+    # (a claim kept while the alerts of the same transaction were rolled back: tested).
 
     async def _claim(
         self, table: Table, condition: Any, values: Mapping[str, Any], limit: int, returning: Sequence[Any]
     ) -> list[dict[str, Any]]:
-        picked = (
-            select(table.c.id)
-            .where(condition)
-            .order_by(table.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("picked")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
+        pick = select(table.c.id).where(condition).order_by(table.c.id).limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            picked = (
+                pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+            )
+            chosen: Any = select(picked.c.id)
+        else:
+            chosen = pick.scalar_subquery()
         result = await self.session.execute(
             update(table)
-            .where(table.c.id.in_(select(picked.c.id)), condition)
+            .where(table.c.id.in_(chosen), condition)
             .values(**values)
             .returning(*returning)
             .execution_options(synchronize_session=False)

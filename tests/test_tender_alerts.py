@@ -348,3 +348,32 @@ def test_quiet_hours_and_digest_hours() -> None:
     assert not tender_alerts.in_quiet_hours(datetime(2026, 12, 1, 21, 59, tzinfo=tz), None, tz)
     assert tender_alerts.in_quiet_hours(datetime(2026, 12, 1, 13, 0, tzinfo=tz), (12, 14), tz)
     assert [tender_alerts.digest_hour(hour, quiet) for hour in (21, 22, 3, 8, 9)] == [21, 8, 8, 8, 9]
+
+
+async def test_a_run_that_fails_midway_loses_nothing_and_sends_nothing_twice_when_run_again(
+    session_factory: async_sessionmaker[AsyncSession], jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ana = await person(session_factory, 1001, "Ana")
+    await profile(session_factory, ana)
+    await store(session_factory, [replace(SOLAR, source_id=f"{n}-2026", procedure_id=f"p{n}") for n in range(1200)])
+    real = tender_alerts.match_new
+    calls = 0
+
+    async def crashing(*args: Any, **kwargs: Any) -> tender_alerts.MatchResult:
+        # The second batch does all its work, then the process dies before its commit.
+        nonlocal calls
+        calls += 1
+        result = await real(*args, **kwargs)
+        if calls == 2:
+            raise RuntimeError("killed")
+        return result
+
+    monkeypatch.setattr(tender_alerts, "match_new", crashing)
+    with pytest.raises(RuntimeError, match="killed"):
+        await jobs.tender_alerts(NOON)
+    assert len(await alerts_of(session_factory)) == tender_alerts.BATCH
+    monkeypatch.setattr(tender_alerts, "match_new", real)
+    done = await jobs.tender_alerts(NOON + timedelta(minutes=1))
+    assert (done["tenders"], done["alerts"]) == (1200 - tender_alerts.BATCH, 1200 - tender_alerts.BATCH)
+    rows = await outbox(session_factory, "tender.alert")
+    assert len(rows) == len({row.content["tender"]["tender_id"] for row in rows}) == 1200

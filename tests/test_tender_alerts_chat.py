@@ -3,6 +3,7 @@ and changes the buttons, and a forged button for another person's alert is refus
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -69,3 +70,41 @@ async def test_a_member_follows_an_alert_marks_another_not_relevant_and_cannot_t
     # An id out of range is a stale button, never a database error.
     text, _alert = await radu.forge("ta:99999999999999999999:follow:0")
     assert text
+
+    # The managers' figures of the week: two alerts, no follow left standing, one not relevant.
+    async with sandbox.rt.session_factory() as session:
+        week = await Repositories(session).tender_alerts.weekly_counts(
+            NOON - timedelta(days=7), NOON + timedelta(days=1)
+        )
+    assert week == {"alerts": 2, "followed": 0, "not_relevant": 1}
+
+
+async def test_a_digest_press_changes_only_that_tenders_buttons(sandbox: SandboxBot) -> None:
+    radu = await sandbox.person("radu", 2001, "Radu", language_code="en", role="member", organisation="EcoTech SRL")
+    await radu.send("/start")
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        repos = Repositories(session)
+        person = await repos.people.by_telegram_id(2001)
+        assert person is not None
+        await repos.alert_profiles.add(
+            AlertProfile(
+                person_id=person.id,
+                name="Solar",
+                cpv=["09330000"],
+                delivery="digest",
+                digest_hour=9,
+                starts_at=NOON - timedelta(days=1),
+            )
+        )
+        tenders = [replace(SOLAR, source_id=f"{n}-2026", procedure_id=f"p{n}") for n in range(3)]
+        await store_tenders(repos, tenders, now=NOON)
+    await sandbox.run_job("tender_alerts", NOON)
+    assert "tender digest" not in (radu.last_text or "")
+    await sandbox.run_job("tender_digest", NOON.replace(hour=9) + timedelta(days=1))
+    assert "Your tender digest" in (radu.last_text or "") and "3 new tenders" in (radu.last_text or "")
+    await radu.tap("⭐ 2")
+    assert radu.last_message is not None
+    assert radu.last_message.labels == ["⭐ 1", "🚫 1", "✅ 2", "🚫 2", "⭐ 3", "🚫 3"]
+    await radu.tap("🚫 3")
+    assert radu.last_message.labels == ["⭐ 1", "🚫 1", "✅ 2", "🚫 2", "⭐ 3", "↩️ 3"]
