@@ -270,6 +270,14 @@ async def test_the_digest_comes_at_the_chosen_hour_in_parts_that_fit_and_never_t
             assert sizes[n] + tender_alerts.digest_item_size(rows[n + 1].content["items"][0]) > budget
     assert all(alert.sent_at is not None for alert in await alerts_of(session_factory))
 
+    # A tender matched later in the same hour: the next run of the hour sends it, in a message of its own.
+    late = replace(SOLAR, source_id="late-2026", procedure_id="late")
+    await store(session_factory, [late], now=datetime(2026, 12, 1, 9, 40, tzinfo=BUCHAREST))
+    await jobs.tender_alerts(datetime(2026, 12, 1, 9, 50, tzinfo=BUCHAREST))
+    assert await jobs.tender_digest(datetime(2026, 12, 1, 9, 55, tzinfo=BUCHAREST)) == 1
+    last = (await outbox(session_factory, "tender.digest"))[-1]
+    assert (last.person_id, last.content["total"]) == (ana, 1)
+
 
 async def test_a_followed_tender_is_reminded_7_and_2_days_before_its_deadline_once_each(
     session_factory: async_sessionmaker[AsyncSession], jobs: Jobs

@@ -327,7 +327,6 @@ async def send_digests(repos: Repositories, policy: AlertPolicy, *, now: datetim
                 {"alert_id": alert["id"], "tender": tender_params(tender, now=now, tz=policy.tz)}
             )
     queued = 0
-    stamp = local.strftime("%Y%m%d%H")
     for person_id, items in per_person.items():
         parts = digest_parts(items)
         to = [recipient(people[person_id], policy.default_locale)]
@@ -335,9 +334,10 @@ async def send_digests(repos: Repositories, policy: AlertPolicy, *, now: datetim
         for number, part in enumerate(parts, start=1):
             params = {"items": list(part), "part": number, "parts": len(parts), "total": len(items), "first": first}
             first += len(part)
-            queued += await tell(
-                repos, f"tdigest:{person_id}:{stamp}:{number}", to, Notice(NoticeKind.TENDER_DIGEST, params)
-            )
+            # Named by its first alert, claimed once: a later run in the same hour, with alerts matched
+            # meanwhile, makes parts of new names.
+            batch = f"tdigest:{person_id}:{part[0]['alert_id']}"
+            queued += await tell(repos, batch, to, Notice(NoticeKind.TENDER_DIGEST, params))
     return queued
 
 
