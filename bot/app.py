@@ -119,7 +119,7 @@ def build_dispatcher(
 
 async def publish_commands(bot: Bot, i18n: I18n) -> None:
     """The command list Telegram shows in the chat menu, in each language."""
-    names = ("start", "menu", "services", "groups", "projects", "profile", "language", "join", "help")
+    names = ("start", "menu", "services", "groups", "projects", "tenders", "profile", "language", "join", "help")
     for locale in SUPPORTED_LOCALES:
         with i18n.context(), i18n.use_locale(locale):
             commands = [BotCommand(command=name, description=command_description(name)) for name in names]
@@ -138,6 +138,7 @@ def command_description(name: str) -> str:
         "services": _("The cluster's services: browse, search, request"),
         "groups": _("Working groups: join, leave, propose"),
         "projects": _("Projects: propose, commit resources, see your rank"),
+        "tenders": _("Tender alerts: your profiles"),
         "profile": _("Your organisation, role, language and requests"),
         "language": _("Choose Romanian or English"),
         "join": _("Ask to join the cluster"),

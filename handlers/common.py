@@ -94,6 +94,7 @@ def help_text(person: PersonView) -> str:
         _("/services: the cluster's services; /services WORDS searches them"),
         _("/groups: working groups: browse, join, leave or propose one"),
         _("/projects: projects: propose one, commit your organisation's resources, see its rank"),
+        _("/tenders: your tender alert profiles: which public tenders I tell you of"),
         _("/profile: your organisation, role, language and service requests"),
         _("/language: choose Romanian or English"),
         _("/join: ask to join the cluster for your organisation"),

@@ -62,6 +62,7 @@ class MenuAction(enum.StrEnum):
     SERVICES = "services"
     GROUPS = "groups"
     PROJECTS = "projects"
+    TENDERS = "tenders"
 
 
 class MenuCb(CallbackData, prefix="menu"):
@@ -151,7 +152,8 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
     )
     if is_member:
         builder.row(
-            InlineKeyboardButton(text=_("📁 Projects"), callback_data=MenuCb(action=MenuAction.PROJECTS).pack())
+            InlineKeyboardButton(text=_("📁 Projects"), callback_data=MenuCb(action=MenuAction.PROJECTS).pack()),
+            InlineKeyboardButton(text=_("🔔 Tender alerts"), callback_data=MenuCb(action=MenuAction.TENDERS).pack()),
         )
     if is_manager:
         builder.row(

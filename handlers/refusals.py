@@ -31,6 +31,7 @@ from bot.services.members import Refusal as MemberRefusal
 from bot.services.projects import STEP_MAX, PlanProblem, ProjectError, ProjectRefusal
 from bot.services.refusals import Refused
 from bot.services.tenders.alerts import AlertError
+from bot.services.tenders.profiles import ProfileError
 from storage.models import ServiceRequestStatus
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,12 @@ def _tender_alert(error: AlertError) -> str:
     return _("This alert is not yours, or it no longer exists.")
 
 
+def _tender_profile(error: ProfileError) -> str:
+    from handlers.tenders.profile_texts import explain_profile
+
+    return explain_profile(error)
+
+
 _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (MembershipError, _membership),
     (CatalogueError, _catalogue),
@@ -245,6 +252,7 @@ _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (AnnouncementError, _announcement),
     (ProjectError, _project),
     (AlertError, _tender_alert),
+    (ProfileError, _tender_profile),
 )
 
 

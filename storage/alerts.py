@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.bulk import _chunks, _insert_for, _rows_where_in
@@ -18,6 +18,7 @@ from storage.models import (
     PersonStatus,
     Role,
     TenderAlert,
+    TenderCpv,
     TenderRow,
     TenderSourceState,
 )
@@ -62,6 +63,86 @@ class AlertProfileRepository:
     async def delete(self, profile: AlertProfile) -> None:
         await self.session.delete(profile)
         await self.session.flush()
+
+    # --- members' own profiles in the chat (bot.services.tenders.profiles) -------------------------------------
+
+    async def lock_of_person(self, person_id: int) -> None:
+        """Hold the person's profiles until the transaction ends (a no-op UPDATE takes their row locks), so that
+        two saves at once count one after the other: the second waits for the first to commit, then counts its
+        profile too. SQLite has one writer at a time anyway."""
+        await self.session.execute(
+            update(AlertProfile)
+            .where(AlertProfile.person_id == person_id)
+            .values(person_id=AlertProfile.person_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def of_organisation(self, organisation_id: int, except_person_id: int) -> list[tuple[AlertProfile, Person]]:
+        """The profiles of an organisation's other representatives (kept with the organisation they were saved
+        for, whoever represents it now), with their owners, by owner then id."""
+        result = await self.session.execute(
+            select(AlertProfile, Person)
+            .join(Person, Person.id == AlertProfile.person_id)
+            .where(AlertProfile.organisation_id == organisation_id, AlertProfile.person_id != except_person_id)
+            .order_by(Person.first_name, Person.id, AlertProfile.id)
+        )
+        return [(profile, person) for profile, person in result.all()]
+
+    async def update_of_person(self, profile_id: int, person_id: int, values: dict[str, Any]) -> bool:
+        """Set `values` on the person's profile; False when no such profile of theirs exists (any more)."""
+        result = await self.session.execute(
+            update(AlertProfile)
+            .where(AlertProfile.id == profile_id, AlertProfile.person_id == person_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
+
+    async def set_paused(self, profile_id: int, person_id: int, paused: bool) -> bool:
+        """Pause or resume the person's profile if it is not so already; whether this call changed it."""
+        result = await self.session.execute(
+            update(AlertProfile)
+            .where(
+                AlertProfile.id == profile_id,
+                AlertProfile.person_id == person_id,
+                AlertProfile.paused.is_not(paused),
+            )
+            .values(paused=paused)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
+
+    async def delete_of_person(self, profile_id: int, person_id: int) -> bool:
+        """Delete the person's profile; False when it was not theirs or is gone already (a second press)."""
+        result = await self.session.execute(
+            delete(AlertProfile)
+            .where(AlertProfile.id == profile_id, AlertProfile.person_id == person_id)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
+
+    async def open_tenders(self, now: datetime, cpv_prefixes: Collection[str] | None = None) -> Sequence[TenderRow]:
+        """The stored tenders still open at `now` (a deadline after it, or none), canonical ones only (not the
+        copies of one procedure seen through another source), soonest deadline first (none last), then by id:
+        what a profile's preview counts and its current matches list. With `cpv_prefixes` (a profile's codes'
+        significant digits), only tenders with a code under one of them (read by range from tender_cpv)."""
+        conditions: list[Any] = [
+            TenderRow.same_as_id.is_(None),
+            or_(TenderRow.deadline.is_(None), TenderRow.deadline > now),
+        ]
+        if cpv_prefixes is not None:
+            if not cpv_prefixes:
+                return []
+            ranges = [
+                TenderCpv.code8.between(prefix.ljust(8, "0"), prefix.ljust(8, "9")) for prefix in sorted(cpv_prefixes)
+            ]
+            conditions.append(TenderRow.id.in_(select(TenderCpv.tender_id).where(or_(*ranges))))
+        result = await self.session.scalars(
+            select(TenderRow)
+            .where(*conditions)
+            .order_by(TenderRow.deadline.is_(None), TenderRow.deadline, TenderRow.id)
+        )
+        return result.all()
 
 
 class TenderAlertRepository:
