@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.delivery import Sender
 from bot.leader import Leader, leader_for
 from bot.services import announcements
+from bot.services.tenders import alerts as tender_alerts
 from bot.services.tenders import sources
 from bot.services.tenders.fetch import FetchPolicy
 from bot.services.tenders.sources import FetchOutcome
@@ -23,7 +24,7 @@ from storage.repositories import Repositories
 log = logging.getLogger(__name__)
 
 # The names `{"run": "JOB"}` scenario steps and operators use.
-JOB_NAMES = ("announcements", "fetch_tenders")
+JOB_NAMES = ("announcements", "fetch_tenders", "tender_alerts", "tender_digest", "deadline_reminders")
 
 # When the scheduler runs each job (APScheduler trigger and its arguments); a job named here but absent from
 # `Jobs.by_name` is not scheduled. `announcements` runs every SCHEDULER_INTERVAL seconds (see `scheduler`).
@@ -62,6 +63,9 @@ class Jobs:
         self.by_name: dict[str, Callable[[datetime | None], Awaitable[Any]]] = {
             "announcements": self.queue_due_announcements,
             "fetch_tenders": self.fetch_tenders,
+            "tender_alerts": self.tender_alerts,
+            "tender_digest": self.tender_digest,
+            "deadline_reminders": self.deadline_reminders,
         }
         assert tuple(self.by_name) == JOB_NAMES
 
@@ -141,6 +145,76 @@ class Jobs:
             await self.run_led(name)
         except Exception:
             log.exception("job %s failed", name)
+
+    def _alert_policy(self) -> tender_alerts.AlertPolicy:
+        tenders = self.settings.tenders
+        return tender_alerts.AlertPolicy(
+            rates=tenders.rates,
+            quiet=tenders.quiet,
+            tz=self.settings.tz,
+            default_locale=self.settings.default_locale,
+            digest_hour=tenders.digest_hour,
+        )
+
+    def _wake_sender(self, queued: int) -> None:
+        if queued and self.sender is not None:
+            self.sender.notify()
+
+    async def tender_alerts(self, now: datetime | None = None) -> dict[str, int]:
+        """New tenders matched against the active profiles (a transaction per batch of claimed tenders), the
+        changes, then the instant alerts held back by quiet hours; what it did, counted. Running it twice, or in
+        two processes at once, sends nothing twice (claimed tenders, unique alerts, outbox batches)."""
+        now = now or datetime.now(UTC)
+        policy = self._alert_policy()
+        done = {"tenders": 0, "alerts": 0, "sent": 0, "waiting_sent": 0, "changes": 0}
+        matcher: tender_alerts.Matcher | None = None
+        while True:
+            async with unit_of_work(self.session_factory) as session:
+                repos = Repositories(session)
+                if matcher is None:
+                    matcher = await tender_alerts.Matcher.load(repos, policy)
+                batch = await tender_alerts.match_new(repos, matcher, policy, now=now)
+            done["tenders"] += batch.claimed
+            done["alerts"] += batch.alerts
+            done["sent"] += batch.sent
+            self._wake_sender(batch.sent)
+            if batch.claimed < tender_alerts.BATCH:
+                break
+        # Changes before the alerts held back: a held alert is worded from the tender as it is now, and its
+        # member needs no update of what they have not read yet.
+        for step, name in ((tender_alerts.send_changes, "changes"), (tender_alerts.send_waiting, "waiting_sent")):
+            while True:
+                async with unit_of_work(self.session_factory) as session:
+                    claimed = await step(Repositories(session), policy, now=now)
+                done[name] += claimed
+                self._wake_sender(claimed)
+                if claimed < tender_alerts.BATCH:
+                    break
+        if any(done.values()):
+            log.info("tender alerts: %s", ", ".join(f"{name} {count}" for name, count in done.items()))
+        return done
+
+    async def tender_digest(self, now: datetime | None = None) -> int:
+        """The daily digests due this hour; how many messages were queued."""
+        async with unit_of_work(self.session_factory) as session:
+            queued = await tender_alerts.send_digests(
+                Repositories(session), self._alert_policy(), now=now or datetime.now(UTC)
+            )
+        if queued:
+            log.info("tender digests: %d message(s) queued", queued)
+        self._wake_sender(queued)
+        return queued
+
+    async def deadline_reminders(self, now: datetime | None = None) -> int:
+        """Reminders of followed tenders' deadlines (7 and 2 days before); how many were queued."""
+        async with unit_of_work(self.session_factory) as session:
+            queued = await tender_alerts.send_reminders(
+                Repositories(session), self._alert_policy(), now=now or datetime.now(UTC)
+            )
+        if queued:
+            log.info("deadline reminders: %d queued", queued)
+        self._wake_sender(queued)
+        return queued
 
     async def run(self, name: str, now: datetime | None = None) -> Any:
         if name not in self.by_name:

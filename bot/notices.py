@@ -57,6 +57,13 @@ class NoticeKind(enum.StrEnum):
     # incident), and it works again.
     TENDER_SOURCE_FAILED = "tender_source.failed"
     TENDER_SOURCE_RECOVERED = "tender_source.recovered"
+    # Tender alerts (bot.services.tenders.alerts), each with the Follow and Not relevant buttons: a new tender
+    # that matches the member's profiles, a change to one they were alerted of, the day's digest, a deadline
+    # reminder of one they follow.
+    TENDER_ALERT = "tender.alert"
+    TENDER_CHANGED = "tender.changed"
+    TENDER_DIGEST = "tender.digest"
+    TENDER_REMINDER = "tender.reminder"
 
 
 @dataclass(frozen=True)

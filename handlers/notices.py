@@ -24,6 +24,7 @@ from handlers.keyboards import NoticeMessage
 from handlers.onboarding import join_decided_notice, join_requested_notice
 from handlers.projects.notices import project_notice
 from handlers.tenders.admin import source_failed_notice, source_recovered_notice
+from handlers.tenders.alert_texts import WORDINGS as TENDER_ALERT_WORDINGS
 
 Wording = Callable[[Mapping[str, Any], str], NoticeMessage]
 
@@ -45,6 +46,7 @@ NOTICES: dict[NoticeKind, Wording] = {
     NoticeKind.PROJECT_OUTCOME: partial(project_notice, NoticeKind.PROJECT_OUTCOME),
     NoticeKind.TENDER_SOURCE_FAILED: source_failed_notice,
     NoticeKind.TENDER_SOURCE_RECOVERED: source_recovered_notice,
+    **TENDER_ALERT_WORDINGS,
 }
 
 

@@ -30,6 +30,7 @@ from bot.services.members import MembershipError
 from bot.services.members import Refusal as MemberRefusal
 from bot.services.projects import STEP_MAX, PlanProblem, ProjectError, ProjectRefusal
 from bot.services.refusals import Refused
+from bot.services.tenders.alerts import AlertError
 from bot.services.tenders.profiles import ProfileError
 from storage.models import ServiceRequestStatus
 
@@ -233,6 +234,11 @@ def _project(error: ProjectError) -> str:
     }[error.reason]
 
 
+def _tender_alert(error: AlertError) -> str:
+    # One reason (AlertRefusal.NOT_YOURS): another person's alert, or none, looks the same to the presser.
+    return _("This alert is not yours, or it no longer exists.")
+
+
 def _tender_profile(error: ProfileError) -> str:
     from handlers.tenders.profile_texts import explain_profile
 
@@ -245,6 +251,7 @@ _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (GroupError, _group),
     (AnnouncementError, _announcement),
     (ProjectError, _project),
+    (AlertError, _tender_alert),
     (ProfileError, _tender_profile),
 )
 

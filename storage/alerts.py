@@ -3,15 +3,26 @@ tender), and each configured source's health. The decisions are bot.services.ten
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AlertProfile, Person, TenderAlert, TenderCpv, TenderRow, TenderSourceState
+from storage.bulk import _chunks, _insert_for, _rows_where_in
+from storage.models import (
+    AlertDelivery,
+    AlertProfile,
+    Person,
+    PersonStatus,
+    Role,
+    TenderAlert,
+    TenderCpv,
+    TenderRow,
+    TenderSourceState,
+)
 
 
 class AlertProfileRepository:
@@ -148,6 +159,246 @@ class TenderAlertRepository:
         return await self.session.scalar(
             select(TenderAlert).where(TenderAlert.person_id == person_id, TenderAlert.tender_id == tender_id)
         )
+
+    # --- the alert job's claims (bot.services.tenders.alerts) ----------------------------------------------------
+    # Each claim is one conditional UPDATE: a row another transaction claimed meanwhile fails its condition when
+    # PostgreSQL re-reads it, and SQLite has one writer at a time. On PostgreSQL the pick skips rows another
+    # transaction holds (FOR UPDATE SKIP LOCKED), so that a second process takes the next batch instead of
+    # waiting, and is a MATERIALIZED CTE, read once, as in the outbox's claim. On SQLite it is a plain subquery:
+    # sqlite3 opens its transaction only before a statement that begins with UPDATE, INSERT or DELETE, so an
+    # UPDATE written "WITH picked AS (...) UPDATE ..." would run, and commit, outside the caller's transaction
+    # (a claim kept while the alerts of the same transaction were rolled back: tested).
+
+    async def _claim(
+        self, table: Table, condition: Any, values: Mapping[str, Any], limit: int, returning: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        pick = select(table.c.id).where(condition).order_by(table.c.id).limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            picked = (
+                pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+            )
+            chosen: Any = select(picked.c.id)
+        else:
+            chosen = pick.scalar_subquery()
+        result = await self.session.execute(
+            update(table)
+            .where(table.c.id.in_(chosen), condition)
+            .values(**values)
+            .returning(*returning)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((dict(row) for row in result.mappings()), key=lambda row: row["id"])
+
+    async def claim_unmatched_tenders(self, *, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Claim up to `limit` tenders never matched (`matched_at` set to `now`; a change they carry counts as
+        seen, `change_matched_at`): their plain rows, by id."""
+        table = cast(Table, TenderRow.__table__)
+        return await self._claim(
+            table,
+            table.c.matched_at.is_(None),
+            {"matched_at": now, "change_matched_at": table.c.changed_at},
+            limit,
+            list(table.c),
+        )
+
+    async def claim_changed_tenders(self, *, limit: int) -> list[dict[str, Any]]:
+        """Claim up to `limit` matched tenders a change reached since their last change was sent
+        (`change_matched_at` set to their `changed_at`): their plain rows, by id."""
+        table = cast(Table, TenderRow.__table__)
+        condition = and_(
+            table.c.matched_at.is_not(None),
+            table.c.changed_at.is_not(None),
+            or_(table.c.change_matched_at.is_(None), table.c.change_matched_at < table.c.changed_at),
+        )
+        return await self._claim(table, condition, {"change_matched_at": table.c.changed_at}, limit, list(table.c))
+
+    async def tender_rows(self, tender_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        """Plain rows of these tenders, by id."""
+        table = cast(Table, TenderRow.__table__)
+        rows = await _rows_where_in(self.session, list(table.c), table.c.id, set(tender_ids))
+        return {row["id"]: dict(row) for row in rows}
+
+    async def members_among(self, person_ids: Collection[int]) -> dict[int, Person]:
+        """Those of these people who may get alerts: members or managers of an organisation, reachable."""
+        found: dict[int, Person] = {}
+        for chunk in _chunks(sorted(set(person_ids))):
+            result = await self.session.scalars(
+                select(Person).where(
+                    Person.id.in_(chunk),
+                    Person.role.in_([Role.MEMBER.value, Role.MANAGER.value, Role.ADMIN.value]),
+                    Person.status == PersonStatus.ACTIVE.value,
+                    Person.organisation_id.is_not(None),
+                )
+            )
+            found.update((person.id, person) for person in result.all())
+        return found
+
+    async def add_new(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """INSERT ... ON CONFLICT (person_id, tender_id) DO NOTHING; each row has person_id, tender_id,
+        profile_id, delivery, created_at, sent_at. The rows written (id, person_id, tender_id, delivery,
+        sent_at): an alert that exists already, whoever wrote it, is not among them."""
+        table = cast(Table, TenderAlert.__table__)
+        statement = (
+            _insert_for(self.session)(table)
+            .on_conflict_do_nothing(index_elements=["person_id", "tender_id"])
+            .returning(table.c.id, table.c.person_id, table.c.tender_id, table.c.delivery, table.c.sent_at)
+        )
+        written: list[dict[str, Any]] = []
+        for chunk in _chunks(rows):
+            written.extend(dict(row) for row in (await self.session.execute(statement, chunk)).mappings())
+        return written
+
+    async def claim_waiting_instant(self, *, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Claim up to `limit` instant alerts held back (quiet hours): `sent_at` set; (id, person_id, tender_id)."""
+        table = cast(Table, TenderAlert.__table__)
+        condition = and_(table.c.delivery == AlertDelivery.INSTANT.value, table.c.sent_at.is_(None))
+        return await self._claim(
+            table, condition, {"sent_at": now}, limit, [table.c.id, table.c.person_id, table.c.tender_id]
+        )
+
+    async def sent_of_tenders(self, tender_ids: Collection[int]) -> list[dict[str, Any]]:
+        """The alerts already sent of these tenders (id, person_id, tender_id, followed_at, not_relevant_at): who
+        gets a change."""
+        table = cast(Table, TenderAlert.__table__)
+        columns = [table.c.id, table.c.person_id, table.c.tender_id, table.c.followed_at, table.c.not_relevant_at]
+        rows = await _rows_where_in(
+            self.session, columns, table.c.tender_id, set(tender_ids), table.c.sent_at.is_not(None)
+        )
+        return [dict(row) for row in rows]
+
+    async def mark_change_sent(self, alert_ids: Collection[int], now: datetime) -> None:
+        table = cast(Table, TenderAlert.__table__)
+        for chunk in _chunks(sorted(set(alert_ids))):
+            await self.session.execute(update(table).where(table.c.id.in_(chunk)).values(change_sent_at=now))
+
+    async def waiting_digest(self) -> list[dict[str, Any]]:
+        """Digest alerts not yet sent, with their profile's digest hour (None: the profile is gone):
+        (id, person_id, tender_id, digest_hour), by id."""
+        table = cast(Table, TenderAlert.__table__)
+        result = await self.session.execute(
+            select(table.c.id, table.c.person_id, table.c.tender_id, AlertProfile.digest_hour)
+            .outerjoin(AlertProfile, AlertProfile.id == table.c.profile_id)
+            .where(table.c.delivery == AlertDelivery.DIGEST.value, table.c.sent_at.is_(None))
+            .order_by(table.c.id)
+        )
+        return [dict(row) for row in result.mappings()]
+
+    async def claim_unsent(self, alert_ids: Collection[int], now: datetime) -> list[dict[str, Any]]:
+        """Set `sent_at` of those of these alerts still unsent; the ones claimed (id, person_id, tender_id)."""
+        table = cast(Table, TenderAlert.__table__)
+        claimed: list[dict[str, Any]] = []
+        for chunk in _chunks(sorted(set(alert_ids))):
+            result = await self.session.execute(
+                update(table)
+                .where(table.c.id.in_(chunk), table.c.sent_at.is_(None))
+                .values(sent_at=now)
+                .returning(table.c.id, table.c.person_id, table.c.tender_id)
+                .execution_options(synchronize_session=False)
+            )
+            claimed.extend(dict(row) for row in result.mappings())
+        return sorted(claimed, key=lambda row: row["id"])
+
+    async def followed_due(self, *, until: datetime, now: datetime) -> list[dict[str, Any]]:
+        """Followed alerts (still relevant) of tenders whose deadline is in (now, until] and that miss a
+        reminder: (id, person_id, tender_id, deadline, reminded_7_at, reminded_2_at), by id."""
+        table = cast(Table, TenderAlert.__table__)
+        tenders = cast(Table, TenderRow.__table__)
+        result = await self.session.execute(
+            select(
+                table.c.id,
+                table.c.person_id,
+                table.c.tender_id,
+                tenders.c.deadline,
+                table.c.reminded_7_at,
+                table.c.reminded_2_at,
+            )
+            .join(tenders, tenders.c.id == table.c.tender_id)
+            .where(
+                table.c.followed_at.is_not(None),
+                table.c.not_relevant_at.is_(None),
+                or_(table.c.reminded_7_at.is_(None), table.c.reminded_2_at.is_(None)),
+                tenders.c.deadline > now,
+                tenders.c.deadline <= until,
+            )
+            .order_by(table.c.id)
+        )
+        return [dict(row) for row in result.mappings()]
+
+    async def claim_reminder(self, alert_id: int, days: int, now: datetime) -> bool:
+        """Claim the `days` (7 or 2) reminder of an alert; the 2-day one also stands for a 7-day one not sent.
+        False when it was claimed already (or the alert is no longer followed)."""
+        table = cast(Table, TenderAlert.__table__)
+        column = table.c.reminded_7_at if days == 7 else table.c.reminded_2_at
+        values: dict[str, Any] = {column.name: now}
+        if days != 7:
+            values["reminded_7_at"] = func.coalesce(table.c.reminded_7_at, now)
+        result = await self.session.execute(
+            update(table)
+            .where(table.c.id == alert_id, column.is_(None), table.c.followed_at.is_not(None))
+            .values(**values)
+            .returning(table.c.id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
+
+    # --- the member's buttons ---------------------------------------------------------------------------------
+
+    async def set_followed(self, alert_id: int, person_id: int, at: datetime | None) -> bool:
+        """Follow (`at`) or unfollow (None) one of the person's alerts; following takes back a "not relevant".
+        False when the alert is not theirs."""
+        values: dict[str, Any] = {"followed_at": at}
+        if at is not None:
+            values["not_relevant_at"] = None
+        return await self._set(alert_id, person_id, values)
+
+    async def set_not_relevant(self, alert_id: int, person_id: int, at: datetime | None) -> bool:
+        """Mark (`at`) one of the person's alerts not relevant, which also stops following it, or take it back
+        (None). False when the alert is not theirs."""
+        values: dict[str, Any] = {"not_relevant_at": at}
+        if at is not None:
+            values["followed_at"] = None
+        return await self._set(alert_id, person_id, values)
+
+    async def _set(self, alert_id: int, person_id: int, values: Mapping[str, Any]) -> bool:
+        table = cast(Table, TenderAlert.__table__)
+        result = await self.session.execute(
+            update(table)
+            .where(table.c.id == alert_id, table.c.person_id == person_id)
+            .values(**values)
+            .returning(table.c.id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
+
+    async def state_of(self, alert_id: int) -> dict[str, Any] | None:
+        """(id, person_id, tender_id, followed_at, not_relevant_at) of an alert, read from the database."""
+        table = cast(Table, TenderAlert.__table__)
+        result = await self.session.execute(
+            select(
+                table.c.id, table.c.person_id, table.c.tender_id, table.c.followed_at, table.c.not_relevant_at
+            ).where(table.c.id == alert_id)
+        )
+        row = result.mappings().first()
+        return None if row is None else dict(row)
+
+    # --- managers' figures ------------------------------------------------------------------------------------
+
+    async def weekly_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        """Alerts created, followed and marked not relevant in [since, until): a week's figures."""
+        table = cast(Table, TenderAlert.__table__)
+        counts: dict[str, int] = {}
+        for name, column in (
+            ("alerts", table.c.created_at),
+            ("followed", table.c.followed_at),
+            ("not_relevant", table.c.not_relevant_at),
+        ):
+            counts[name] = int(
+                await self.session.scalar(
+                    select(func.count()).select_from(table).where(column >= since, column < until)
+                )
+                or 0
+            )
+        return counts
 
 
 class TenderSourceRepository:

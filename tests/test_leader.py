@@ -157,13 +157,18 @@ def test_every_job_present_is_scheduled_under_the_lock(make_settings: Callable[.
         async def nothing(now: datetime | None) -> None:
             return None
 
-        # Another branch's job with a schedule is scheduled; one without a schedule is not.
-        jobs.by_name["tender_digest"] = nothing
+        # Every job of the bot is scheduled; one without a schedule is not.
         jobs.by_name["unscheduled"] = nothing
         scheduler = jobs.scheduler()
         scheduled = {job.id: job for job in scheduler.get_jobs()}
-        assert set(scheduled) == {"announcements", "fetch_tenders", "tender_digest"}
-        assert "tender_digest" in SCHEDULE
+        assert set(scheduled) == {
+            "announcements",
+            "fetch_tenders",
+            "tender_alerts",
+            "tender_digest",
+            "deadline_reminders",
+        }
+        assert set(SCHEDULE) | {"announcements"} == set(scheduled)
         for job in scheduled.values():
             assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time == 300
             assert job.args == (job.id,)

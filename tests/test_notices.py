@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -18,6 +19,7 @@ from bot.services.catalogue import ServiceRequestView
 from bot.services.groups import GroupNotice, Texts
 from bot.services.members import JoinRequestView, PersonView
 from bot.services.project_notices import OutcomeNews, ProjectNotice, ProposedTo
+from bot.services.tenders.alerts import tender_params
 from handlers.notices import NOTICES, renderer
 from storage.db import unit_of_work
 from storage.models import (
@@ -96,6 +98,7 @@ def samples() -> dict[NoticeKind, list[dict[str, Any]]]:
             found[notice.kind] = [dict(notice.params)]
     found.update(_projects())
     found.update(_tender_sources())
+    found.update(_tenders())
     return found
 
 
@@ -108,6 +111,39 @@ def _tender_sources() -> dict[NoticeKind, list[dict[str, Any]]]:
             {**base, "reason": reason.value, "detail": f"HTTP 400: {ODD}"} for reason in SourceFailure
         ],
         NoticeKind.TENDER_SOURCE_RECOVERED: [base],
+    }
+
+
+def _tenders() -> dict[NoticeKind, list[dict[str, Any]]]:
+    """Tender alerts' parameters as bot.services.tenders.alerts records them, from a stored tender's row."""
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    tz = ZoneInfo("Europe/Bucharest")
+    row: dict[str, Any] = {
+        "id": 4,
+        "title": {"ro": f"Panouri fotovoltaice {ODD}", "en": f"Photovoltaic panels {ODD}"},
+        "buyer": ODD,
+        "country": "RO",
+        "cpv": ["09331200", "45261215", "09332000", "71314300", "90000000"],
+        "value_hundredths": 49885788,
+        "currency": "RON",
+        "deadline": datetime(2026, 12, 20, 15, 0, tzinfo=UTC),
+        "links": {"en": "https://ted.europa.eu/en/notice/-/detail/626569-2026?a=1&b=2"},
+        "kind": "competition",
+    }
+    bare = {**row, "title": {"de": f"Solaranlagen {ODD}"}, "buyer": None, "country": None, "cpv": [],
+            "value_hundredths": None, "currency": None, "deadline": None, "links": {}}  # fmt: skip
+    tender, plain = tender_params(row, now=now, tz=tz), tender_params(bare, now=now, tz=tz)
+    items = [{"alert_id": 10 + n, "tender": tender if n % 2 else plain} for n in range(4)]
+    return {
+        NoticeKind.TENDER_ALERT: [{"alert_id": 10, "tender": tender}, {"alert_id": 11, "tender": plain}],
+        NoticeKind.TENDER_CHANGED: [{"alert_id": 10, "followed": True, "not_relevant": False, "tender": tender}],
+        NoticeKind.TENDER_DIGEST: [
+            {"items": items, "part": 1, "parts": 1, "total": 4, "first": 1},
+            {"items": items[:1], "part": 2, "parts": 3, "total": 21, "first": 9},
+        ],
+        NoticeKind.TENDER_REMINDER: [
+            {"alert_id": 10, "days": days, "tender": {**tender, "days_left": days}} for days in (7, 2, 1)
+        ],
     }
 
 
@@ -218,14 +254,14 @@ async def test_a_row_nobody_can_word_is_set_aside_and_the_others_go_out(sandbox:
         to = [recipient(person, "ro")]
         # Queued by a newer release than this one, or by a wording with a bug: neither may stop the sender.
         future = [(2001, person.id, "ro")]
-        await repos.outbox.add_many("future:1", future, {"x": 1}, kind="tender.alert", now=datetime.now(UTC))
+        await repos.outbox.add_many("future:1", future, {"x": 1}, kind="tender.from_the_future", now=datetime.now(UTC))
         await tell(repos, "group:5:dissolved", to, Notice(NoticeKind.GROUP_DISSOLVED, {"group_id": "five"}))
         await tell(repos, "join:9:decided", to, _decided())
     await sandbox.deliver()
     async with unit_of_work(sandbox.rt.session_factory) as session:
         rows = {row.batch: row for row in (await session.scalars(select(OutboxMessage))).all()}
     assert rows["future:1"].status == OutboxStatus.INVALID.value
-    assert "no wording for notice kind 'tender.alert'" in (rows["future:1"].error or "")
+    assert "no wording for notice kind 'tender.from_the_future'" in (rows["future:1"].error or "")
     assert rows["group:5:dissolved"].status == OutboxStatus.INVALID.value
     assert "could not be worded" in (rows["group:5:dissolved"].error or "")
     assert rows["join:9:decided"].status == OutboxStatus.SENT.value

@@ -94,7 +94,8 @@ async def test_a_manager_sees_health_fetches_now_and_gets_the_weeks_figures(
     assert "✅ ted: 1 anunț preluat, 0 noi, 0 modificate." in texts(ion)
 
     await maria.tap("📊 This week")
-    assert "2 tenders stored" in seen(maria) and "0 alerts" in seen(maria)
+    # Fetch now ran the alert job: Ana's profile matched both.
+    assert "2 tenders stored" in seen(maria) and "2 alerts" in seen(maria)
     await maria.tap("⬅️ Tender sources")
     await maria.tap("📄 This week (CSV)")
     sent = [message for message in maria.messages if message.has_document]
@@ -106,7 +107,7 @@ async def test_a_manager_sees_health_fetches_now_and_gets_the_weeks_figures(
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0] == ["Day", "Tenders stored", "Alerts", "Followed", "Not relevant"]
     assert len(rows) == 8 and rows[-1][0] == datetime.now(ZoneInfo("Europe/Bucharest")).date().isoformat()
-    assert sum(int(row[1]) for row in rows[1:]) == 2
+    assert sum(int(row[1]) for row in rows[1:]) == 2 and sum(int(row[2]) for row in rows[1:]) == 2
 
 
 async def test_a_second_fetch_of_a_source_being_fetched_is_declined(sandbox: SandboxBot, ted: TedStandIn) -> None:
