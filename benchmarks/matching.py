@@ -394,6 +394,8 @@ def main() -> None:
     tenders = make_tenders(max(args.sizes), rng)
     per_tender = 0.0
     for size in args.sizes:
+        # Every size starts cold: a new index (its words' and codes' hits forgotten) and empty word caches.
+        index = ProfileIndex(profiles, RATES)
         text_prefixes.cache_clear()
         stems.cache_clear()
         started = time.perf_counter()
