@@ -39,7 +39,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from bot.services.tenders.model import Tender, TenderKind
-from bot.text import fold, query_forms, stems, words
+from bot.text import comma_below, fold, query_forms, stems, words
 
 CPV_DIGITS = 8
 # A division's two digits: "90000000" covers "90......", not everything in "9".
@@ -103,7 +103,21 @@ def text_prefixes(word: str) -> WordForms:
     if word.isdecimal():
         # Reference numbers are in nearly every notice and new each time: no stemmer changes digits.
         return frozenset(word[:end] for end in range(1, len(word) + 1))
+    return _spelling_prefixes(comma_below(word).lower())
+
+
+@lru_cache(maxsize=_FORM_CACHE)
+def _spelling_prefixes(word: str) -> WordForms:
+    """`text_prefixes` of a word in lower case with ș and ț: its other spellings (capitals, a cedilla) fold and
+    stem alike, so they are stemmed once for all (titles write "Deşeuri", descriptions "deșeurilor")."""
     return frozenset(term[:end] for term in stems(word) | {fold(word)} for end in range(1, len(term) + 1))
+
+
+def clear_word_caches() -> None:
+    """Forget every word's forms and stems (benchmarks start cold with it)."""
+    text_prefixes.cache_clear()
+    _spelling_prefixes.cache_clear()
+    stems.cache_clear()
 
 
 def _keyword(entry: str) -> Keyword:
