@@ -270,3 +270,19 @@ def test_a_phrase_some_include_and_others_exclude_is_read_once_for_both() -> Non
     assert matched(profiles, tender(title_en="Installation of heat pumps")) == {1}
     assert matched(profiles, tender(title_en="Installation of pumps for heat")) == {2}
     assert matched(profiles, tender(title_en="Heat pumps", description="installation")) == {1}
+
+
+def test_a_word_is_read_by_its_first_64_letters_so_a_pasted_blob_costs_little() -> None:
+    import time
+
+    blob = "a" * 200_000
+    long_word = "b" * 70
+    profiles = [
+        Profile(1, 10, include=(long_word,)),
+        Profile(2, 11, include=("aaaa",)),
+    ]
+    started = time.perf_counter()
+    assert matched(profiles[:2], tender(f"{blob} {'b' * 64 + 'c' * 10}")) == {1, 2}
+    assert time.perf_counter() - started < 2
+    # Two words that differ only after their 64th letter are one word.
+    assert matched(profiles[:1], tender("b" * 63 + "c")) == set()

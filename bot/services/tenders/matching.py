@@ -24,7 +24,9 @@ not count, and a keyword's word matches a text's word when one of the keyword wo
 English stems and its start, `bot.text.query_forms`) begins one of the text word's terms (its folded spelling
 and its stems), as the catalogue search finds a word ("biomasă", "biomasei", "biomasa" and "Biomasa" all match
 one another; "ş" and "ș" are the same letter). A phrase (several words, typed in quotes) matches those words in
-that order, next to each other, inside one text (one title or one description in one language).
+that order, next to each other, inside one text (one title or one description in one language). Words are read
+by their first 64 letters, in texts and in keywords alike: no language's words are longer, and a pasted blob (a
+base64 string, a run of one letter) would otherwise cost the square of its length.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ _QUOTED = re.compile(r'"([^"]*)"|“([^”]*)”|„([^”“]*)[”“]|([^\s",
 
 # A word's forms, per word as written; tenders repeat their vocabulary, so nearly every word is a cache hit.
 _FORM_CACHE = 1 << 18
+
+# The letters of a word that count (see the module's docstring).
+WORD_MAX = 64
 
 WordForms = frozenset[str]
 Keyword = tuple[WordForms, ...]
@@ -97,9 +102,13 @@ class Profile:
     kinds: frozenset[TenderKind] = field(default_factory=lambda: frozenset({TenderKind.COMPETITION}))
 
 
-@lru_cache(maxsize=_FORM_CACHE)
 def text_prefixes(word: str) -> WordForms:
     """Every start of a text word's terms (its folded spelling and its stems): the keyword forms it matches."""
+    return _text_prefixes(word[:WORD_MAX])
+
+
+@lru_cache(maxsize=_FORM_CACHE)
+def _text_prefixes(word: str) -> WordForms:
     if word.isdecimal():
         # Reference numbers are in nearly every notice and new each time: no stemmer changes digits.
         return frozenset(word[:end] for end in range(1, len(word) + 1))
@@ -115,13 +124,13 @@ def _spelling_prefixes(word: str) -> WordForms:
 
 def clear_word_caches() -> None:
     """Forget every word's forms and stems (benchmarks start cold with it)."""
-    text_prefixes.cache_clear()
+    _text_prefixes.cache_clear()
     _spelling_prefixes.cache_clear()
     stems.cache_clear()
 
 
 def _keyword(entry: str) -> Keyword:
-    return tuple(query_forms(word) for word in words(entry))
+    return tuple(query_forms(word[:WORD_MAX]) for word in words(entry))
 
 
 def to_euro(value: Decimal, currency: str, rates: Mapping[str, Decimal]) -> Decimal | None:
