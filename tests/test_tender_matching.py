@@ -209,3 +209,80 @@ def test_the_index_finds_exactly_what_the_definition_finds(profiles: list[Profil
     index = ProfileIndex(profiles, RATES)
     for notice in notices:
         assert index.match(notice, NOW) == naive_match(profiles, notice, NOW, RATES)
+
+
+@settings(max_examples=100, deadline=None)
+@given(profiles=_profiles(), notices=st.lists(_tenders, min_size=1, max_size=30))
+def test_one_index_gives_the_definition_tender_after_tender_while_it_remembers_words(
+    profiles: list[Profile], notices: list[Tender]
+) -> None:
+    """An index remembers what each word, code and combination of filters found; reading the same words in other
+    tenders (and the same tenders again) must still give exactly the definition."""
+    index = ProfileIndex(profiles, RATES)
+    for notice in [*notices, *reversed(notices)]:
+        assert index.match(notice, NOW) == naive_match(profiles, notice, NOW, RATES)
+
+
+def test_an_index_that_forgets_what_it_remembered_still_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.services.tenders import matching
+
+    monkeypatch.setattr(matching, "_HIT_CACHE", 3)
+    monkeypatch.setattr(matching, "_ADMIT_CACHE", 2)
+    profiles = [
+        Profile(1, 10, include=parse_keywords('"pompe de căldură" biomasă'), exclude=("întreținere",)),
+        Profile(2, 11, cpv=("09300000",), countries=frozenset({"RO"}), min_days_left=5),
+        Profile(3, 12, include=("solar",), value_min=Decimal(10_000), currency="RON"),
+    ]
+    index = ProfileIndex(profiles, RATES)
+    notices = [
+        tender("Montaj pompe de căldură și biomasă", cpv=("09331200",), deadline=NOW + timedelta(days=9)),
+        tender("Panouri solare", value=Decimal(10_000), currency="EUR", number=2),
+        tender("Întreținere pompe de căldură", country="AT", number=3),
+        tender("Biomasă", "Solar", cpv=("09310000",), deadline=NOW + timedelta(days=2), number=4),
+    ]
+    expected = [{1, 2}, {3}, set(), {1, 3}]
+    for _ in range(3):
+        assert [index.match(notice, NOW) for notice in notices] == expected
+        assert [naive_match(profiles, notice, NOW, RATES) for notice in notices] == expected
+    assert len(index._seen) <= 3 + 8
+
+
+def test_a_member_with_several_matching_profiles_is_found_once() -> None:
+    profiles = [
+        Profile(1, 10, include=("biomasă",)),
+        Profile(2, 10, cpv=("09111400",)),
+        Profile(3, 11, include=("biomass",)),
+        Profile(4, 12, include=("solar",)),
+    ]
+    index = ProfileIndex(profiles, RATES)
+    notice = tender("Furnizare biomasă", "Supply of biomass", cpv=("09111400",))
+    assert index.match(notice, NOW) == {1, 2, 3}
+    assert index.match_members(notice, NOW) == {10, 11}
+    mask = index.match_mask(notice, NOW)
+    assert index.ids_of(mask) == {1, 2, 3} and index.members_of(mask) == {10, 11}
+    assert index.match_members(tender("Altceva"), NOW) == set() and index.ids_of(0) == set()
+
+
+def test_a_phrase_some_include_and_others_exclude_is_read_once_for_both() -> None:
+    wants = Profile(1, 10, include=parse_keywords('"heat pumps"'))
+    refuses = Profile(2, 11, include=("installation",), exclude=parse_keywords('"heat pumps"'))
+    profiles = [wants, refuses]
+    assert matched(profiles, tender(title_en="Installation of heat pumps")) == {1}
+    assert matched(profiles, tender(title_en="Installation of pumps for heat")) == {2}
+    assert matched(profiles, tender(title_en="Heat pumps", description="installation")) == {1}
+
+
+def test_a_word_is_read_by_its_first_64_letters_so_a_pasted_blob_costs_little() -> None:
+    import time
+
+    blob = "a" * 200_000
+    long_word = "b" * 70
+    profiles = [
+        Profile(1, 10, include=(long_word,)),
+        Profile(2, 11, include=("aaaa",)),
+    ]
+    started = time.perf_counter()
+    assert matched(profiles[:2], tender(f"{blob} {'b' * 64 + 'c' * 10}")) == {1, 2}
+    assert time.perf_counter() - started < 2
+    # Two words that differ only after their 64th letter are one word.
+    assert matched(profiles[:1], tender("b" * 63 + "c")) == set()

@@ -24,7 +24,9 @@ not count, and a keyword's word matches a text's word when one of the keyword wo
 English stems and its start, `bot.text.query_forms`) begins one of the text word's terms (its folded spelling
 and its stems), as the catalogue search finds a word ("biomasă", "biomasei", "biomasa" and "Biomasa" all match
 one another; "ş" and "ș" are the same letter). A phrase (several words, typed in quotes) matches those words in
-that order, next to each other, inside one text (one title or one description in one language).
+that order, next to each other, inside one text (one title or one description in one language). Words are read
+by their first 64 letters, in texts and in keywords alike: no language's words are longer, and a pasted blob (a
+base64 string, a run of one letter) would otherwise cost the square of its length.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from bot.services.tenders.model import Tender, TenderKind
-from bot.text import fold, query_forms, stems, words
+from bot.text import comma_below, fold, query_forms, stems, words
 
 CPV_DIGITS = 8
 # A division's two digits: "90000000" covers "90......", not everything in "9".
@@ -49,6 +51,9 @@ _QUOTED = re.compile(r'"([^"]*)"|“([^”]*)”|„([^”“]*)[”“]|([^\s",
 
 # A word's forms, per word as written; tenders repeat their vocabulary, so nearly every word is a cache hit.
 _FORM_CACHE = 1 << 18
+
+# The letters of a word that count (see the module's docstring).
+WORD_MAX = 64
 
 WordForms = frozenset[str]
 Keyword = tuple[WordForms, ...]
@@ -97,17 +102,35 @@ class Profile:
     kinds: frozenset[TenderKind] = field(default_factory=lambda: frozenset({TenderKind.COMPETITION}))
 
 
-@lru_cache(maxsize=_FORM_CACHE)
 def text_prefixes(word: str) -> WordForms:
     """Every start of a text word's terms (its folded spelling and its stems): the keyword forms it matches."""
+    return _text_prefixes(word[:WORD_MAX])
+
+
+@lru_cache(maxsize=_FORM_CACHE)
+def _text_prefixes(word: str) -> WordForms:
     if word.isdecimal():
         # Reference numbers are in nearly every notice and new each time: no stemmer changes digits.
         return frozenset(word[:end] for end in range(1, len(word) + 1))
+    return _spelling_prefixes(comma_below(word).lower())
+
+
+@lru_cache(maxsize=_FORM_CACHE)
+def _spelling_prefixes(word: str) -> WordForms:
+    """`text_prefixes` of a word in lower case with ș and ț: its other spellings (capitals, a cedilla) fold and
+    stem alike, so they are stemmed once for all (titles write "Deşeuri", descriptions "deșeurilor")."""
     return frozenset(term[:end] for term in stems(word) | {fold(word)} for end in range(1, len(term) + 1))
 
 
+def clear_word_caches() -> None:
+    """Forget every word's forms and stems (benchmarks start cold with it)."""
+    _text_prefixes.cache_clear()
+    _spelling_prefixes.cache_clear()
+    stems.cache_clear()
+
+
 def _keyword(entry: str) -> Keyword:
-    return tuple(query_forms(word) for word in words(entry))
+    return tuple(query_forms(word[:WORD_MAX]) for word in words(entry))
 
 
 def to_euro(value: Decimal, currency: str, rates: Mapping[str, Decimal]) -> Decimal | None:
@@ -231,41 +254,69 @@ def naive_match(profiles: Iterable[Profile], tender: Tender, now: datetime, rate
     return found
 
 
-# Runs of bytes of a mask with a bit set.
-_NONZERO = re.compile(rb"[^\x00]+")
+# What a text word does to an index's profiles: the profiles one of its single-word include keywords finds, those
+# one of its exclude keywords vetoes, the include and exclude phrases it can begin, and the places in phrases it
+# can stand in (each phrase's n-th word is a number: a phrase is then checked in place with set look-ups).
+_WordHit = tuple[int, int, frozenset[Keyword], frozenset[Keyword], frozenset[int]]
+_NO_HIT: _WordHit = (0, 0, frozenset(), frozenset(), frozenset())
+# How many words and CPV codes an index remembers its hits for before it forgets them all and starts again: a
+# bound on memory (reference numbers are new in every notice), far above a feed's vocabulary.
+_HIT_CACHE = 1 << 17
+# How many combinations of filters (kind and country; deadline, lowest and highest value) an index keeps the
+# combined mask of: far above the combinations tenders bring, a bound when members' values are all different.
+_ADMIT_CACHE = 4096
+_NO_TIME = timedelta(0)
+_ONE = re.compile("1")
+
+
+def _phrase_in(texts: list[list[frozenset[int]]], places: tuple[int, ...]) -> bool:
+    """Whether a phrase's words (the numbers of its places) appear in that order, side by side, in one of the texts
+    (each a list of the places each of its words can stand in)."""
+    first, rest = places[0], places[1:]
+    size = len(places)
+    for text in texts:
+        for start in range(len(text) - size + 1):
+            if first in text[start] and all(place in text[start + n] for n, place in enumerate(rest, 1)):
+                return True
+    return False
 
 
 class ProfileIndex:
     """All profiles, indexed once, so that a tender is compared only with the profiles it can match.
 
-    CPV codes are looked up by their 2..8-digit starts, keywords by their words' forms (a phrase by its first
-    word's, then checked in place), the kind and the country by the sets of profiles they admit; only the
-    candidates these give are checked for value and deadline. Build a new index when profiles change.
+    Sets of profiles are bit masks over the profiles' positions (a union, an intersection or a difference of
+    thousands of profiles is a few hundred machine words, not a hash table walked). CPV codes are looked up by
+    their 2..8-digit starts, keywords by their words' forms (a phrase by its first word's, then checked in place);
+    what a CPV code or a text word finds is remembered per code and per word as one mask, so a tender costs a
+    dictionary look-up per distinct word. The kind and the country admit a set of profiles, the deadline, the
+    lowest and the highest value refuse one (levels: one mask per distinct minimum of days, lowest and highest
+    value); the combinations tenders bring are combined once and remembered. Build a new index when profiles
+    change.
     """
 
     def __init__(self, profiles: Collection[Profile], rates: Mapping[str, Decimal]) -> None:
         self.rates = {currency.upper(): rate for currency, rate in rates.items()}
-        self._cpv: dict[str, set[int]] = defaultdict(set)
-        self._include_words: dict[str, set[int]] = defaultdict(set)
+        compiled_profiles = [_compile(profile, self.rates) for profile in profiles]
+        cpv: dict[str, set[int]] = defaultdict(set)
+        include_words: dict[str, set[int]] = defaultdict(set)
         # A phrase is checked once per tender however many profiles ask for it: the profiles per phrase, the
         # phrases per form of their first word.
-        self._include_phrases: dict[Keyword, set[int]] = defaultdict(set)
+        include_phrases: dict[Keyword, set[int]] = defaultdict(set)
         self._include_starts: dict[str, set[Keyword]] = defaultdict(set)
-        self._exclude_words: dict[str, set[int]] = defaultdict(set)
-        self._exclude_phrases: dict[Keyword, set[int]] = defaultdict(set)
+        exclude_words: dict[str, set[int]] = defaultdict(set)
+        exclude_phrases: dict[Keyword, set[int]] = defaultdict(set)
         self._exclude_starts: dict[str, set[Keyword]] = defaultdict(set)
         by_kind: dict[TenderKind, set[int]] = defaultdict(set)
         by_country: dict[str, set[int]] = defaultdict(set)
         any_country: set[int] = set()
-        self._bounds: dict[int, tuple[Decimal | None, Decimal | None]] = {}
-        self._min_days: dict[int, int] = {}
-        for profile in profiles:
-            compiled = _compile(profile, self.rates)
+        bounds: dict[int, tuple[Decimal | None, Decimal | None]] = {}
+        min_days: dict[int, int] = {}
+        for compiled in compiled_profiles:
             pid = compiled.id
             for prefix in compiled.prefixes:
-                self._cpv[prefix].add(pid)
-            self._add_keywords(pid, compiled.include, self._include_words, self._include_phrases, self._include_starts)
-            self._add_keywords(pid, compiled.exclude, self._exclude_words, self._exclude_phrases, self._exclude_starts)
+                cpv[prefix].add(pid)
+            self._add_keywords(pid, compiled.include, include_words, include_phrases, self._include_starts)
+            self._add_keywords(pid, compiled.exclude, exclude_words, exclude_phrases, self._exclude_starts)
             for kind in compiled.kinds:
                 by_kind[kind].add(pid)
             if compiled.countries:
@@ -274,56 +325,77 @@ class ProfileIndex:
             else:
                 any_country.add(pid)
             if compiled.low is not None or compiled.high is not None:
-                self._bounds[pid] = (compiled.low, compiled.high)
+                bounds[pid] = (compiled.low, compiled.high)
             if compiled.min_days_left > 0:
-                self._min_days[pid] = compiled.min_days_left
-        self._include_word_keys = frozenset(self._include_words)
-        self._include_phrase_keys = frozenset(self._include_starts)
-        self._exclude_word_keys = frozenset(self._exclude_words)
-        self._exclude_phrase_keys = frozenset(self._exclude_starts)
-        # Sets of profiles are kept as bit masks over the profiles' positions: a union, an intersection or a
-        # difference of thousands of profiles is then a few hundred machine words, not a hash table walked.
-        self._ids = sorted({compiled_id for compiled_id in (p.id for p in profiles)})
+                min_days[pid] = compiled.min_days_left
+        self._ids = sorted({compiled.id for compiled in compiled_profiles})
+        member_of = {profile.id: profile.member_id for profile in profiles}
         position = {pid: number for number, pid in enumerate(self._ids)}
-        self._bytes = len(self._ids) // 8 + 1
+        size = len(self._ids)
+        self._all = (1 << size) - 1
+        # A mask is read back through its binary digits with one more bit on top (`_top`): the string then always
+        # has the same length, and the character at index i is the profile at position size + 2 - i.
+        self._top = 1 << size
+        self._id_at: list[int] = [0, 0, 0, *reversed(self._ids)]
+        self._member_at: list[int] = [0, 0, 0, *(member_of[pid] for pid in reversed(self._ids))]
 
         def mask(pids: Collection[int]) -> int:
-            bits = bytearray(self._bytes)
+            bits = bytearray(size // 8 + 1)
             for pid in pids:
                 number = position[pid]
                 bits[number >> 3] |= 1 << (number & 7)
             return int.from_bytes(bits, "little")
 
-        self._cpv_masks = {prefix: mask(pids) for prefix, pids in self._cpv.items()}
-        self._include_word_masks = {form: mask(pids) for form, pids in self._include_words.items()}
-        self._include_phrase_masks = {phrase: mask(pids) for phrase, pids in self._include_phrases.items()}
-        self._exclude_word_masks = {form: mask(pids) for form, pids in self._exclude_words.items()}
-        self._exclude_phrase_masks = {phrase: mask(pids) for phrase, pids in self._exclude_phrases.items()}
+        self._cpv_masks = {prefix: mask(pids) for prefix, pids in cpv.items()}
+        self._include_word_masks = {form: mask(pids) for form, pids in include_words.items()}
+        self._include_phrase_masks = {phrase: mask(pids) for phrase, pids in include_phrases.items()}
+        self._exclude_word_masks = {form: mask(pids) for form, pids in exclude_words.items()}
+        self._exclude_phrase_masks = {phrase: mask(pids) for phrase, pids in exclude_phrases.items()}
+        self._include_keys = frozenset(self._include_word_masks)
+        self._include_start_keys = frozenset(self._include_starts)
+        self._exclude_keys = frozenset(self._exclude_word_masks)
+        self._exclude_start_keys = frozenset(self._exclude_starts)
+        # Each phrase's words as places (numbers), and the places each form can fill.
+        self._places: dict[Keyword, tuple[int, ...]] = {}
+        self._places_by_form: dict[str, set[int]] = defaultdict(set)
+        numbered = 0
+        for phrase in (*self._include_phrase_masks, *self._exclude_phrase_masks):
+            if phrase not in self._places:
+                self._places[phrase] = tuple(range(numbered, numbered + len(phrase)))
+                numbered += len(phrase)
+                for place, forms in zip(self._places[phrase], phrase, strict=True):
+                    for form in forms:
+                        self._places_by_form[form].add(place)
+        self._place_keys = frozenset(self._places_by_form)
         self._kind_masks = {kind: mask(pids) for kind, pids in by_kind.items()}
         self._any_country_mask = mask(any_country)
         self._country_masks = {country: mask(pids | any_country) for country, pids in by_country.items()}
         # Profiles by the days they want left, the strictest last: those that a deadline `left` away refuses are
-        # the ones from the first level above it on (a union of every level from there: one mask per level).
-        levels = sorted(set(self._min_days.values()))
+        # the ones from the first level above it on (a union of every level from there: one mask per level; the
+        # last, for no deadline, refuses none).
+        levels = sorted(set(min_days.values()))
         self._deadline_levels = [timedelta(days=days) for days in levels]
-        self._deadline_refused = [
-            mask([pid for pid, days in self._min_days.items() if days >= level]) for level in levels
-        ]
+        self._deadline_refused = [mask([pid for pid, days in min_days.items() if days >= level]) for level in levels]
+        self._deadline_refused.append(0)
         # Value ranges the same way: the profiles whose lowest value is above a tender's value (from the first
         # low above it on), and those whose highest is below it (up to the last high below it).
-        lows = sorted({low for low, _high in self._bounds.values() if low is not None})
-        highs = sorted({high for _low, high in self._bounds.values() if high is not None})
+        lows = sorted({low for low, _high in bounds.values() if low is not None})
+        highs = sorted({high for _low, high in bounds.values() if high is not None})
         self._lows = lows
         self._highs = highs
         self._low_refused = [
-            mask([pid for pid, (low, _h) in self._bounds.items() if low is not None and low >= floor]) for floor in lows
+            mask([pid for pid, (low, _h) in bounds.items() if low is not None and low >= floor]) for floor in lows
         ] + [0]
         self._high_refused = [0] + [
-            mask([pid for pid, (_l, high) in self._bounds.items() if high is not None and high <= ceiling])
+            mask([pid for pid, (_l, high) in bounds.items() if high is not None and high <= ceiling])
             for ceiling in highs
         ]
-        # The positions of the bits of each byte value, for reading a mask back as profile ids.
-        self._bits_of = [tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256)]
+        # What each CPV code and each text word found, and the combined filters, as tenders bring them.
+        self._code_hits: dict[str, int] = {}
+        self._seen: set[str] = set()
+        self._word_hits: dict[str, _WordHit] = {}
+        self._topic_admits: dict[tuple[TenderKind, str | None], int] = {}
+        self._level_admits: dict[tuple[int, int, int], int] = {}
 
     @staticmethod
     def _add_keywords(
@@ -342,66 +414,141 @@ class ProfileIndex:
                 for form in keyword[0]:
                     starts[form].add(keyword)
 
-    @staticmethod
-    def _phrases_in(text: _TenderText, keys: frozenset[str], starts: dict[str, set[Keyword]]) -> list[Keyword]:
-        tried: set[Keyword] = set()
-        for form in text.forms & keys:
-            tried |= starts[form]
-        return [phrase for phrase in tried if text.has(phrase)]
+    def _code_hit(self, code: str) -> int:
+        """The profiles one of whose CPV codes covers `code` (as a tender writes it), remembered."""
+        found = 0
+        digits = code.strip()[:CPV_DIGITS]
+        for size in range(_CPV_MIN_PREFIX, CPV_DIGITS + 1):
+            found |= self._cpv_masks.get(digits[:size], 0)
+        self._code_hits[code] = found
+        return found
+
+    def _learn(self, word: str) -> None:
+        """What `word` (as a text writes it) does to the profiles (`_WordHit`), remembered: every word in
+        `_seen`, those that do something in `_word_hits` too."""
+        forms = text_prefixes(word)
+        include = exclude = 0
+        for form in forms & self._include_keys:
+            include |= self._include_word_masks[form]
+        for form in forms & self._exclude_keys:
+            exclude |= self._exclude_word_masks[form]
+        include_phrases = frozenset().union(*(self._include_starts[form] for form in forms & self._include_start_keys))
+        exclude_phrases = frozenset().union(*(self._exclude_starts[form] for form in forms & self._exclude_start_keys))
+        places = frozenset().union(*(self._places_by_form[form] for form in forms & self._place_keys))
+        self._seen.add(word)
+        if include or exclude or places:
+            self._word_hits[word] = (include, exclude, include_phrases, exclude_phrases, places)
+
+    def _topic_admit(self, kind: TenderKind, country: str | None) -> int:
+        """The profiles that admit a tender's kind and country, remembered."""
+        key = (kind, country)
+        admit = self._topic_admits.get(key)
+        if admit is None:
+            by_country = (
+                self._any_country_mask
+                if country is None
+                else self._country_masks.get(country.upper(), self._any_country_mask)
+            )
+            admit = self._kind_masks.get(kind, 0) & by_country
+            if len(self._topic_admits) >= _ADMIT_CACHE:
+                self._topic_admits.clear()
+            self._topic_admits[key] = admit
+        return admit
+
+    def _level_admit(self, level: int, low: int, high: int) -> int:
+        """The profiles that a deadline level, a lowest-value level and a highest-value level admit, remembered."""
+        key = (level, low, high)
+        admit = self._level_admits.get(key)
+        if admit is None:
+            refused = self._deadline_refused[level] | self._low_refused[low] | self._high_refused[high]
+            admit = self._all & ~refused
+            if len(self._level_admits) >= _ADMIT_CACHE:
+                self._level_admits.clear()
+            self._level_admits[key] = admit
+        return admit
+
+    def match_mask(self, tender: Tender, now: datetime) -> int:
+        """The profiles that match `tender` at `now`, as a mask over their positions (`ids_of` reads it)."""
+        if not self._kind_masks.get(tender.kind):
+            return 0
+        deadline = tender.deadline
+        left = None if deadline is None else deadline - now
+        if left is not None and left < _NO_TIME:
+            return 0
+        if len(self._seen) >= _HIT_CACHE or len(self._code_hits) >= _HIT_CACHE:
+            self._seen.clear()
+            self._word_hits.clear()
+            self._code_hits.clear()
+        found = 0
+        code_hits = self._code_hits
+        for code in tender.cpv:
+            bits = code_hits.get(code)
+            found |= self._code_hit(code) if bits is None else bits
+        texts = [words(text) for text in (*tender.title.values(), *tender.description.values()) if text]
+        exclude = 0
+        include_phrases: set[Keyword] = set()
+        exclude_phrases: set[Keyword] = set()
+        distinct = set().union(*texts)
+        for word in distinct - self._seen:
+            self._learn(word)
+        word_hits = self._word_hits
+        # The words that do something, found in C: most of a notice's words are no keyword's.
+        for word in distinct & word_hits.keys():
+            hit = word_hits[word]
+            found |= hit[0]
+            exclude |= hit[1]
+            include_phrases.update(hit[2])
+            exclude_phrases.update(hit[3])
+        placed: list[list[frozenset[int]]] = []
+        if include_phrases or exclude_phrases:
+            # Looked up again rather than kept from the loop: most tenders have no phrase to check.
+            placed = [[word_hits.get(word, _NO_HIT)[4] for word in text] for text in texts]
+        for phrase in include_phrases:
+            bits = self._include_phrase_masks[phrase]
+            if bits & ~found and _phrase_in(placed, self._places[phrase]):
+                found |= bits
+        if not found:
+            return 0
+        found &= self._topic_admit(tender.kind, tender.country)
+        if not found:
+            return 0
+        level = len(self._deadline_levels) if left is None else bisect_right(self._deadline_levels, left)
+        low, high = len(self._lows), 0
+        if self._lows or self._highs:
+            euro = _tender_euro(tender, self.rates)
+            if euro is not None:
+                low, high = bisect_right(self._lows, euro), bisect_left(self._highs, euro)
+        found &= self._level_admit(level, low, high)
+        if exclude:
+            found &= ~exclude
+        for phrase in exclude_phrases:
+            bits = self._exclude_phrase_masks[phrase]
+            if found & bits and _phrase_in(placed, self._places[phrase]):
+                found &= ~bits
+        return found
+
+    def ids_of(self, found: int) -> set[int]:
+        """The profile ids whose bits are set in `found` (a mask from `match_mask`).
+
+        Read through the mask's binary digits: the regular expression engine finds the ones, a list gives the
+        profile at each place (about 0.1 µs a profile, against 0.2 µs byte by byte).
+        """
+        if not found:
+            return set()
+        at = self._id_at
+        return {at[one.start()] for one in _ONE.finditer(bin(found | self._top), 3)}
+
+    def members_of(self, found: int) -> set[int]:
+        """The members whose profiles' bits are set in `found`: one each, however many of their profiles match."""
+        if not found:
+            return set()
+        at = self._member_at
+        return {at[one.start()] for one in _ONE.finditer(bin(found | self._top), 3)}
 
     def match(self, tender: Tender, now: datetime) -> set[int]:
         """The ids of the profiles that match `tender` at `now` (the same as `naive_match`)."""
-        kind_admits = self._kind_masks.get(tender.kind, 0)
-        if not kind_admits:
-            return set()
-        left = None if tender.deadline is None else tender.deadline - now
-        if left is not None and left < timedelta(0):
-            return set()
-        found = 0
-        cpv = self._cpv_masks
-        for code in _tender_codes(tender):
-            for size in range(_CPV_MIN_PREFIX, CPV_DIGITS + 1):
-                bits = cpv.get(code[:size])
-                if bits:
-                    found |= bits
-        text = _TenderText(tender)
-        forms = text.forms
-        for form in forms & self._include_word_keys:
-            found |= self._include_word_masks[form]
-        for phrase in self._phrases_in(text, self._include_phrase_keys, self._include_starts):
-            found |= self._include_phrase_masks[phrase]
-        if not found:
-            return set()
-        found &= kind_admits
-        found &= (
-            self._any_country_mask
-            if tender.country is None
-            else self._country_masks.get(tender.country.upper(), self._any_country_mask)
-        )
-        for form in forms & self._exclude_word_keys:
-            found &= ~self._exclude_word_masks[form]
-        for phrase in self._phrases_in(text, self._exclude_phrase_keys, self._exclude_starts):
-            found &= ~self._exclude_phrase_masks[phrase]
-        euro = _tender_euro(tender, self.rates)
-        if euro is not None and (self._lows or self._highs):
-            found &= ~self._low_refused[bisect_right(self._lows, euro)]
-            found &= ~self._high_refused[bisect_left(self._highs, euro)]
-        if left is not None:
-            level = bisect_right(self._deadline_levels, left)
-            if level < len(self._deadline_levels):
-                found &= ~self._deadline_refused[level]
-        return self._ids_of(found)
+        return self.ids_of(self.match_mask(tender, now))
 
-    def _ids_of(self, found: int) -> set[int]:
-        """The profile ids whose bits are set in `found` (runs of non-zero bytes found by the regular expression
-        engine, then each byte's bits from a table)."""
-        ids = self._ids
-        bits_of = self._bits_of
-        data = found.to_bytes(self._bytes, "little")
-        result: set[int] = set()
-        for hit in _NONZERO.finditer(data):
-            for index in range(hit.start(), hit.end()):
-                base = index << 3
-                for bit in bits_of[data[index]]:
-                    result.add(ids[base + bit])
-        return result
+    def match_members(self, tender: Tender, now: datetime) -> set[int]:
+        """The members one of whose profiles matches `tender` at `now`."""
+        return self.members_of(self.match_mask(tender, now))

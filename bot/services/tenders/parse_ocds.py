@@ -68,7 +68,9 @@ def _tags(raw: object) -> set[str]:
     return {tag for tag in raw if isinstance(tag, str)} if isinstance(raw, list) else set()
 
 
-def _kind(tags: set[str], status: object) -> TenderKind:
+def _kind(tags: set[str], raw_status: object) -> TenderKind:
+    # A status that is not a string (a list, an object: seen in fuzzed packages) says nothing.
+    status = raw_status if isinstance(raw_status, str) else None
     if "planning" in tags or "planningUpdate" in tags or status in _PLANNING_STATUSES:
         return TenderKind.PLANNING
     if tags & _RESULT_TAGS or status in _RESULT_STATUSES:

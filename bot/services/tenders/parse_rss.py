@@ -56,7 +56,12 @@ def parse_feed(
     the text is not a feed at all."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     # A stream, never a string: feedparser fetches a string that looks like a URL and opens one that names a file.
-    feed = feedparser.parse(io.BytesIO(data))
+    try:
+        feed = feedparser.parse(io.BytesIO(data))
+    except Exception as error:
+        # feedparser's loose parser raises on some broken markup (a KeyError on "<category</item>>", found by
+        # tests/test_tender_fuzz.py): that is not a feed either.
+        raise TenderParseError(TenderProblem.NOT_A_FEED, f"{type(error).__name__}: {error}"[:200]) from error
     if feed.get("bozo") and not feed.get("entries") and not feed.get("feed"):
         raise TenderParseError(TenderProblem.NOT_A_FEED, str(feed.get("bozo_exception", ""))[:200])
     code = language(feed.get("feed", {}).get("language")) or default_language
