@@ -62,6 +62,8 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "projects_plan_first.jsonl",
         "projects_ranking.jsonl",
         "projects_competition.jsonl",
+        "tender_sources.jsonl",
+        "tenders_end_to_end.jsonl",
     } <= shipped
 
 

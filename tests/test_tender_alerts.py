@@ -297,7 +297,8 @@ async def test_a_followed_tender_is_reminded_7_and_2_days_before_its_deadline_on
     # The closer one is within 2 days already: its 2-day reminder stands for the 7-day one too.
     assert await jobs.deadline_reminders(NOON) == 1
     assert await jobs.deadline_reminders(NOON + timedelta(hours=1)) == 0
-    assert await jobs.deadline_reminders(deadline - timedelta(days=7, hours=1)) == 0
+    # Calendar days in TIMEZONE, as people count them: the 12th is 8 days before the 20th.
+    assert await jobs.deadline_reminders(datetime(2026, 12, 12, 20, 0, tzinfo=BUCHAREST)) == 0
     # 7 days before, at night: it waits for the morning.
     assert await jobs.deadline_reminders(datetime(2026, 12, 13, 23, 0, tzinfo=BUCHAREST)) == 0
     assert await jobs.deadline_reminders(datetime(2026, 12, 14, 9, 0, tzinfo=BUCHAREST)) == 1

@@ -346,18 +346,22 @@ async def send_digests(repos: Repositories, policy: AlertPolicy, *, now: datetim
 
 async def send_reminders(repos: Repositories, policy: AlertPolicy, *, now: datetime) -> int:
     """Followed alerts whose deadline is 7 days away or less (then 2 days or less) are reminded, each once;
-    never a past deadline, nothing in quiet hours (they wait). How many reminders were queued."""
+    never a past deadline, nothing in quiet hours (they wait). Days are calendar days in the cluster's time
+    zone, as people count them: a deadline on the 29th is 7 days away all day on the 22nd. How many reminders
+    were queued."""
     if in_quiet_hours(now, policy.quiet, policy.tz):
         return 0
-    due = await repos.tender_alerts.followed_due(until=now + timedelta(days=max(REMINDER_DAYS)), now=now)
+    due = await repos.tender_alerts.followed_due(until=now + timedelta(days=max(REMINDER_DAYS) + 1), now=now)
     if not due:
         return 0
     people = await repos.tender_alerts.members_among({row["person_id"] for row in due})
     tenders = await repos.tender_alerts.tender_rows({row["tender_id"] for row in due})
     queued = 0
     for row in due:
-        left = row["deadline"] - now
-        if left <= timedelta(days=2):
+        left = (row["deadline"].astimezone(policy.tz).date() - now.astimezone(policy.tz).date()).days
+        if left > max(REMINDER_DAYS):
+            continue
+        if left <= min(REMINDER_DAYS):
             days = 2 if row["reminded_2_at"] is None else None
         else:
             days = 7 if row["reminded_7_at"] is None else None
