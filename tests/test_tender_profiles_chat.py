@@ -131,14 +131,17 @@ async def test_dan_makes_a_profile_by_browsing_and_sees_how_many_current_tenders
     await dan.tap("Continue")
     assert "No alert is sent at night, from 22:00 to 08:00" in seen(dan)
     await dan.tap("A daily digest")
-    await dan.tap("07:00")
+    # Only the hours outside the quiet ones are offered: nothing is sent at night.
+    hours = [label for label in dan.last_message.labels if label.endswith(":00")]  # type: ignore[union-attr]
+    assert hours == [f"{hour:02d}:00" for hour in range(8, 22)]
+    await dan.tap("08:00")
     text = seen(dan)
     # Lots 2 to 5 (200,000 to 500,000 lei, in Romania, 30 days left).
     assert "It would match 4 current tenders" in text
     assert 'New profile "Electricity &lt;RO&gt; &amp; more"' not in text  # the text is HTML: shown escaped
     assert "Electricity <RO> & more" in text
     assert "from RON 200,000.00 to RON 500,000.00" in text
-    assert "a daily digest at 07:00" in text
+    assert "a daily digest at 08:00" in text
     await dan.tap("Save the profile")
     assert dan.last_callback_answer == ("💾 Saved. You will be told of new tenders that fit it from now on.", False)
     assert "🔔 Electricity <RO> & more — ▶️ active" in seen(dan)
@@ -147,7 +150,7 @@ async def test_dan_makes_a_profile_by_browsing_and_sees_how_many_current_tenders
     [saved] = await profiles_of(sandbox, 1002)
     assert saved.cpv == ["09310000"] and saved.exclude == ["catering"] and saved.countries == ["RO"]
     assert (saved.value_min_hundredths, saved.value_max_hundredths, saved.currency) == (200_000_00, 500_000_00, "RON")
-    assert (saved.min_days_left, saved.kinds, saved.delivery, saved.digest_hour) == (10, ["competition"], "digest", 7)
+    assert (saved.min_days_left, saved.kinds, saved.delivery, saved.digest_hour) == (10, ["competition"], "digest", 8)
     assert saved.starts_at > utcnow() - timedelta(minutes=5)
 
     # Its current matches: the four lots, soonest deadline first, with days left and the link.

@@ -522,7 +522,11 @@ async def pick_digest(query: CallbackQuery, state: FSMContext, settings: Setting
     await state.set_state(ProfileForm.hour)
     text = _("At what hour shall the digest come ({zone} time)?").format(zone=settings.timezone)
     quiet = texts.quiet_text(settings.tenders.quiet)
-    await say(query, text + ("\n\n" + quiet if quiet else ""), kb.hours_keyboard(await _reviewing(state)))
+    await say(
+        query,
+        text + ("\n\n" + quiet if quiet else ""),
+        kb.hours_keyboard(await _reviewing(state), settings.tenders.quiet),
+    )
 
 
 async def pick_hour(

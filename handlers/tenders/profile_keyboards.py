@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from bot.amounts import CURRENCIES
 from bot.services.tenders import profiles
+from bot.services.tenders.alerts import is_quiet_hour
 from bot.services.tenders.cpv import CpvCode, significant, vocabulary
 from bot.services.tenders.model import TenderKind
 from bot.services.tenders.profiles import CpvBrowse, Draft, MatchesPage
@@ -193,11 +194,14 @@ def delivery_keyboard(reviewing: bool) -> InlineKeyboardMarkup:
     )
 
 
-def hours_keyboard(reviewing: bool) -> InlineKeyboardMarkup:
-    rows = [
-        [_button(f"{hour:02d}:00", FormCb(action=FormAction.HOUR, hour=hour)) for hour in range(start, start + 6)]
-        for start in range(0, 24, 6)
+def hours_keyboard(reviewing: bool, quiet: tuple[int, int] | None) -> InlineKeyboardMarkup:
+    """The hours a digest may come at: none inside the quiet hours (nothing is sent then)."""
+    buttons = [
+        _button(f"{hour:02d}:00", FormCb(action=FormAction.HOUR, hour=hour))
+        for hour in range(24)
+        if not is_quiet_hour(hour, quiet)
     ]
+    rows = [buttons[start : start + 6] for start in range(0, len(buttons), 6)]
     return step_keyboard(skip=None, reviewing=reviewing, extra=rows)
 
 

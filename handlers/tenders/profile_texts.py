@@ -266,7 +266,7 @@ def chosen_codes_text(draft: Draft, language: str) -> str:
 def cpv_browse_text(draft: Draft, screen: CpvBrowse, language: str) -> str:
     lines = [
         _("<b>CPV codes</b>. Tap a division or group to open it, or ➕ to add it: it matches everything below it."),
-        _('You can also type a code ("09300000", "0931") or words to search, such as "panouri solare".'),
+        _('You can also type a code ("09300000", "0931") or words to search, such as "solar panels".'),
         "",
         chosen_codes_text(draft, language),
         "",

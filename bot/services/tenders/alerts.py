@@ -70,10 +70,14 @@ class AlertPolicy:
 
 def in_quiet_hours(now: datetime, quiet: tuple[int, int] | None, tz: tzinfo) -> bool:
     """Whether `now` falls in the quiet hours (from, to), in `tz`: "22-8" is 22:00 to 07:59."""
+    return is_quiet_hour(now.astimezone(tz).hour, quiet)
+
+
+def is_quiet_hour(hour: int, quiet: tuple[int, int] | None) -> bool:
+    """Whether the hour (0-23) is one of the quiet hours (from, to): with "22-8", 22 to 7."""
     if quiet is None:
         return False
     start, end = quiet
-    hour = now.astimezone(tz).hour
     return start <= hour < end if start < end else hour >= start or hour < end
 
 
