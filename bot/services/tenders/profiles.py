@@ -15,7 +15,7 @@ import enum
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -548,7 +548,15 @@ async def open_matches(
         return []
     # Without include keywords only tenders under its codes can match: read just those.
     prefixes = None if draft.include else {cpv_prefix(code) for code in draft.cpv}
-    rows = await repos.alert_profiles.open_tenders(now, prefixes)
+    # What the filters rule out is not read at all: other kinds, other countries, too close a deadline (a
+    # deadline exactly min_days_left days away still passes, as in matching).
+    rows = await repos.alert_profiles.open_tenders(
+        now,
+        prefixes,
+        kinds=draft.kinds,
+        countries=draft.countries,
+        open_after=now + timedelta(days=draft.min_days_left) - timedelta(microseconds=1),
+    )
     index = ProfileIndex([matching_profile(draft)], rates)
     return [row for row in rows if index.match(tender_of(row), now)]
 
