@@ -175,13 +175,13 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
 
 
 def page_moves(number: int, pages: int, make: Callable[[int], CallbackData]) -> list[InlineKeyboardButton]:
-    """The row that pages a list: ◀️ Previous and Next ▶️ where there is such a page (empty on a single page);
+    """The row that pages a list: ◀️ Previous page and Next page ▶️ where there is such a page (empty on a single page);
     `make(page)` is the callback data of a page."""
     row = []
     if number > 0:
-        row.append(InlineKeyboardButton(text=_("◀️ Previous"), callback_data=make(number - 1).pack()))
+        row.append(InlineKeyboardButton(text=_("◀️ Previous page"), callback_data=make(number - 1).pack()))
     if number + 1 < pages:
-        row.append(InlineKeyboardButton(text=_("Next ▶️"), callback_data=make(number + 1).pack()))
+        row.append(InlineKeyboardButton(text=_("Next page ▶️"), callback_data=make(number + 1).pack()))
     return row
 
 
