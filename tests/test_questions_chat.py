@@ -267,3 +267,46 @@ async def test_cancel_and_nothing_sent_before_the_commit(
     assert await threads(sandbox) == []
     await sandbox.deliver()
     assert not (maria.last_text or "").startswith("✉️ Question")
+
+
+async def test_five_waiting_at_most_and_questions_are_paged_oldest_first(sandbox: SandboxBot) -> None:
+    people = await cast(sandbox)
+    dan, gigi, maria = people["dan"], people["gigi"], people["maria"]
+    for number in range(1, 6):
+        await dan.send("/write")
+        await dan.send(f"Question number {number}")
+    await dan.send("/write")
+    await dan.send("Question number 6")
+    assert dan.last_text == (
+        "You already have 5 conversations with the cluster team waiting. Please answer in one of them, "
+        "or wait for the team to resolve one."
+    )
+    await ask(gigi, "Întrebarea Gigiei")
+    assert len(await threads(sandbox)) == 6
+
+    await maria.send("/questions")
+    first = maria.last_text or ""
+    assert first.startswith("✉️ 6 questions waiting for the team, the oldest first:")
+    assert "#1 Dan (EcoTech SRL): Question number 1" in first and "Page 1 of 2" in first
+    assert "Gigiei" not in first
+    await maria.tap("Next ▶️")
+    second = maria.last_text or ""
+    assert "#6 Gigi <3: Întrebarea Gigiei · waiting for the team" in second and "Page 2 of 2" in second
+    assert maria.last_message.labels == ["💬 Question #6", "◀️ Previous"]  # type: ignore[union-attr]
+    # A page past the end shows the last one.
+    await maria.forge("qtp:99999")
+    assert "Page 2 of 2" in (maria.last_text or "")
+    # Members have no /questions.
+    await dan.send("/questions")
+    assert dan.last_text == "Sorry, only the cluster's managers can do that."
+
+
+async def test_a_used_up_invite_code_offers_the_way_to_the_team(sandbox: SandboxBot) -> None:
+    people = await cast(sandbox)
+    gigi = people["gigi"]
+    await gigi.send("/start NOSUCHCODE")
+    assert "Cereți unul nou echipei clusterului" in (gigi.last_text or "")
+    assert "✉️ Scrieți echipei clusterului" in gigi.last_message.labels  # type: ignore[union-attr]
+    await gigi.tap("✉️ Scrieți echipei clusterului")
+    await gigi.send("Codul primit nu merge, îmi puteți trimite altul?")
+    assert (gigi.last_text or "").startswith("✅ Mesajul dumneavoastră a fost trimis")
