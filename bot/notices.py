@@ -64,6 +64,13 @@ class NoticeKind(enum.StrEnum):
     TENDER_CHANGED = "tender.changed"
     TENDER_DIGEST = "tender.digest"
     TENDER_REMINDER = "tender.reminder"
+    # A person to talk to (bot.services.questions): managers are told of a new question (with Reply, Take it,
+    # Mark resolved) and of the person's answers; the person of a manager's reply (with Answer) and of the
+    # thread marked resolved.
+    QUESTION_ASKED = "question.asked"
+    QUESTION_ANSWERED = "question.answered"
+    QUESTION_REPLIED = "question.replied"
+    QUESTION_RESOLVED = "question.resolved"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,18 @@ from aiogram.filters import ExceptionTypeFilter
 
 from bot.config import Settings
 from bot.services.refusals import Refused
-from handlers import announcements, catalogue, common, groups, onboarding, projects, refusals, tenders, texts_form
+from handlers import (
+    announcements,
+    catalogue,
+    common,
+    groups,
+    onboarding,
+    projects,
+    questions,
+    refusals,
+    tenders,
+    texts_form,
+)
 
 
 def setup_routers(settings: Settings) -> Router:
@@ -27,6 +38,7 @@ def setup_routers(settings: Settings) -> Router:
         groups.build_router(),
         projects.build_router(),
         tenders.build_router(),
+        questions.build_router(),
         texts_form.build_router(),
         fallback,
     )

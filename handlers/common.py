@@ -9,13 +9,14 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, ErrorEvent, Message
+from aiogram.types import CallbackQuery, ErrorEvent, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.services import catalogue, members
+from bot.services import catalogue, members, questions
 from bot.services.members import PersonView
+from bot.services.questions import ThreadView
 from handlers.catalogue import requests_section
 from handlers.keyboards import (
     LANGUAGE_NAMES,
@@ -27,6 +28,9 @@ from handlers.keyboards import (
     main_menu,
     open_private_chat,
 )
+from handlers.questions import profile_buttons as questions_buttons
+from handlers.questions import profile_section as questions_section
+from handlers.questions import write_button
 from handlers.refusals import tell_about_update
 from storage.models import Role
 from storage.repositories import Repositories
@@ -98,6 +102,7 @@ def help_text(person: PersonView) -> str:
         _("/profile: your organisation, role, language and service requests"),
         _("/language: choose Romanian or English"),
         _("/join: ask to join the cluster for your organisation"),
+        _("/write: write to the cluster team (a question, a photo or a document); the reply comes here"),
         _("/cancel: stop what you are doing"),
         _("/help: this message"),
     ]
@@ -110,12 +115,15 @@ def help_text(person: PersonView) -> str:
             _("/announce: send an announcement to members"),
             _("/announcements: scheduled announcements"),
             _("/service_requests: members' service requests still open"),
+            _("/questions: messages to the cluster team still waiting, the oldest first"),
             _("The services and working groups screens show you buttons to edit them."),
         ]
     return "\n".join(lines)
 
 
-async def profile_text(repos: Repositories, person: PersonView, locale: str) -> str:
+async def profile_text(
+    repos: Repositories, person: PersonView, locale: str, threads: list[ThreadView] | None = None
+) -> str:
     lines = [
         _("👤 <b>Your profile</b>"),
         "",
@@ -139,7 +147,15 @@ async def profile_text(repos: Repositories, person: PersonView, locale: str) -> 
         ]
     if person.has_service_requests is not False:
         lines += requests_section(await catalogue.requests_of(repos, person.id), locale)
+    lines += questions_section(threads if threads is not None else await questions.threads_of(repos, person.id))
     return "\n".join(lines)
+
+
+async def profile_screen(repos: Repositories, person: PersonView, locale: str) -> tuple[str, InlineKeyboardMarkup]:
+    """/profile: the text, a button for each of the latest conversations with the team, and the menu."""
+    threads = await questions.threads_of(repos, person.id)
+    rows = [*questions_buttons(threads), [write_button()], *back_to_menu().inline_keyboard]
+    return await profile_text(repos, person, locale, threads), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 # --- private chat ---------------------------------------------------------------------------------------------
@@ -168,7 +184,8 @@ async def show_help(message: Message, person: PersonView) -> None:
 
 
 async def show_profile(message: Message, person: PersonView, repos: Repositories, locale: str) -> None:
-    await message.answer(await profile_text(repos, person, locale), reply_markup=back_to_menu())
+    text, markup = await profile_screen(repos, person, locale)
+    await message.answer(text, reply_markup=markup)
 
 
 async def ask_language(message: Message) -> None:
@@ -197,7 +214,8 @@ async def help_button(query: CallbackQuery, person: PersonView) -> None:
 async def profile_button(query: CallbackQuery, person: PersonView, repos: Repositories, locale: str) -> None:
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.answer(await profile_text(repos, person, locale), reply_markup=back_to_menu())
+        text, markup = await profile_screen(repos, person, locale)
+        await query.message.answer(text, reply_markup=markup)
 
 
 async def language_button(query: CallbackQuery) -> None:

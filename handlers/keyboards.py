@@ -64,6 +64,8 @@ class MenuAction(enum.StrEnum):
     PROJECTS = "projects"
     TENDERS = "tenders"
     TENDER_SOURCES = "tender_sources"
+    WRITE = "write"
+    QUESTIONS = "questions"
 
 
 class MenuCb(CallbackData, prefix="menu"):
@@ -164,11 +166,17 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
         builder.row(
             InlineKeyboardButton(
                 text=_("🛰 Tender sources"), callback_data=MenuCb(action=MenuAction.TENDER_SOURCES).pack()
-            )
+            ),
+            InlineKeyboardButton(text=_("✉️ Questions"), callback_data=MenuCb(action=MenuAction.QUESTIONS).pack()),
         )
     builder.row(
         InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action=MenuAction.PROFILE).pack()),
         InlineKeyboardButton(text=_("🌐 Language"), callback_data=MenuCb(action=MenuAction.LANGUAGE).pack()),
+    )
+    builder.row(
+        InlineKeyboardButton(
+            text=_("✉️ Write to the cluster team"), callback_data=MenuCb(action=MenuAction.WRITE).pack()
+        )
     )
     builder.row(InlineKeyboardButton(text=_("❓ Help"), callback_data=MenuCb(action=MenuAction.HELP).pack()))
     return builder.as_markup()

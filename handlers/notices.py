@@ -23,6 +23,13 @@ from handlers.groups import group_notice
 from handlers.keyboards import NoticeMessage
 from handlers.onboarding import join_decided_notice, join_requested_notice
 from handlers.projects.notices import project_notice
+from handlers.questions import (
+    attachment,
+    question_answered_notice,
+    question_asked_notice,
+    question_replied_notice,
+    question_resolved_notice,
+)
 from handlers.tenders.admin import source_failed_notice, source_recovered_notice
 from handlers.tenders.alert_texts import WORDINGS as TENDER_ALERT_WORDINGS
 
@@ -47,6 +54,17 @@ NOTICES: dict[NoticeKind, Wording] = {
     NoticeKind.TENDER_SOURCE_FAILED: source_failed_notice,
     NoticeKind.TENDER_SOURCE_RECOVERED: source_recovered_notice,
     **TENDER_ALERT_WORDINGS,
+    NoticeKind.QUESTION_ASKED: question_asked_notice,
+    NoticeKind.QUESTION_ANSWERED: question_answered_notice,
+    NoticeKind.QUESTION_REPLIED: question_replied_notice,
+    NoticeKind.QUESTION_RESOLVED: question_resolved_notice,
+}
+
+# Kinds whose notice may carry a photo or a document (its file_id): the wording is then its caption.
+ATTACHMENTS: dict[NoticeKind, Callable[[Mapping[str, Any]], tuple[str, str] | None]] = {
+    NoticeKind.QUESTION_ASKED: attachment,
+    NoticeKind.QUESTION_ANSWERED: attachment,
+    NoticeKind.QUESTION_REPLIED: attachment,
 }
 
 
@@ -60,6 +78,10 @@ def word(kind: str, params: Mapping[str, Any], locale: str) -> dict[str, Any]:
         raise UnknownNotice(kind) from None
     text, markup = wording(params, locale)
     message: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+    attached = ATTACHMENTS[NoticeKind(kind)](params) if NoticeKind(kind) in ATTACHMENTS else None
+    if attached is not None:
+        field, file_id = attached
+        message = {field: file_id, "caption": text, "parse_mode": "HTML"}
     if markup is not None:
         message["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
     return message

@@ -15,7 +15,7 @@ from html import escape
 from typing import Any
 
 from aiogram import Bot
-from aiogram.types import ErrorEvent
+from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -29,6 +29,7 @@ from bot.services.groups import GroupError, GroupRefusal
 from bot.services.members import MembershipError
 from bot.services.members import Refusal as MemberRefusal
 from bot.services.projects import STEP_MAX, PlanProblem, ProjectError, ProjectRefusal
+from bot.services.questions import QuestionError
 from bot.services.refusals import Refused
 from bot.services.tenders.alerts import AlertError
 from bot.services.tenders.profiles import ProfileError
@@ -239,6 +240,12 @@ def _tender_alert(error: AlertError) -> str:
     return _("This alert is not yours, or it no longer exists.")
 
 
+def _question(error: QuestionError) -> str:
+    from handlers.questions import refusal_text
+
+    return refusal_text(error)
+
+
 def _tender_profile(error: ProfileError) -> str:
     from handlers.tenders.profile_texts import explain_profile
 
@@ -253,14 +260,32 @@ _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (ProjectError, _project),
     (AlertError, _tender_alert),
     (ProfileError, _tender_profile),
+    (QuestionError, _question),
 )
+
+# Refusals whose wording sends the person to the cluster team: said with the button that writes to it.
+TO_THE_TEAM = frozenset({MemberRefusal.INVITE_INVALID, MemberRefusal.INVITE_OTHER_ORGANISATION})
+
+
+def _to_the_team(refusal: Refused) -> InlineKeyboardMarkup | None:
+    if refusal.reason not in TO_THE_TEAM:
+        return None
+    from handlers.questions import write_keyboard
+
+    return write_keyboard()
 
 
 async def tell_about_update(
-    event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, data: dict[str, Any], word: Callable[[], str]
+    event: ErrorEvent,
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+    data: dict[str, Any],
+    word: Callable[[], str],
+    buttons: Callable[[], InlineKeyboardMarkup | None] | None = None,
 ) -> None:
     """Say `word()` (worded in the person's language) to whoever sent the update an error handler got: an
-    alert on a press not answered yet, else a message in the chat. Never raises."""
+    alert on a press not answered yet, else a message in the chat, with `buttons()` if given. Never raises."""
     update = event.update
     user = chat_id = None
     if update.message is not None:
@@ -274,13 +299,14 @@ async def tell_about_update(
         locale = resolve_locale(None, user.language_code if user else None, settings.default_locale)
     with i18n.context(), i18n.use_locale(locale):
         text = word()
+        markup = buttons() if buttons is not None else None
     # A press already answered (before the failure) cannot show an alert any more: then say it in the chat.
     answered = bool(getattr(data.get("work"), "callback_answered", False))
     try:
         if update.callback_query is not None and not answered:
             await update.callback_query.answer(text, show_alert=True)
         elif chat_id is not None:
-            await bot.send_message(chat_id, text)
+            await bot.send_message(chat_id, text, reply_markup=markup)
     except Exception as exc:
         log.warning("could not tell the person what happened to their update: %s", type(exc).__name__)
 
@@ -291,5 +317,5 @@ async def on_refusal(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings
     assert isinstance(refusal, Refused)
     # The reason only: the context may hold names.
     log.info("update %s refused: %s", event.update.update_id, refusal.reason.value)
-    await tell_about_update(event, bot, i18n, settings, data, lambda: explain(refusal))
+    await tell_about_update(event, bot, i18n, settings, data, lambda: explain(refusal), lambda: _to_the_team(refusal))
     return True

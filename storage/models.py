@@ -741,3 +741,45 @@ class TenderSourceState(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     error_since: Mapped[datetime | None]
     incident_reported_at: Mapped[datetime | None]
+
+
+class QuestionStatus(enum.StrEnum):
+    # Nobody of the team has taken it yet: every manager sees it, the person's answers reach them all.
+    OPEN = "open"
+    # A manager took it: the person's answers reach that manager.
+    TAKEN = "taken"
+    RESOLVED = "resolved"
+
+
+class QuestionThread(Base):
+    """A person's conversation with the cluster's team: their first message, the team's replies and their
+    answers (`QuestionMessage`), until a manager marks it resolved."""
+
+    __tablename__ = "question_threads"
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    person_id: Mapped[RowKey] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[RowKey | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default=QuestionStatus.OPEN.value, index=True)
+    taken_by_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    resolved_by_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+
+class QuestionMessage(Base):
+    """One message of a question thread: from the person or from a manager; text, or a photo or document kept
+    by Telegram's file_id (with its caption as `text`)."""
+
+    __tablename__ = "question_messages"
+
+    id: Mapped[RowKey] = mapped_column(primary_key=True)
+    thread_id: Mapped[RowKey] = mapped_column(ForeignKey("question_threads.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    from_team: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "text", "photo" or "document".
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(String(4096))
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

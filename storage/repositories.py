@@ -51,6 +51,7 @@ from storage.models import (
     WorkingGroup,
     utcnow,
 )
+from storage.questions import QuestionRepository
 
 # Set in a session's `info` when it queued outbox rows.
 OUTBOX_QUEUED = "outbox_queued"
@@ -1961,3 +1962,7 @@ class Repositories:
     @cached_property
     def tender_sources(self) -> TenderSourceRepository:
         return TenderSourceRepository(self.session)
+
+    @cached_property
+    def questions(self) -> QuestionRepository:
+        return QuestionRepository(self.session)

@@ -99,7 +99,40 @@ def samples() -> dict[NoticeKind, list[dict[str, Any]]]:
     found.update(_projects())
     found.update(_tender_sources())
     found.update(_tenders())
+    found.update(_questions())
     return found
+
+
+def _questions() -> dict[NoticeKind, list[dict[str, Any]]]:
+    """Question threads' parameters as bot.services.questions records them: text, and a photo whose caption is
+    as long as Telegram lets a person write one (the card must still fit a caption)."""
+    from bot.services.questions import Content, MessageKind, ThreadView
+    from storage.models import QuestionStatus
+
+    def thread(status: QuestionStatus, organisation: str | None = ODD) -> dict[str, Any]:
+        view = ThreadView(3, 7, ODD, 1007, organisation, status, ODD if status is not QuestionStatus.OPEN else None,
+                          ODD if status is QuestionStatus.RESOLVED else None, datetime.now(UTC))  # fmt: skip
+        return view.params()
+
+    text = Content(MessageKind.TEXT, "Cum pot plăti <cotizația> & când?").params()
+    photo = Content(MessageKind.PHOTO, "x" * 1024, "AgACphoto").params()
+    document = Content(MessageKind.DOCUMENT, None, "BQACdoc").params()
+    return {
+        NoticeKind.QUESTION_ASKED: [
+            {**thread(QuestionStatus.OPEN), "message": text},
+            {**thread(QuestionStatus.OPEN, None), "message": photo},
+            {**thread(QuestionStatus.OPEN), "message": document},
+        ],
+        NoticeKind.QUESTION_ANSWERED: [
+            {**thread(QuestionStatus.TAKEN), "message": text, "author": ODD},
+            {**thread(QuestionStatus.OPEN), "message": photo, "author": ODD},
+        ],
+        NoticeKind.QUESTION_REPLIED: [
+            {**thread(QuestionStatus.TAKEN), "message": text, "author": ODD},
+            {**thread(QuestionStatus.TAKEN), "message": document, "author": ODD},
+        ],
+        NoticeKind.QUESTION_RESOLVED: [thread(QuestionStatus.RESOLVED)],
+    }
 
 
 def _tender_sources() -> dict[NoticeKind, list[dict[str, Any]]]:
@@ -192,7 +225,8 @@ def test_every_kind_is_worded_in_both_languages_as_telegram_accepts_it() -> None
         for params in cases:
             worded = {locale: render(kind.value, params, locale) for locale in ("ro", "en")}
             validate_content(worded)  # HTML that parses, within the limits, buttons with one action each
-            ro, en = worded["ro"]["text"], worded["en"]["text"]
+            # A photo or a document goes out with the wording as its caption.
+            ro, en = (worded[locale].get("text") or worded[locale]["caption"] for locale in ("ro", "en"))
             assert ro != en, kind
             for text in (ro, en):
                 assert "<Verde>" not in text, (kind, text)

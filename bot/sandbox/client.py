@@ -165,6 +165,14 @@ class SandboxUser:
         await self.sandbox.wait_handled(update_id, timeout=self.timeout)
         return self._produced(self._chat(chat_id), since)
 
+    async def send_photo(
+        self, content: bytes, *, caption: str | None = None, chat_id: int | None = None
+    ) -> list[BotMessage]:
+        since = self._begin_action()
+        update_id = await self.sandbox.user_sends_photo(self.user_id, content, caption, chat_id=chat_id)
+        await self.sandbox.wait_handled(update_id, timeout=self.timeout)
+        return self._produced(self._chat(chat_id), since)
+
     async def tap(
         self,
         button: str | int,

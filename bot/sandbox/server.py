@@ -298,6 +298,33 @@ class SandboxServer:
         await asyncio.sleep(0)
         return update_id
 
+    async def user_sends_photo(
+        self,
+        user_id: int,
+        content: bytes,
+        caption: str | None = None,
+        *,
+        chat_id: int | None = None,
+        size: tuple[int, int] = (640, 480),
+    ) -> int:
+        """A user sends a photo (Telegram's one size of it); the bot can fetch it through getFile."""
+        if not content:
+            raise SandboxUsageError("Telegram clients cannot send an empty file")
+        stored = self._state.store_file("photo", content, None, "image/jpeg", size)
+        photo = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": stored.width,
+            "height": stored.height,
+            "file_size": stored.size,
+        }
+        body: dict[str, Any] = {"photo": [photo]}
+        if caption:
+            body["caption"] = caption
+        update_id = self._state.user_message(user_id, chat_id, body, None)
+        await asyncio.sleep(0)
+        return update_id
+
     async def user_taps(
         self, user_id: int, chat_id: int, message_id: int, callback_data: str, *, forged: bool = False
     ) -> tuple[int, str]:
