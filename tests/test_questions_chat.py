@@ -292,7 +292,7 @@ async def test_five_waiting_at_most_and_questions_are_paged_oldest_first(sandbox
     await maria.tap("Next page ▶️")
     second = maria.last_text or ""
     assert "#6 Gigi <3: Întrebarea Gigiei · waiting for the team" in second and "Page 2 of 2" in second
-    assert maria.last_message.labels == ["💬 Question #6", "◀️ Previous"]  # type: ignore[union-attr]
+    assert maria.last_message.labels == ["💬 Question #6", "◀️ Previous page"]  # type: ignore[union-attr]
     # A page past the end shows the last one.
     await maria.forge("qtp:99999")
     assert "Page 2 of 2" in (maria.last_text or "")
