@@ -57,7 +57,7 @@ from bot.bulk_send import BulkSender, send_arguments
 from bot.config import Settings
 from bot.i18n import resolve_locale
 from bot.logs import RedactTokens
-from bot.notices import NoticeKind, Render, UnknownNotice, render_messages
+from bot.notices import EDIT_OF, NoticeKind, Render, UnknownNotice, render_messages
 from bot.outbox import BatchReport, InvalidContent, pick_language, validate_content
 from storage.db import create_session_factory, engine_for, unit_of_work
 from storage.models import OutboxStatus, PersonStatus
@@ -76,7 +76,29 @@ GROUP_COMMIT_WAIT = 0.01
 RESUMED_DUE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+# How long an edit waits for the message it edits while that one is still going out.
+EDIT_WAIT = timedelta(seconds=3)
+
+
 # ---------------------------------------------------------------------------------------------- sending
+
+
+async def edit_content(bot: Bot, chat_id: int, message_id: int, message: Mapping[str, Any]) -> int:
+    """Edit a sent text message into one language's version of a stored notice; the message's id.
+
+    Telegram's "message is not modified" (it already reads so) counts as done."""
+    try:
+        await bot.edit_message_text(
+            chat_id=chat_id,
+            message_id=message_id,
+            text=message["text"],
+            parse_mode=message.get("parse_mode"),
+            reply_markup=message.get("reply_markup"),
+        )
+    except TelegramBadRequest as error:
+        if "not modified" not in str(error.message).lower():
+            raise
+    return message_id
 
 
 async def send_content(bot: Bot, chat_id: int, message: Mapping[str, Any], *, paid_broadcast: bool = False) -> int:
@@ -116,6 +138,8 @@ class _Job:
     attempts: int
     # Loop time until which this sender surely holds the row (the lease, as last renewed).
     held_until: float
+    # An edit row (`bot.notices.tell_copies`): the message it edits in `chat_id` instead of sending one.
+    edit_message_id: int | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -485,6 +509,9 @@ class Sender:
         )
 
     async def _call(self, job: _Job, locale: str, message: Mapping[str, Any], budget: float) -> int:
+        if job.edit_message_id is not None:
+            async with asyncio.timeout(budget):
+                return await edit_content(self.bot, job.chat_id, job.edit_message_id, message)
         if self._bulk is not None and (request := self._bulk.request((job.batch, locale), message)) is not None:
             return await self._bulk.send(request, job.chat_id, budget)
         async with asyncio.timeout(budget):
@@ -508,6 +535,11 @@ class Sender:
                 limit=limit, now=now, lease_until=now + timedelta(seconds=self.lease_seconds), leased_by=self.name
             )
             people = await repos.outbox.recipients_now(r["person_id"] for r in rows if r["person_id"] is not None)
+            edited = await repos.outbox.sent_messages(
+                (str(r["content"][EDIT_OF]), r["chat_id"])
+                for r in rows
+                if r["kind"] != NoticeKind.MESSAGE.value and EDIT_OF in r["content"]
+            )
             for row in rows:
                 person = people.get(row["person_id"]) if row["person_id"] is not None else None
                 if person is not None and person[0] == PersonStatus.UNREACHABLE.value:
@@ -528,6 +560,34 @@ class Sender:
                         if content != row["content"]:
                             content = row["content"]
                     else:
+                        edit_message_id: int | None = None
+                        if EDIT_OF in row["content"]:
+                            status, edit_message_id = edited.get(
+                                (str(row["content"][EDIT_OF]), row["chat_id"]), ("", None)
+                            )
+                            if status in (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value):
+                                # The message to edit is still going out: the edit waits for it, no attempt spent.
+                                finished.append(
+                                    {
+                                        "id": row["id"],
+                                        "status": OutboxStatus.PENDING.value,
+                                        "attempts": row["attempts"],
+                                        "next_attempt_at": now + EDIT_WAIT,
+                                        "error": None,
+                                    }
+                                )
+                                continue
+                            if edit_message_id is None:
+                                finished.append(
+                                    {
+                                        "id": row["id"],
+                                        "status": OutboxStatus.INVALID.value,
+                                        "attempts": row["attempts"],
+                                        "next_attempt_at": now,
+                                        "error": "no message to edit",
+                                    }
+                                )
+                                continue
                         worded = self._word(row, locale, worded_memo)
                         if isinstance(worded, str):
                             finished.append(
@@ -551,13 +611,14 @@ class Sender:
                             content=content,
                             attempts=row["attempts"],
                             held_until=started + self.lease_seconds,
+                            edit_message_id=None if row["kind"] == NoticeKind.MESSAGE.value else edit_message_id,
                         )
                     )
             await repos.outbox.settle(finished, leased_by=self.name)
         self.stats.claimed += len(rows)
         invalid = sum(1 for row in finished if row["status"] == OutboxStatus.INVALID.value)
         self.stats.invalid += invalid
-        self.stats.blocked += len(finished) - invalid
+        self.stats.blocked += sum(1 for row in finished if row["status"] == OutboxStatus.BLOCKED.value)
         return jobs
 
     def _word(

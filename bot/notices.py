@@ -128,6 +128,28 @@ async def tell(repos: Repositories, batch: str, to: Iterable[Recipient], notice:
     )
 
 
+# The parameter of an edit row: the batch whose message, in the same chat, the row edits instead of sending a
+# new one (`tell_copies`).
+EDIT_OF = "edit_of"
+
+
+async def tell_copies(repos: Repositories, batch: str, of_batch: str, notice: Notice) -> int:
+    """Edit, in every chat that was sent `of_batch`'s notice, that message into `notice` (queued in the caller's
+    transaction, like `tell`): a decided request's card in every manager's chat. The sender edits the message
+    it sent for `of_batch` (its `telegram_message_id`), waits while that one is still going out, and gives up
+    on a chat where there is none (blocked, never sent) or Telegram no longer lets it be edited (the buttons
+    of such a card then refuse, saying it was decided). `batch` names this edit, once per chat."""
+    if notice.kind is NoticeKind.MESSAGE:
+        raise ValueError("only notices are edited")
+    chats = await repos.outbox.chats_of(of_batch)
+    return await tell(
+        repos,
+        batch,
+        [Recipient(chat_id=chat_id, person_id=person_id, locale=locale) for chat_id, person_id, locale in chats],
+        Notice(notice.kind, {**notice.params, EDIT_OF: of_batch}),
+    )
+
+
 # How the sender words a row: (kind, parameters, the recipient's language) -> one message as the outbox keeps
 # it ({"text": ..., "parse_mode": "HTML", "reply_markup": {...}}). `handlers.notices.renderer` builds the bot's.
 Render = Callable[[str, Mapping[str, Any], str], Mapping[str, Any]]
@@ -145,6 +167,7 @@ def render_messages(kind: str, params: Mapping[str, Any], locale: str) -> Mappin
 
 
 __all__ = [
+    "EDIT_OF",
     "Notice",
     "NoticeKind",
     "Render",
@@ -153,4 +176,5 @@ __all__ = [
     "recipients",
     "render_messages",
     "tell",
+    "tell_copies",
 ]

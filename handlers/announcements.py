@@ -52,6 +52,10 @@ class AnnounceAction(enum.StrEnum):
     CANCEL = "cancel"
     STOP = "stop"
     UNREACHED = "unreached"
+    # A scheduled one: cancel it (asks to confirm), confirmed, back to its line in the listing.
+    CANCEL_SCHEDULED = "cask"
+    CANCEL_CONFIRMED = "cyes"
+    SCHEDULED_LINE = "cback"
 
 
 # The buttons of announcements share the prefix "ann"; each kind has its own fields, so a field means one thing
@@ -96,7 +100,13 @@ class AnnounceProjectCb(CallbackData, prefix="ann"):
 class AnnouncementCb(CallbackData, prefix="ann"):
     """Stop sending (or cancel a scheduled) announcement, or see whom it did not reach."""
 
-    action: Literal[AnnounceAction.STOP, AnnounceAction.UNREACHED]
+    action: Literal[
+        AnnounceAction.STOP,
+        AnnounceAction.UNREACHED,
+        AnnounceAction.CANCEL_SCHEDULED,
+        AnnounceAction.CANCEL_CONFIRMED,
+        AnnounceAction.SCHEDULED_LINE,
+    ]
     announcement_id: RowId
 
 
@@ -549,8 +559,18 @@ async def follow_progress(
 
 
 async def stop_sending(
-    query: CallbackQuery, callback_data: AnnouncementCb, person: PersonView, repos: Repositories
+    query: CallbackQuery,
+    callback_data: AnnouncementCb,
+    person: PersonView,
+    repos: Repositories,
+    settings: Settings,
+    locale: str,
 ) -> None:
+    with contextlib.suppress(announcements.AnnouncementError):
+        # A listing's Cancel button from before the confirmation: a scheduled one is confirmed first.
+        view = await announcements.scheduled_one(repos, callback_data.announcement_id, person)
+        await _ask_to_cancel(query, view, settings, locale)
+        return
     withdrawn = await announcements.cancel(repos, callback_data.announcement_id, author=person)
     await query.answer(
         ngettext(
@@ -558,6 +578,94 @@ async def stop_sending(
         ).format(count=withdrawn),
         show_alert=True,
     )
+
+
+def _scheduled_line(view: announcements.AnnouncementView, settings: Settings, locale: str) -> str:
+    assert view.scheduled_at is not None
+    return _("🕒 Announcement #{id} to {audience}, on {when}.").format(
+        id=view.id,
+        audience=audience_name(view.audience, view.group, view.project),
+        when=format_when(view.scheduled_at, locale, settings.tz),
+    )
+
+
+def _cancel_it(announcement_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button(
+                    _("✖️ Cancel it"),
+                    AnnouncementCb(action=AnnounceAction.CANCEL_SCHEDULED, announcement_id=announcement_id),
+                )
+            ]
+        ]
+    )
+
+
+async def _ask_to_cancel(
+    query: CallbackQuery, view: announcements.AnnouncementView, settings: Settings, locale: str
+) -> None:
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    confirm = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _button(
+                    _("Yes, cancel it"), AnnouncementCb(action=AnnounceAction.CANCEL_CONFIRMED, announcement_id=view.id)
+                ),
+                _button(_("⬅️ Back"), AnnouncementCb(action=AnnounceAction.SCHEDULED_LINE, announcement_id=view.id)),
+            ]
+        ]
+    )
+    await query.message.edit_text(
+        _scheduled_line(view, settings, locale) + "\n\n" + _("Cancel this announcement? It will not be sent."),
+        reply_markup=confirm,
+    )
+
+
+async def ask_to_cancel(
+    query: CallbackQuery,
+    callback_data: AnnouncementCb,
+    person: PersonView,
+    repos: Repositories,
+    settings: Settings,
+    locale: str,
+) -> None:
+    """Cancel a scheduled announcement: asked to confirm first (the same announcement, checked again)."""
+    view = await announcements.scheduled_one(repos, callback_data.announcement_id, person)
+    await _ask_to_cancel(query, view, settings, locale)
+
+
+async def cancel_scheduled(
+    query: CallbackQuery,
+    callback_data: AnnouncementCb,
+    person: PersonView,
+    repos: Repositories,
+    settings: Settings,
+    locale: str,
+) -> None:
+    view = await announcements.scheduled_one(repos, callback_data.announcement_id, person)
+    await announcements.cancel(repos, view.id, author=person)
+    await query.answer(_("Cancelled."))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _scheduled_line(view, settings, locale) + "\n" + _("✖️ Cancelled: it will not be sent."), reply_markup=None
+        )
+
+
+async def back_to_scheduled(
+    query: CallbackQuery,
+    callback_data: AnnouncementCb,
+    person: PersonView,
+    repos: Repositories,
+    settings: Settings,
+    locale: str,
+) -> None:
+    view = await announcements.scheduled_one(repos, callback_data.announcement_id, person)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_scheduled_line(view, settings, locale), reply_markup=_cancel_it(view.id))
 
 
 async def show_unreached(
@@ -581,15 +689,7 @@ async def list_scheduled(
         await message.answer(_("No announcements are scheduled."))
         return
     for view in scheduled:
-        assert view.scheduled_at is not None
-        await message.answer(
-            _("🕒 Announcement #{id} to {audience}, on {when}.").format(
-                id=view.id,
-                audience=audience_name(view.audience, view.group, view.project),
-                when=format_when(view.scheduled_at, locale, settings.tz),
-            ),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[_button(_("✖️ Cancel it"), _stop(view.id))]]),
-        )
+        await message.answer(_scheduled_line(view, settings, locale), reply_markup=_cancel_it(view.id))
 
 
 def build_router() -> Router:
@@ -615,4 +715,7 @@ def build_router() -> Router:
     router.callback_query.register(cancel_form, step(F.action == AnnounceAction.CANCEL))
     router.callback_query.register(stop_sending, AnnouncementCb.filter(F.action == AnnounceAction.STOP))
     router.callback_query.register(show_unreached, AnnouncementCb.filter(F.action == AnnounceAction.UNREACHED))
+    router.callback_query.register(ask_to_cancel, AnnouncementCb.filter(F.action == AnnounceAction.CANCEL_SCHEDULED))
+    router.callback_query.register(cancel_scheduled, AnnouncementCb.filter(F.action == AnnounceAction.CANCEL_CONFIRMED))
+    router.callback_query.register(back_to_scheduled, AnnouncementCb.filter(F.action == AnnounceAction.SCHEDULED_LINE))
     return router

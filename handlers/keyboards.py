@@ -6,6 +6,7 @@ import enum
 import re
 from collections.abc import Callable, Collection
 from functools import lru_cache
+from html import escape
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
@@ -91,7 +92,11 @@ class JoinFormCb(CallbackData, prefix="join"):
 
 class JoinDecision(enum.StrEnum):
     APPROVE = "approve"
+    # Asks for a reason; then "without a reason", the confirmation, and Back from either.
     REJECT = "reject"
+    NO_REASON = "noreason"
+    CONFIRM_REJECT = "rejectok"
+    BACK = "back"
 
 
 class JoinDecisionCb(CallbackData, prefix="jr"):
@@ -235,6 +240,50 @@ def join_decision(request_id: int) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def join_reject_reason(request_id: int) -> InlineKeyboardMarkup:
+    """Under the question why a request is rejected: without a reason, or back (nothing changes)."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("Without a reason"),
+                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.NO_REASON).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=_("⬅️ Back"),
+                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.BACK).pack(),
+                ),
+            ]
+        ]
+    )
+
+
+def join_reject_confirm(request_id: int) -> InlineKeyboardMarkup:
+    """The confirmation of a rejection, which cannot be undone."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=_("Yes, reject"),
+                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.CONFIRM_REJECT).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=_("⬅️ Back"),
+                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.BACK).pack(),
+                ),
+            ]
+        ]
+    )
+
+
+def person_link(name: str, telegram_id: int | None, username: str | None = None) -> str:
+    """A person on a card, escaped: their name linked to their Telegram profile, and their @username if any."""
+    shown = escape(name)
+    if telegram_id:
+        shown = f'<a href="tg://user?id={int(telegram_id)}">{shown}</a>'
+    return shown + (f" (@{escape(username)})" if username else "")
 
 
 def open_private_chat(bot_username: str) -> InlineKeyboardMarkup:

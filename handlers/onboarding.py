@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from html import escape
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
+from babel.dates import format_datetime
 
 from bot.config import Settings
 from bot.i18n import format_when, resolve_locale
@@ -32,8 +36,11 @@ from handlers.keyboards import (
     join_decision,
     join_form_cancel,
     join_form_confirm,
+    join_reject_confirm,
+    join_reject_reason,
     main_menu,
     menu_for,
+    person_link,
 )
 from handlers.refusals import explain
 from storage.models import utcnow
@@ -53,14 +60,21 @@ class InviteForm(StatesGroup):
     code = State()
 
 
+class RejectForm(StatesGroup):
+    """A manager rejecting a join request: the reason (or none), then the confirmation."""
+
+    reason = State()
+    confirm = State()
+
+
 def request_card(request: JoinRequestView, applicant: PersonView) -> str:
     return join_request_text(members.join_request_params(request, applicant))
 
 
 def join_request_text(params: Mapping[str, Any]) -> str:
-    """A join request as managers read it, in the current language (`members.join_request_params`)."""
-    username = params.get("applicant_username")
-    who = escape(params["applicant_name"]) + (f" (@{escape(username)})" if username else "")
+    """A join request as managers read it, in the current language (`members.join_request_params`); once
+    decided, who decided and when ("decided", "decided_by", "decided_at")."""
+    who = person_link(params["applicant_name"], params.get("applicant_telegram_id"), params.get("applicant_username"))
     lines = [
         _("📥 <b>Request to join the cluster</b>"),
         "",
@@ -81,11 +95,22 @@ def join_request_text(params: Mapping[str, Any]) -> str:
         )
     else:
         lines.append(_("A new organisation for the cluster."))
+    decided = params.get("decided")
+    if decided:
+        moment = datetime.fromisoformat(str(params["decided_at"]))
+        when = format_datetime(moment, format="d MMM y, HH:mm", tzinfo=moment.tzinfo, locale=get_i18n().current_locale)
+        outcome = (
+            _("✅ Approved by {manager}, {when}.") if decided == "approved" else _("❌ Rejected by {manager}, {when}.")
+        )
+        lines += ["", outcome.format(manager=escape(str(params.get("decided_by") or "")), when=when)]
     return "\n".join(lines)
 
 
 def join_requested_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
-    """`NoticeKind.JOIN_REQUESTED`, to every manager: the request and the approve and reject buttons."""
+    """`NoticeKind.JOIN_REQUESTED`, to every manager: the request and the approve and reject buttons; once
+    decided (each manager's copy edited, `bot.notices.tell_copies`), who decided and when, without buttons."""
+    if params.get("decided"):
+        return join_request_text(params), None
     return join_request_text(params), join_decision(int(params["request_id"]))
 
 
@@ -96,9 +121,14 @@ def join_decided_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage
         text = _(
             "🎉 Good news: your request was approved. Welcome to the cluster! You now represent {organisation}."
         ).format(organisation=organisation)
+    elif params.get("reason"):
+        text = _(
+            "The cluster's managers did not approve the request of organisation {organisation} to join the cluster.\n"
+            "Their reason: {reason}\n\nIf you think this is a mistake, please write to the cluster team."
+        ).format(organisation=organisation, reason=escape(str(params["reason"])))
     else:
         text = _(
-            "Your request to join for {organisation} was not approved. "
+            "The cluster's managers did not approve the request of organisation {organisation} to join the cluster. "
             "If you think this is a mistake, please write to the cluster team."
         ).format(organisation=organisation)
     return text, menu_for(locale, is_member=bool(params.get("member")), is_manager=bool(params.get("manager")))
@@ -285,23 +315,207 @@ async def decide(
     repos: Repositories,
     settings: Settings,
 ) -> None:
-    approve = callback_data.decision is JoinDecision.APPROVE
+    """Approve: one press (an approval can be followed by removing the person; a rejection is final)."""
     try:
-        await members.decide_join_request(
-            repos, callback_data.request_id, person, approve=approve, default_locale=settings.default_locale
+        decision = await members.decide_join_request(
+            repos,
+            callback_data.request_id,
+            person,
+            approve=True,
+            default_locale=settings.default_locale,
+            tz=settings.tz,
         )
     except MembershipError as refusal:
-        await query.answer(explain(refusal), show_alert=True)
-        if refusal.reason is members.Refusal.REQUEST_DECIDED and isinstance(query.message, Message):
-            await query.message.edit_reply_markup(reply_markup=None)
+        await _refused(query, refusal)
         return
+    await _decided(query, decision, person, settings)
+
+
+async def _refused(query: CallbackQuery, refusal: MembershipError) -> None:
+    """A decided (or gone) request: said, and the stale buttons taken away."""
+    await query.answer(explain(refusal), show_alert=True)
+    if refusal.reason in (members.Refusal.REQUEST_DECIDED, members.Refusal.REQUEST_NOT_FOUND) and isinstance(
+        query.message, Message
+    ):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)
+
+
+def _outcome(decision: members.Decision, person: PersonView, settings: Settings) -> str:
     when = format_when(utcnow(), locale_of(person, settings), settings.tz)
-    outcome = (_("✅ Approved by {manager}, {when}.") if approve else _("❌ Rejected by {manager}, {when}.")).format(
-        manager=escape(person.full_name), when=when
-    )
+    return (
+        _("✅ Approved by {manager}, {when}.") if decision.approved else _("❌ Rejected by {manager}, {when}.")
+    ).format(manager=escape(person.full_name), when=when)
+
+
+async def _decided(query: CallbackQuery, decision: members.Decision, person: PersonView, settings: Settings) -> None:
+    outcome = _outcome(decision, person, settings)
     await query.answer(outcome)
     if isinstance(query.message, Message):
         await query.message.edit_text(f"{query.message.html_text}\n\n{outcome}", reply_markup=None)
+
+
+async def ask_reject_reason(
+    query: CallbackQuery,
+    callback_data: JoinDecisionCb,
+    person: PersonView,
+    repos: Repositories,
+    state: FSMContext,
+) -> None:
+    """Reject: first the reason the applicant will read (or none), then the confirmation."""
+    try:
+        request = await members.check_can_decide(repos, callback_data.request_id, person)
+    except MembershipError as refusal:
+        await _refused(query, refusal)
+        return
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    await state.set_state(RejectForm.reason)
+    await state.set_data(
+        {
+            "reject_request_id": request.id,
+            "organisation": request.organisation_name,
+            "card_chat_id": query.message.chat.id,
+            "card_message_id": query.message.message_id,
+        }
+    )
+    await query.message.answer(
+        _(
+            "Why are you rejecting the request of organisation {organisation} to join? The applicant will "
+            "receive the reason (at most {limit} characters)."
+        ).format(organisation=f"<b>{escape(request.organisation_name)}</b>", limit=members.REASON_MAX),
+        reply_markup=join_reject_reason(request.id),
+    )
+
+
+def _confirm_text(organisation: str, reason: str | None) -> str:
+    text = _("Reject the request of organisation {organisation}? This cannot be undone.").format(
+        organisation=f"<b>{escape(organisation)}</b>"
+    )
+    if reason:
+        return text + "\n\n" + _("The reason the applicant will receive: {reason}").format(reason=escape(reason))
+    return text + "\n\n" + _("The applicant will be told without a reason.")
+
+
+async def got_reject_reason(message: Message, state: FSMContext) -> None:
+    data = await state.get_data()
+    request_id = int(data.get("reject_request_id", 0))
+    try:
+        reason = members.clean_text(message.text, members.REASON_MAX)
+    except MembershipError as refusal:
+        await message.answer(explain(refusal), reply_markup=join_reject_reason(request_id))
+        return
+    await state.update_data(reason=reason)
+    await state.set_state(RejectForm.confirm)
+    await message.answer(
+        _confirm_text(str(data.get("organisation", "")), reason), reply_markup=join_reject_confirm(request_id)
+    )
+
+
+async def _same_request(
+    query: CallbackQuery, callback_data: JoinDecisionCb, state: FSMContext
+) -> dict[str, Any] | None:
+    """The conversation's data when this button is for the request being rejected; refused otherwise (a button
+    of an older conversation, or forged)."""
+    data = await state.get_data()
+    if int(data.get("reject_request_id", 0)) != callback_data.request_id:
+        await query.answer(
+            _("This button is from an earlier step. Please press Reject on the request again."), show_alert=True
+        )
+        return None
+    return data
+
+
+async def reject_without_reason(
+    query: CallbackQuery, callback_data: JoinDecisionCb, person: PersonView, repos: Repositories, state: FSMContext
+) -> None:
+    data = await _same_request(query, callback_data, state)
+    if data is None:
+        return
+    try:
+        await members.check_can_decide(repos, callback_data.request_id, person)
+    except MembershipError as refusal:
+        await state.clear()
+        await _refused(query, refusal)
+        return
+    await state.update_data(reason=None)
+    await state.set_state(RejectForm.confirm)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _confirm_text(str(data.get("organisation", "")), None),
+            reply_markup=join_reject_confirm(callback_data.request_id),
+        )
+
+
+async def confirm_reject(
+    query: CallbackQuery,
+    callback_data: JoinDecisionCb,
+    person: PersonView,
+    repos: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    bot: Bot,
+) -> None:
+    data = await _same_request(query, callback_data, state)
+    if data is None:
+        return
+    await state.clear()
+    reason = data.get("reason")
+    try:
+        decision = await members.decide_join_request(
+            repos,
+            callback_data.request_id,
+            person,
+            approve=False,
+            default_locale=settings.default_locale,
+            reason=str(reason) if reason else None,
+            tz=settings.tz,
+        )
+    except MembershipError as refusal:
+        await _refused(query, refusal)
+        return
+    outcome = _outcome(decision, person, settings)
+    await query.answer(outcome)
+    if isinstance(query.message, Message):
+        told = _("The applicant will receive the reason.") if reason else _("The applicant is told, without a reason.")
+        await query.message.edit_text(f"{outcome}\n{told}", reply_markup=None)
+    # The card the manager pressed Reject on (a notice's copy is also edited by the sender; a /requests card
+    # only here).
+    with contextlib.suppress(TelegramBadRequest, KeyError, ValueError):
+        await bot.edit_message_reply_markup(
+            chat_id=int(data["card_chat_id"]), message_id=int(data["card_message_id"]), reply_markup=None
+        )
+
+
+async def reject_back(
+    query: CallbackQuery, callback_data: JoinDecisionCb, person: PersonView, repos: Repositories, state: FSMContext
+) -> None:
+    """Back from the reason or the confirmation: nothing changes, and the request can be decided again."""
+    data = await state.get_data()
+    if int(data.get("reject_request_id", 0)) == callback_data.request_id:
+        await state.clear()
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    try:
+        request = await members.check_can_decide(repos, callback_data.request_id, person)
+    except MembershipError as refusal:
+        await query.message.edit_text(explain(refusal), reply_markup=None)
+        return
+    await query.message.edit_text(
+        _("Nothing was changed: the request of organisation {organisation} is still waiting.").format(
+            organisation=f"<b>{escape(request.organisation_name)}</b>"
+        ),
+        reply_markup=join_decision(request.id),
+    )
+
+
+async def refuse_stale_step(query: CallbackQuery) -> None:
+    await query.answer(
+        _("This button is from an earlier step. Please press Reject on the request again."), show_alert=True
+    )
 
 
 async def list_requests(message: Message, person: PersonView, repos: Repositories) -> None:
@@ -387,6 +601,21 @@ def build_routers() -> tuple[Router, Router]:
     managers.message.register(requests_command, Command("requests", ignore_case=True), private)
     managers.message.register(invite_command, Command("invite", ignore_case=True), private)
     managers.callback_query.register(requests_button, MenuCb.filter(F.action == MenuAction.REQUESTS))
-    managers.callback_query.register(decide, JoinDecisionCb.filter())
+    decision = JoinDecisionCb.filter
+    managers.message.register(got_reject_reason, RejectForm.reason, answer)
+    managers.message.register(form_needs_text, RejectForm.reason, ~F.text)
+    managers.callback_query.register(decide, decision(F.decision == JoinDecision.APPROVE))
+    managers.callback_query.register(ask_reject_reason, decision(F.decision == JoinDecision.REJECT))
+    managers.callback_query.register(
+        reject_without_reason, RejectForm.reason, decision(F.decision == JoinDecision.NO_REASON)
+    )
+    managers.callback_query.register(
+        confirm_reject, RejectForm.confirm, decision(F.decision == JoinDecision.CONFIRM_REJECT)
+    )
+    managers.callback_query.register(reject_back, decision(F.decision == JoinDecision.BACK))
+    # A step's button outside its step (an older conversation, or forged): refused, nothing decided.
+    managers.callback_query.register(
+        refuse_stale_step, decision(F.decision.in_({JoinDecision.NO_REASON, JoinDecision.CONFIRM_REJECT}))
+    )
     router.include_router(managers)
     return deep_links, router

@@ -141,6 +141,7 @@ def _announcement(error: AnnouncementError) -> str:
         ),
         AnnouncementRefusal.NOT_FOUND: _("This announcement no longer exists."),
         AnnouncementRefusal.ALREADY_CANCELLED: _("This announcement was already stopped."),
+        AnnouncementRefusal.NOT_SCHEDULED: _("This announcement is no longer scheduled: it has started going out."),
     }[error.reason]
 
 

@@ -702,6 +702,32 @@ class OutboxRepository:
         )
         return True
 
+    async def chats_of(self, batch: str) -> list[tuple[int, int | None, str]]:
+        """(chat_id, person_id, locale) of every row of `batch`: the chats that were sent (or will be) its
+        message, as `add_many` takes them."""
+        rows = await self.session.execute(
+            select(_OUTBOX.c.chat_id, _OUTBOX.c.person_id, _OUTBOX.c.locale)
+            .where(_OUTBOX.c.batch == batch)
+            .order_by(_OUTBOX.c.id)
+        )
+        return [(row.chat_id, row.person_id, row.locale) for row in rows]
+
+    async def sent_messages(self, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[str, int | None]]:
+        """(status, telegram_message_id) of the rows of these (batch, chat_id): what an edit row edits."""
+        pairs = sorted(set(wanted))
+        found: dict[tuple[str, int], tuple[str, int | None]] = {}
+        for start in range(0, len(pairs), OUTBOX_CHUNK):
+            chunk = pairs[start : start + OUTBOX_CHUNK]
+            rows = await self.session.execute(
+                select(_OUTBOX.c.batch, _OUTBOX.c.chat_id, _OUTBOX.c.status, _OUTBOX.c.telegram_message_id).where(
+                    _OUTBOX.c.batch.in_({batch for batch, _chat in chunk}),
+                    _OUTBOX.c.chat_id.in_({chat for _batch, chat in chunk}),
+                )
+            )
+            for row in rows:
+                found[(row.batch, row.chat_id)] = (row.status, row.telegram_message_id)
+        return found
+
     async def cancel_pending(self, batch: str) -> int:
         """Withdraw what of `batch` has not gone out yet; returns how many rows were withdrawn.
 

@@ -85,8 +85,17 @@ async def test_scheduling_listing_and_cancelling_from_the_chat(sandbox: SandboxB
     assert "will go out on 5 Jan 2099, 09:00" in (maria.last_text or "")
     await maria.send("/announcements")
     assert "to members who read Romanian, on 5 Jan 2099, 09:00" in (maria.last_text or "")
+    # Cancelling asks first; Back leaves it scheduled, with its Cancel button.
     await maria.tap("Cancel it")
-    assert maria.last_callback_answer == ("Stopped: 0 messages will not be sent.", True)
+    assert "Cancel this announcement? It will not be sent." in (maria.last_text or "")
+    assert maria.last_message is not None and maria.last_message.labels == ["Yes, cancel it", "⬅️ Back"]
+    await maria.tap("Back")
+    assert maria.last_message is not None and maria.last_message.labels == ["✖️ Cancel it"]
+    await maria.tap("Cancel it")
+    await maria.tap("Yes, cancel it")
+    assert maria.last_callback_answer == ("Cancelled.", False)
+    assert "✖️ Cancelled: it will not be sent." in (maria.last_text or "")
+    assert maria.last_message is not None and maria.last_message.labels == []
     await maria.send("/announcements")
     assert "No announcements are scheduled" in (maria.last_text or "")
     await sandbox.run_job("announcements")

@@ -194,7 +194,7 @@ async def test_a_request_is_taken_by_one_manager_then_done(sandbox: SandboxBot) 
     assert "Cerere de serviciu nr. 1" in (maria.last_text or "")
     assert "Serviciu: Tratarea apei în staţii mici" in (maria.last_text or "")
     assert "Organizație: EcoTech SRL" in (maria.last_text or "")
-    assert labels(maria) == ["🙋 Preiau eu", "✅ Rezolvată", "❌ Refuzați"]
+    assert labels(maria) == ["🙋 Preiau eu", "✅ Marchez rezolvată", "❌ Refuz"]
     john_card = john.last_message
     assert john_card is not None and "Service: Water treatment in small plants" in john_card.content
     assert "Note: O stație pentru 2.000 de locuitori, la Brăila." in john_card.content
@@ -202,28 +202,36 @@ async def test_a_request_is_taken_by_one_manager_then_done(sandbox: SandboxBot) 
     await john.tap("Take it")
     assert "🙋 Taken by John." in (john.last_text or "")
     assert labels(john) == ["✅ Done", "❌ Decline"]
-    await sandbox.deliver()
-    assert radu.last_text == (
-        "🙋 John, din echipa clusterului, a preluat cererea dumneavoastră pentru Tratarea apei în staţii mici "
-        "și vă va contacta."
-    )
-
-    # Maria's copy is stale: her tap is refused politely and her message now shows how things stand.
+    # Maria's copy is stale until the sender edits it: her tap is refused politely and her message now shows how
+    # things stand.
+    maria_card = maria.last_message
     await maria.tap("Preiau eu")
     assert maria.last_callback_answer == ("Această cerere a fost deja preluată de John.", True)
     assert "🙋 Preluată de John." in (maria.last_text or "")
-    assert labels(maria) == ["✅ Rezolvată", "❌ Refuzați"]
+    assert labels(maria) == ["✅ Marchez rezolvată", "❌ Refuz"]
+    await sandbox.deliver()
+    assert radu.last_text == (
+        "🙋 John, din echipa clusterului, a preluat cererea dumneavoastră pentru serviciul „Tratarea apei în staţii "
+        "mici” "
+        "și vă va contacta."
+    )
+    # Every manager's copy says who took it, and when.
+    assert maria_card is not None and maria.messages[-1].message_id == maria_card.message_id
+    assert "🙋 Preluată de John." in maria.messages[-1].content and "Ultima modificare:" in maria.messages[-1].content
     await radu.send("/profile")
     assert "• Tratarea apei în staţii mici: preluată de John" in (radu.last_text or "")
 
     # Any manager may mark it done.
-    await maria.tap("Rezolvată")
+    await maria.tap("Marchez rezolvată")
     assert "✅ Rezolvată, marcată de Maria." in (maria.last_text or "") and labels(maria) == []
     await sandbox.deliver()
-    assert radu.last_text == "✅ Cererea dumneavoastră pentru Tratarea apei în staţii mici a fost rezolvată."
-    await john.tap("Done", message=john_card)
-    assert john.last_callback_answer == ("This request was already marked done by Maria.", True)
-    assert labels(john) == []
+    assert (
+        radu.last_text == "✅ Cererea dumneavoastră pentru serviciul „Tratarea apei în staţii mici” a fost rezolvată."
+    )
+    # John's copy was edited: done, by whom and when, and no buttons left to press.
+    edited = next(m for m in john.messages if m.message_id == john_card.message_id)
+    assert "✅ Done, marked by Maria." in edited.content and "Last change:" in edited.content
+    assert edited.buttons == []
     await radu.send("/profile")
     assert "• Tratarea apei în staţii mici: rezolvată" in (radu.last_text or "")
     assert await audit(sandbox, "service_request.") == [
@@ -246,22 +254,25 @@ async def test_a_manager_declines_with_a_reason(sandbox: SandboxBot) -> None:
     await sandbox.deliver()
 
     # Started, then cancelled: nothing changes.
-    await maria.tap("Refuzați")
-    assert "De ce refuzați cererea nr. 1 (Acces la capital)? Radu va citi motivul." in (maria.last_text or "")
+    await maria.tap("Refuz")
+    assert "De ce refuzați cererea nr. 1 pentru serviciul „Acces la capital”? Radu va primi motivul." in (
+        maria.last_text or ""
+    )
     await maria.send("/cancel")
     assert await scalar(sandbox, select(ServiceRequest.status)) == "open"
-    await maria.tap("Refuzați", message=maria.messages[-3])
+    await maria.tap("Refuz", message=maria.messages[-3])
     await maria.send("Clusterul nu acordă credite; vă recomandăm o bancă parteneră.")
-    assert "Refuzată. Radu va fi anunțat(ă), împreună cu motivul." in (maria.last_text or "")
+    assert "Refuzată. Radu va primi motivul." in (maria.last_text or "")
     card = maria.messages[-5]
     assert "❌ Refuzată de Maria: Clusterul nu acordă credite" in card.content and card.buttons == []
     await sandbox.deliver()
     assert radu.last_text == (
-        "Cererea dumneavoastră pentru Acces la capital a fost refuzată de Maria. "
+        "Cererea dumneavoastră pentru serviciul „Acces la capital” a fost refuzată de Maria. "
         "Motivul: Clusterul nu acordă credite; vă recomandăm o bancă parteneră."
     )
-    await john.tap("Take it")
-    assert john.last_callback_answer == ("This request was already declined by Maria.", True)
+    # John's copy says it was declined, by whom and why, without buttons.
+    assert "❌ Declined by Maria: Clusterul nu acordă credite" in (john.last_text or "")
+    assert labels(john) == []
     await radu.send("/profile")
     assert "• Acces la capital: refuzată" in (radu.last_text or "")
     await john.send("/service_requests")

@@ -93,7 +93,7 @@ async def test_switching_people_and_seeing_what_others_receive(console: Console)
     assert "→ maria: 📥 Cerere de aderare la cluster" in sent
 
     await console.handle_line("/as maria")
-    decided = await console.handle_line("aprobați")
+    decided = await console.handle_line("aprob")
     assert "bot (edited): 📥 Cerere de aderare" in decided
     assert "→ dan: 🎉 Good news: your request was approved" in decided
     assert "dan    Dan, member of Green Biomass SRL, en" in await console.handle_line("/people")

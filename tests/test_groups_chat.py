@@ -116,10 +116,19 @@ async def test_leaving_below_three_organisations_flags_the_group_to_managers(san
 
     # Elena leaves, but Ana still represents EcoTech: three organisations, nothing to flag.
     await elena.tap("Părăsiți grupul")
+    assert "Părăsiți grupul de lucru „" in (elena.last_text or "")
+    assert elena.last_message is not None and elena.last_message.labels == ["Da, părăsesc grupul", "⬅️ Înapoi"]
+    await elena.tap("Da, părăsesc grupul")
     await sandbox.deliver()
     assert not said(maria, "below three")
 
     await radu.tap("Leave the group")
+    # Asked first; Back returns to the card, nothing changed.
+    assert 'Leave the working group "Advanced technologies' in (radu.last_text or "")
+    await radu.tap("Back")
+    assert radu.last_message is not None and "🚪 Leave the group" in radu.last_message.labels
+    await radu.tap("Leave the group")
+    await radu.tap("Yes, leave")
     assert radu.last_callback_answer == ("You left the group.", False)
     await sandbox.deliver()
     assert said(maria, "Advanced technologies for sludge treatment and recovery is below three member organisations")

@@ -83,9 +83,19 @@ def samples() -> dict[NoticeKind, list[dict[str, Any]]]:
         NoticeKind.JOIN_REQUESTED: [
             members.join_request_params(request, _applicant()),
             members.join_request_params(new_organisation, _applicant()),
+            # A manager's copy edited once decided (bot.notices.tell_copies).
+            members.join_request_params(request, _applicant())
+            | {"decided": "rejected", "decided_by": ODD, "decided_at": "2026-12-01T10:30:00+02:00", "edit_of": "x"},
         ],
-        NoticeKind.JOIN_DECIDED: [{**decided, "approved": True}, {**decided, "approved": False, "member": False}],
-        NoticeKind.SERVICE_REQUESTED: [_service_request(ServiceRequestStatus.OPEN).params()],
+        NoticeKind.JOIN_DECIDED: [
+            {**decided, "approved": True},
+            {**decided, "approved": False, "member": False},
+            {**decided, "approved": False, "member": False, "reason": "Codul <fiscal> & altele"},
+        ],
+        NoticeKind.SERVICE_REQUESTED: [
+            _service_request(ServiceRequestStatus.OPEN).params(),
+            _service_request(ServiceRequestStatus.DECLINED).params() | {"changed_at": "2026-12-01T10:30:00+02:00"},
+        ],
         NoticeKind.SERVICE_REQUEST_CHANGED: [
             _service_request(status).params()
             for status in (ServiceRequestStatus.TAKEN, ServiceRequestStatus.DONE, ServiceRequestStatus.DECLINED)
@@ -242,7 +252,7 @@ def test_the_buttons_of_a_notice_are_in_its_readers_language() -> None:
     labels = {
         locale: [b["text"] for row in markup["inline_keyboard"] for b in row] for locale, markup in keyboards.items()
     }
-    assert labels == {"ro": ["✅ Aprobați", "❌ Respingeți"], "en": ["✅ Approve", "❌ Reject"]}
+    assert labels == {"ro": ["✅ Aprob", "❌ Refuz"], "en": ["✅ Approve", "❌ Reject"]}
 
 
 async def test_a_notice_with_parameters_that_are_not_plain_data_is_refused_when_recorded(engine: Any) -> None:

@@ -73,20 +73,22 @@ async def test_join_request_is_approved_by_a_manager_and_everyone_is_told(sandbo
     card_en = john.last_message
     assert card_ro is not None and card_en is not None
     assert "Cerere de aderare" in card_ro.content and "Green Biomass SRL" in card_ro.content
-    assert card_ro.labels == ["✅ Aprobați", "❌ Respingeți"]
+    assert card_ro.labels == ["✅ Aprob", "❌ Refuz"]
     assert "Request to join the cluster" in card_en.content and "A new organisation" in card_en.content
 
-    await maria.tap("Aprobați")
+    await maria.tap("Aprob")
     assert "Aprobată de Maria" in (maria.last_text or "")
     assert maria.last_message is not None and maria.last_message.labels == []
-    await sandbox.deliver()
-    assert "your request was approved" in (dan.last_text or "")
-    assert "Green Biomass SRL" in (dan.last_text or "")
 
-    # The second manager's card is stale now: a polite refusal, and its buttons go away.
+    # The second manager's card is stale until the sender edits it: a polite refusal, and its buttons go away.
     await john.tap("Approve")
     assert john.last_callback_answer == ("This request has already been decided.", True)
     assert john.last_message is not None and john.last_message.labels == []
+    await sandbox.deliver()
+    assert "your request was approved" in (dan.last_text or "")
+    assert "Green Biomass SRL" in (dan.last_text or "")
+    # Then it says who decided and when, like every manager's copy.
+    assert "✅ Approved by Maria," in (john.last_text or "")
 
     await dan.send("/profile")
     assert "Organisation: Green Biomass SRL" in (dan.last_text or "")
@@ -110,9 +112,11 @@ async def test_rejected_request_and_a_second_request_while_pending(sandbox: Sand
 
     await maria.send("/requests")
     assert "Clinica Verde" in (maria.last_text or "")
-    await maria.tap("Respingeți")
+    await maria.tap("Refuz")
+    await maria.tap("Fără motiv")
+    await maria.tap("Da, refuz")
     await sandbox.deliver()
-    assert "nu a fost aprobată" in (elena.last_text or "")
+    assert "nu au aprobat cererea de aderare a organizației Clinica Verde" in (elena.last_text or "")
     await elena.send("/profile")
     assert "Rol în cluster: vizitator" in (elena.last_text or "")
     assert "join.rejected" in await audit_actions(sandbox)

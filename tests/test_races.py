@@ -372,8 +372,13 @@ async def check_service_request(factory: Factory, case: ServiceCase, results: li
     assert len(managers_told) == len(set(managers_told)) and {m.telegram_id for m in case.managers} <= set(
         managers_told
     )
-    steps = [(batch, chat) for batch, chat in told if batch != new]
+    steps = [(batch, chat) for batch, chat in told if batch != new and not batch.endswith(":copies")]
     assert sorted(steps) == sorted((f"service-request:{case.request_id}:{s}", case.member.telegram_id) for s in path)
+    # Each step that took effect edits every manager's copy of the card, once: the copies follow the steps.
+    copies = [(batch, chat) for batch, chat in told if batch.endswith(":copies")]
+    assert sorted(copies) == sorted(
+        (f"service-request:{case.request_id}:{s}:copies", chat) for s in path for chat in managers_told
+    )
     return path
 
 

@@ -64,6 +64,8 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "projects_competition.jsonl",
         "tender_sources.jsonl",
         "tenders_end_to_end.jsonl",
+        "join_rejected_with_reason.jsonl",
+        "confirmations.jsonl",
     } <= shipped
 
 

@@ -60,6 +60,8 @@ class AnnouncementRefusal(enum.StrEnum):
     PROJECT_NOT_OPEN = "project_not_open"
     NOT_FOUND = "not_found"
     ALREADY_CANCELLED = "already_cancelled"
+    # Cancelling a scheduled one that has started going out (or went) meanwhile.
+    NOT_SCHEDULED = "not_scheduled"
 
 
 class AnnouncementError(Refused):
@@ -305,6 +307,21 @@ async def cancel(
         details={"withdrawn": withdrawn},
     )
     return withdrawn
+
+
+async def scheduled_one(repos: Repositories, announcement_id: int, viewer: PersonView) -> AnnouncementView:
+    """A scheduled announcement a manager means to cancel (the role and the announcement read afresh)."""
+    await require_manager(repos, viewer)
+    row = await repos.announcements.get(announcement_id)
+    if row is None:
+        raise AnnouncementError(AnnouncementRefusal.NOT_FOUND)
+    if row.status == AnnouncementStatus.CANCELLED.value:
+        raise AnnouncementError(AnnouncementRefusal.ALREADY_CANCELLED)
+    if row.status != AnnouncementStatus.SCHEDULED.value:
+        raise AnnouncementError(AnnouncementRefusal.NOT_SCHEDULED)
+    group = await repos.groups.by_ids({row.group_id}) if row.group_id is not None else {}
+    project = await repos.projects.get(row.project_id) if row.project_id is not None else None
+    return _view(row, group=group.get(row.group_id or 0), project=project)
 
 
 async def report(repos: Repositories, announcement_id: int) -> BatchReport:

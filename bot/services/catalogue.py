@@ -8,11 +8,11 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from bot.notices import Notice, NoticeKind, recipient, recipients, tell
+from bot.notices import Notice, NoticeKind, recipient, recipients, tell, tell_copies
 from bot.outbox import Recipient
 from bot.services.catalogue_file import (
     DESCRIPTION_MAX,
@@ -133,6 +133,8 @@ class ServiceRequestView:
     handled_by_name: str | None
     decline_reason: str | None
     created_at: datetime
+    # Their Telegram id: the card links their name to their profile (None in notices queued before it was kept).
+    person_telegram_id: int | None = None
 
     def service_title(self, locale: str) -> str:
         return self.service_title_ro if locale == "ro" else self.service_title_en
@@ -230,6 +232,7 @@ def _request_view(
         handled_by_name=handled_by,
         decline_reason=request.decline_reason,
         created_at=request.created_at,
+        person_telegram_id=person.telegram_id,
     )
 
 
@@ -749,8 +752,10 @@ async def act_on_request(
     *,
     default_locale: str,
     reason: str | None = None,
+    tz: tzinfo = UTC,
 ) -> RequestChanged:
-    """Take, finish or decline a request; the first manager to act wins, the others are refused.
+    """Take, finish or decline a request; the first manager to act wins, the others are refused. The member is
+    told, and every manager's copy of the request's card is edited to say who did it and when (`tell_copies`).
 
     The conditional update in `move` decides, on both engines, before anything else is written.
     """
@@ -775,6 +780,13 @@ async def act_on_request(
     told = recipient(member, default_locale)
     notice = Notice(NoticeKind.SERVICE_REQUEST_CHANGED, view.params())
     await tell(repos, batch_of(request_id, target.value), [told], notice)
+    card = view.params() | {"changed_at": datetime.now(UTC).astimezone(tz).isoformat()}
+    await tell_copies(
+        repos,
+        batch_of(request_id, f"{target.value}:copies"),
+        batch_of(request_id, "new"),
+        Notice(NoticeKind.SERVICE_REQUESTED, card),
+    )
     return RequestChanged(view, told)
 
 

@@ -7,10 +7,10 @@ import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from bot.notices import Notice, NoticeKind, recipient, recipients, tell
+from bot.notices import Notice, NoticeKind, recipient, recipients, tell, tell_copies
 from bot.services.refusals import Refused
 from bot.text import fold
 from storage.models import (
@@ -27,6 +27,8 @@ from storage.repositories import Repositories
 
 ORGANISATION_NAME_MAX = 200
 POSITION_MAX = 120
+# A manager's reason for rejecting a join request, which the applicant reads.
+REASON_MAX = 500
 NAME_MAX = 128
 _CUI_KEY = (7, 5, 3, 2, 1, 7, 5, 3, 2)
 
@@ -366,7 +368,20 @@ def join_request_params(request: JoinRequestView, applicant: PersonView) -> dict
         "existing_representatives": request.existing_representatives,
         "applicant_name": applicant.full_name,
         "applicant_username": applicant.username,
+        "applicant_telegram_id": applicant.telegram_id,
     }
+
+
+async def check_can_decide(repos: Repositories, request_id: int, manager: PersonView) -> JoinRequestView:
+    """The request, while this manager may still decide it (the role and the request are read afresh): what the
+    reject conversation checks at each step before the decision itself."""
+    await require_manager(repos, manager)
+    request = await repos.join_requests.get(request_id)
+    if request is None:
+        raise MembershipError(Refusal.REQUEST_NOT_FOUND)
+    if request.status != RequestStatus.PENDING.value:
+        raise await _already_decided(repos, request)
+    return _request_view(request)
 
 
 async def decide_join_request(
@@ -378,9 +393,12 @@ async def decide_join_request(
     default_locale: str,
     now: datetime | None = None,
     actor_label: str | None = None,
+    reason: str | None = None,
+    tz: tzinfo = UTC,
 ) -> Decision:
-    """Approve or reject; the person is checked here, on the server, for every button press. The applicant is
-    told (a `JOIN_DECIDED` notice).
+    """Approve or reject (with the manager's `reason`, if any, which the applicant reads); the person is checked
+    here, on the server, for every button press. The applicant is told (a `JOIN_DECIDED` notice), and every
+    manager's copy of the request's card is edited to say who decided and when (`tell_copies`).
 
     `manager` is None when an operator decides from the command line (`actor_label` says so).
     """
@@ -395,14 +413,19 @@ async def decide_join_request(
     if applicant is None:
         raise MembershipError(Refusal.REQUEST_NOT_FOUND)
     status = RequestStatus.APPROVED if approve else RequestStatus.REJECTED
+    reason = clean_text(reason, REASON_MAX) if reason is not None and not approve else None
+    decided_at = now or utcnow()
     # The decision is this one conditional update, before anything else is written: a manager who pressed at
     # the same instant as another finds it decided here, with nothing of theirs to undo.
     decided = await repos.join_requests.decide(
-        request.id, status=status, by_id=manager.id if manager else None, at=now or utcnow(), organisation_id=None
+        request.id, status=status, by_id=manager.id if manager else None, at=decided_at, organisation_id=None
     )
     if not decided:
         fresh = await repos.join_requests.get(request.id, fresh=True)
         raise await _already_decided(repos, fresh or request)
+    # The card as managers were sent it, before an approval creates the organisation.
+    existing = await _matching_organisation(repos, request.cui, request.organisation_name)
+    representatives = await repos.people.count_of_organisation(existing.id) if existing else 0
     organisation = None
     if approve:
         organisation = await _organisation_for(repos, request.organisation_name, request.cui)
@@ -416,7 +439,8 @@ async def decide_join_request(
         actor_id=manager.id if manager else None,
         actor_label=actor_label,
         subject=f"join_request:{request.id}",
-        details={"person_id": applicant.id, "organisation_id": organisation.id if organisation else None},
+        details={"person_id": applicant.id, "organisation_id": organisation.id if organisation else None}
+        | ({"reason": reason} if reason else {}),
     )
     decision = Decision(
         request=_request_view(request),
@@ -433,9 +457,22 @@ async def decide_join_request(
             "organisation_name": decision.organisation_name if approve else request.organisation_name,
             "member": told.is_member,
             "manager": told.is_manager,
+            "reason": reason,
         },
     )
     await tell(repos, f"join-request:{request.id}:decided", [recipient(told, default_locale)], notice)
+    card = join_request_params(_request_view(request, existing, representatives), decision.applicant) | {
+        "decided": status.value,
+        "decided_by": manager.full_name if manager else (actor_label or ""),
+        # In the cluster's time zone: the card says the hour as people there read it.
+        "decided_at": decided_at.astimezone(tz).isoformat(),
+    }
+    await tell_copies(
+        repos,
+        f"join-request:{request.id}:copies",
+        f"join-request:{request.id}:new",
+        Notice(NoticeKind.JOIN_REQUESTED, card),
+    )
     return decision
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
+from babel.dates import format_datetime
 
 from bot.config import Settings
 from bot.services import catalogue
@@ -23,7 +25,7 @@ from bot.services.members import PersonView
 from handlers.catalogue.forms import DeclineForm, RequestForm, leave_form, managers_routes, needs_text
 from handlers.catalogue.keyboards import BrowseAction, ServiceRequestCb, ServicesCb, button, cancel_row, keyboard
 from handlers.catalogue.screens import replace_screen, short
-from handlers.keyboards import MenuAction, MenuCb, NoticeMessage, main_menu
+from handlers.keyboards import MenuAction, MenuCb, NoticeMessage, main_menu, person_link
 from handlers.refusals import explain
 from storage.models import ServiceRequestStatus
 from storage.repositories import Repositories
@@ -44,9 +46,10 @@ def join_invitation() -> InlineKeyboardMarkup:
     )
 
 
-def request_card(request: ServiceRequestView, locale: str) -> str:
-    """A request as managers see it, with how it stands."""
-    who = escape(request.person_name) + (f" (@{escape(request.person_username)})" if request.person_username else "")
+def request_card(request: ServiceRequestView, locale: str, changed_at: str | None = None) -> str:
+    """A request as managers see it, with how it stands (and since when, `changed_at`, an ISO moment in the
+    cluster's time zone, on the managers' copies edited after a change)."""
+    who = person_link(request.person_name, request.person_telegram_id, request.person_username)
     lines = [
         _("📨 <b>Service request #{id}</b>").format(id=request.id),
         "",
@@ -67,6 +70,10 @@ def request_card(request: ServiceRequestView, locale: str) -> str:
     }.get(request.status)
     if status:
         lines += ["", status]
+        if changed_at:
+            moment = datetime.fromisoformat(changed_at)
+            when = format_datetime(moment, format="d MMM y, HH:mm", tzinfo=moment.tzinfo, locale=locale)
+            lines.append(_("Last change: {when}").format(when=when))
     return "\n".join(lines)
 
 
@@ -86,7 +93,8 @@ def request_keyboard(request: ServiceRequestView) -> InlineKeyboardMarkup | None
 def service_requested_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
     """`NoticeKind.SERVICE_REQUESTED`, to every manager: the request and what they can do with it."""
     request = ServiceRequestView.from_params(params)
-    return request_card(request, locale), request_keyboard(request)
+    changed_at = params.get("changed_at")
+    return request_card(request, locale, str(changed_at) if changed_at else None), request_keyboard(request)
 
 
 def service_request_changed_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
@@ -210,7 +218,12 @@ async def act_on_request(
 ) -> None:
     try:
         changed = await catalogue.act_on_request(
-            repos, person, callback_data.request_id, callback_data.action, default_locale=settings.default_locale
+            repos,
+            person,
+            callback_data.request_id,
+            callback_data.action,
+            default_locale=settings.default_locale,
+            tz=settings.tz,
         )
     except CatalogueError as refusal:
         await _refresh_stale(query, refusal, locale)
@@ -265,6 +278,7 @@ async def got_reason(
             RequestAction.DECLINE,
             default_locale=settings.default_locale,
             reason=message.text,
+            tz=settings.tz,
         )
     except CatalogueError as refusal:
         if refusal.reason in (Refusal.TEXT_EMPTY, Refusal.TEXT_TOO_LONG):

@@ -29,7 +29,9 @@ class GroupAction(enum.StrEnum):
     JOIN = "join"
     TERMS = "terms"
     ACCEPT = "accept"
+    # Asks to confirm; leaving is `LEAVE_CONFIRMED`.
     LEAVE = "leave"
+    LEAVE_CONFIRMED = "leaveok"
     # The one action about no group: its `group_id` is 0.
     PROPOSE = "propose"
     TRANSFORM = "transform"
@@ -132,6 +134,19 @@ def card_keyboard(card: GroupCard, view: GroupFilter = GroupFilter.ALL, page: in
         [InlineKeyboardButton(text=_("⬅️ Working groups"), callback_data=GroupListCb(view=view, page=page).pack())]
     )
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def leave_keyboard(card: GroupCard, view: GroupFilter, page: int) -> InlineKeyboardMarkup:
+    """The confirmation of leaving a group: yes, or back to its card."""
+
+    def button(text: str, action: GroupAction) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=text, callback_data=GroupCb(action=action, group_id=card.id, view=view, page=page).pack()
+        )
+
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[button(_("Yes, leave"), GroupAction.LEAVE_CONFIRMED), button(_("⬅️ Back"), GroupAction.CARD)]]
+    )
 
 
 def terms_keyboard(card: GroupCard, view: GroupFilter, page: int) -> InlineKeyboardMarkup:

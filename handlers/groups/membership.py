@@ -4,6 +4,7 @@ the acceptance of someone already in it), leave."""
 from __future__ import annotations
 
 import contextlib
+from html import escape
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -13,9 +14,10 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.services import groups
 from bot.services.members import PersonView
-from handlers.groups.keyboards import GroupAction, GroupCb, terms_keyboard
+from handlers.groups.keyboards import GroupAction, GroupCb, leave_keyboard, terms_keyboard
 from handlers.groups.replies import show, show_card, shows_guests_the_way_in
-from handlers.groups.texts import terms_text
+from handlers.groups.texts import localized, terms_text
+from storage.models import GroupState
 from storage.repositories import Repositories
 
 
@@ -54,6 +56,20 @@ async def accept_terms(
     await show_card(query, outcome.card, callback_data, locale, settings, edit=False)
 
 
+async def ask_to_leave(query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories) -> None:
+    """Leave: asked to confirm first (the same group in the Yes button, checked again when pressed)."""
+    card = await groups.card(repos, person, callback_data.group_id)
+    if card.state is GroupState.DISSOLVED:
+        raise groups.GroupError(groups.GroupRefusal.DISSOLVED)
+    if not card.viewer_in:
+        raise groups.GroupError(groups.GroupRefusal.NOT_IN)
+    await query.answer()
+    text = _(
+        'Leave the working group "{title}"? Its news will no longer reach you; you can join it again later.'
+    ).format(title=escape(localized(card.title)))
+    await show(query, text, leave_keyboard(card, callback_data.view, callback_data.page))
+
+
 async def leave_group(
     query: CallbackQuery,
     callback_data: GroupCb,
@@ -73,5 +89,6 @@ def build_router() -> Router:
     router.callback_query.register(join_group, GroupCb.filter(F.action == GroupAction.JOIN))
     router.callback_query.register(show_terms, GroupCb.filter(F.action == GroupAction.TERMS))
     router.callback_query.register(accept_terms, GroupCb.filter(F.action == GroupAction.ACCEPT))
-    router.callback_query.register(leave_group, GroupCb.filter(F.action == GroupAction.LEAVE))
+    router.callback_query.register(ask_to_leave, GroupCb.filter(F.action == GroupAction.LEAVE))
+    router.callback_query.register(leave_group, GroupCb.filter(F.action == GroupAction.LEAVE_CONFIRMED))
     return router
