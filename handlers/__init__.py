@@ -10,7 +10,18 @@ from aiogram.filters import ExceptionTypeFilter
 
 from bot.config import Settings
 from bot.services.refusals import Refused
-from handlers import announcements, catalogue, common, groups, onboarding, projects, refusals, tenders, texts_form
+from handlers import (
+    announcements,
+    catalogue,
+    common,
+    groups,
+    onboarding,
+    privacy,
+    projects,
+    refusals,
+    tenders,
+    texts_form,
+)
 
 
 def setup_routers(settings: Settings) -> Router:
@@ -28,6 +39,7 @@ def setup_routers(settings: Settings) -> Router:
         projects.build_router(),
         tenders.build_router(),
         texts_form.build_router(),
+        privacy.build_router(),
         fallback,
     )
     # A refusal no handler answered itself is said in the person's language; anything else is a failure.

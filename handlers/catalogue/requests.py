@@ -24,6 +24,7 @@ from handlers.catalogue.forms import DeclineForm, RequestForm, leave_form, manag
 from handlers.catalogue.keyboards import BrowseAction, ServiceRequestCb, ServicesCb, button, cancel_row, keyboard
 from handlers.catalogue.screens import replace_screen, short
 from handlers.keyboards import MenuAction, MenuCb, NoticeMessage, main_menu
+from handlers.privacy import shown_name
 from handlers.refusals import explain
 from storage.models import ServiceRequestStatus
 from storage.repositories import Repositories
@@ -46,7 +47,8 @@ def join_invitation() -> InlineKeyboardMarkup:
 
 def request_card(request: ServiceRequestView, locale: str) -> str:
     """A request as managers see it, with how it stands."""
-    who = escape(request.person_name) + (f" (@{escape(request.person_username)})" if request.person_username else "")
+    username = f" (@{escape(request.person_username)})" if request.person_username else ""
+    who = escape(shown_name(request.person_name) or "") + username
     lines = [
         _("📨 <b>Service request #{id}</b>").format(id=request.id),
         "",
