@@ -90,6 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m_imp.add_argument("file", type=Path)
     m_imp.add_argument("--out", type=Path, default=Path("invites.csv"), help="where to write the invite links")
+    person = sub.add_parser(
+        "person",
+        help="a person's data rights on their request: export what the bot keeps, or forget them",
+        description="PERSON is the Telegram id `clusterbot members list` shows. Both are audited (without "
+        "personal data). Forgetting erases the person's personal data and keeps their organisation's "
+        'commitments and the audit trail with "a former representative"; it cannot be undone.',
+    )
+    p_sub = person.add_subparsers(dest="person_command", metavar="ACTION", required=True)
+    p_export = p_sub.add_parser("export", help="write everything the bot keeps about the person to FILE (JSON)")
+    p_export.add_argument("telegram_id", type=int, metavar="PERSON")
+    p_export.add_argument("file", type=Path, metavar="FILE")
+    p_forget = p_sub.add_parser("forget", help="erase the person's personal data (needs --yes)")
+    p_forget.add_argument("telegram_id", type=int, metavar="PERSON")
+    p_forget.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
     announce = sub.add_parser(
         "announce",
         help="send an announcement to members (each in their language), now or at a set time",
@@ -205,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(db_command(args, settings))
     if command == "members":
         return asyncio.run(members_command(args, settings))
+    if command == "person":
+        return asyncio.run(person_command(args, settings))
     if command == "announce":
         return asyncio.run(announce_command(args, settings))
     if command == "announcements":
@@ -426,6 +442,35 @@ def _parse_when(value: str | None, settings: Settings) -> Any:
     except ValueError as error:
         raise SystemExit(f"--at {value!r}: write it as YYYY-MM-DD HH:MM") from error
     return moment if moment.tzinfo else moment.replace(tzinfo=settings.tz)
+
+
+async def person_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Export or forget a person; what was done is printed once it is committed (a refusal changes nothing)."""
+    from bot.services import privacy
+    from bot.services.privacy import PrivacyError
+
+    async def work(repos: Any) -> tuple[int, str]:
+        row = await repos.people.by_telegram_id(args.telegram_id)
+        if row is None:
+            return 1, f"no person with Telegram id {args.telegram_id}"
+        try:
+            if args.person_command == "export":
+                data = privacy.export_json(await privacy.export(repos, row.id))
+                await asyncio.to_thread(args.file.write_bytes, data)
+                await privacy.record_export(repos, row.id, actor_label="cli")
+                return 0, f"person {row.id}: their data written to {args.file}"
+            await privacy.ensure_can_forget(repos, row.id)
+            if not args.yes:
+                return 1, f"person {row.id} would be forgotten, which cannot be undone: run again with --yes"
+            forgotten = await privacy.forget(repos, row.id, default_locale=settings.default_locale, actor_label="cli")
+        except PrivacyError as refusal:
+            return 1, f"person {row.id}: refused ({refusal.reason.value})"
+        removed = ", ".join(f"{name} {count}" for name, count in forgotten.removed.items())
+        return 0, f"person {row.id} forgotten ({removed})"
+
+    code, said = await _with_result(settings, work)
+    print(said, file=sys.stdout if code == 0 else sys.stderr)
+    return int(code)
 
 
 async def announce_command(args: argparse.Namespace, settings: Settings) -> int:

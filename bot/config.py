@@ -315,6 +315,8 @@ class Settings(BaseSettings):
     # How long a person seen recently is remembered between their updates (0: read every time). With
     # REDIS_URL set (several replicas) it is always 0.
     person_cache_seconds: float = Field(default=30.0, ge=0, validation_alias="PERSON_CACHE_SECONDS")
+    # Delivered outbox rows and tender alerts older than this are deleted by the `purge` job (issue 12).
+    retention_days: int = Field(default=365, ge=1, le=36_500, validation_alias="RETENTION_DAYS")
 
     @classmethod
     def from_values(cls, **values: Any) -> Self:

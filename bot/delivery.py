@@ -542,7 +542,7 @@ class Sender:
             )
             for row in rows:
                 person = people.get(row["person_id"]) if row["person_id"] is not None else None
-                if person is not None and person[0] == PersonStatus.UNREACHABLE.value:
+                if person is not None and person[0] in (PersonStatus.UNREACHABLE.value, PersonStatus.FORGOTTEN.value):
                     # They blocked the bot earlier: nothing is sent until they write to it again.
                     finished.append(
                         {

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.delivery import Sender
 from bot.leader import Leader, leader_for
-from bot.services import announcements
+from bot.services import announcements, privacy
 from bot.services.tenders import alerts as tender_alerts
 from bot.services.tenders import sources
 from bot.services.tenders.fetch import FetchPolicy
@@ -24,7 +24,7 @@ from storage.repositories import Repositories
 log = logging.getLogger(__name__)
 
 # The names `{"run": "JOB"}` scenario steps and operators use.
-JOB_NAMES = ("announcements", "fetch_tenders", "tender_alerts", "tender_digest", "deadline_reminders")
+JOB_NAMES = ("announcements", "fetch_tenders", "tender_alerts", "tender_digest", "deadline_reminders", "purge")
 
 # When the scheduler runs each job (APScheduler trigger and its arguments); a job named here but absent from
 # `Jobs.by_name` is not scheduled. `announcements` runs every SCHEDULER_INTERVAL seconds (see `scheduler`).
@@ -37,6 +37,8 @@ SCHEDULE: dict[str, tuple[str, dict[str, Any]]] = {
     # Every profile's digest hour comes at the top of an hour.
     "tender_digest": ("cron", {"minute": 1}),
     "deadline_reminders": ("cron", {"minute": 31}),
+    # Retention (RETENTION_DAYS): once a day, at night.
+    "purge": ("cron", {"hour": 3, "minute": 17}),
 }
 # How late a missed run may still start (a run missed by more is skipped; missed runs are coalesced).
 MISFIRE_GRACE_SECONDS = 300
@@ -66,6 +68,7 @@ class Jobs:
             "tender_alerts": self.tender_alerts,
             "tender_digest": self.tender_digest,
             "deadline_reminders": self.deadline_reminders,
+            "purge": self.purge,
         }
         assert tuple(self.by_name) == JOB_NAMES
 
@@ -215,6 +218,22 @@ class Jobs:
             log.info("deadline reminders: %d queued", queued)
         self._wake_sender(queued)
         return queued
+
+    async def purge(self, now: datetime | None = None) -> dict[str, int]:
+        """Delivered (or failed) outbox rows and tender alerts older than RETENTION_DAYS are deleted, a
+        transaction per batch; running it twice deletes nothing more."""
+        before = privacy.retention_cutoff(now or datetime.now(UTC), self.settings.retention_days)
+        done = {"outbox": 0, "tender_alerts": 0}
+        while True:
+            async with unit_of_work(self.session_factory) as session:
+                outbox, alerts = await privacy.purge_step(Repositories(session), before=before)
+            done["outbox"] += outbox
+            done["tender_alerts"] += alerts
+            if max(outbox, alerts) < privacy.PURGE_BATCH:
+                break
+        if any(done.values()):
+            log.info("purge: %d outbox row(s), %d tender alert(s)", done["outbox"], done["tender_alerts"])
+        return done
 
     async def run(self, name: str, now: datetime | None = None) -> Any:
         if name not in self.by_name:

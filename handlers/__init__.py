@@ -16,6 +16,7 @@ from handlers import (
     common,
     groups,
     onboarding,
+    privacy,
     projects,
     questions,
     refusals,
@@ -40,6 +41,7 @@ def setup_routers(settings: Settings) -> Router:
         tenders.build_router(),
         questions.build_router(),
         texts_form.build_router(),
+        privacy.build_router(),
         fallback,
     )
     # A refusal no handler answered itself is said in the person's language; anything else is a failure.

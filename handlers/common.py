@@ -82,8 +82,8 @@ def welcome_text(person: PersonView) -> str:
             status_line(person),
             _(
                 "🔒 Privacy: I keep your Telegram name and id, your language and what you tell me about "
-                "your organisation, only to run the cluster's services. The cluster team can export or "
-                "delete your data whenever you ask."
+                "your organisation, only to run the cluster's services. /privacy shows all I keep; there you "
+                "can download it or have it erased."
             ),
         )
     )
@@ -101,6 +101,7 @@ def help_text(person: PersonView) -> str:
         _("/tenders: your tender alert profiles: which public tenders I tell you of"),
         _("/profile: your organisation, role, language and service requests"),
         _("/language: choose Romanian or English"),
+        _("/privacy: what I keep about you; download it or have it erased"),
         _("/join: ask to join the cluster for your organisation"),
         _("/write: write to the cluster team (a question, a photo or a document); the reply comes here"),
         _("/cancel: stop what you are doing"),

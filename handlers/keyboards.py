@@ -281,7 +281,8 @@ def join_reject_confirm(request_id: int) -> InlineKeyboardMarkup:
 def person_link(name: str, telegram_id: int | None, username: str | None = None) -> str:
     """A person on a card, escaped: their name linked to their Telegram profile, and their @username if any."""
     shown = escape(name)
-    if telegram_id:
+    # A forgotten person's id is negative (bot.services.privacy): it links to nobody.
+    if telegram_id and telegram_id > 0:
         shown = f'<a href="tg://user?id={int(telegram_id)}">{shown}</a>'
     return shown + (f" (@{escape(username)})" if username else "")
 

@@ -28,6 +28,7 @@ from bot.services.catalogue import Refusal as CatalogueRefusal
 from bot.services.groups import GroupError, GroupRefusal
 from bot.services.members import MembershipError
 from bot.services.members import Refusal as MemberRefusal
+from bot.services.privacy import PrivacyError
 from bot.services.projects import STEP_MAX, PlanProblem, ProjectError, ProjectRefusal
 from bot.services.questions import QuestionError
 from bot.services.refusals import Refused
@@ -253,6 +254,12 @@ def _tender_profile(error: ProfileError) -> str:
     return explain_profile(error)
 
 
+def _privacy(error: PrivacyError) -> str:
+    from handlers.privacy import explain_privacy
+
+    return explain_privacy(error)
+
+
 _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (MembershipError, _membership),
     (CatalogueError, _catalogue),
@@ -262,6 +269,7 @@ _WORDINGS: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
     (AlertError, _tender_alert),
     (ProfileError, _tender_profile),
     (QuestionError, _question),
+    (PrivacyError, _privacy),
 )
 
 # Refusals whose wording sends the person to the cluster team: said with the button that writes to it.

@@ -89,6 +89,8 @@ class PersonStatus(enum.StrEnum):
     ACTIVE = "active"
     # The person blocked the bot or deleted their account: nothing is sent until they write again.
     UNREACHABLE = "unreachable"
+    # They asked to be forgotten (issue 12): the row stays, anonymised, for what the organisation keeps.
+    FORGOTTEN = "forgotten"
 
 
 class RequestStatus(enum.StrEnum):

@@ -167,6 +167,7 @@ def test_every_job_present_is_scheduled_under_the_lock(make_settings: Callable[.
             "tender_alerts",
             "tender_digest",
             "deadline_reminders",
+            "purge",
         }
         assert set(SCHEDULE) | {"announcements"} == set(scheduled)
         for job in scheduled.values():

@@ -47,6 +47,7 @@ LANDS: dict[str, tuple[str, str, Any]] = {
     "LOG_LEVEL": ("DEBUG", "log_level", "DEBUG"),
     "MAX_TEXT_LENGTH": ("2000", "max_text_length", 2000),
     "PERSON_CACHE_SECONDS": ("0", "person_cache_seconds", 0.0),
+    "RETENTION_DAYS": ("30", "retention_days", 30),
     "TENDER_SOURCES": (
         '[{"name": "sicap", "kind": "csv", "path": "/srv/sicap.csv", "every_minutes": 60}]',
         "tenders.sources",

@@ -26,6 +26,7 @@ from handlers.catalogue.forms import DeclineForm, RequestForm, leave_form, manag
 from handlers.catalogue.keyboards import BrowseAction, ServiceRequestCb, ServicesCb, button, cancel_row, keyboard
 from handlers.catalogue.screens import replace_screen, short
 from handlers.keyboards import MenuAction, MenuCb, NoticeMessage, main_menu, person_link
+from handlers.privacy import shown_name
 from handlers.refusals import explain
 from storage.models import ServiceRequestStatus
 from storage.repositories import Repositories
@@ -49,7 +50,7 @@ def join_invitation() -> InlineKeyboardMarkup:
 def request_card(request: ServiceRequestView, locale: str, changed_at: str | None = None) -> str:
     """A request as managers see it, with how it stands (and since when, `changed_at`, an ISO moment in the
     cluster's time zone, on the managers' copies edited after a change)."""
-    who = person_link(request.person_name, request.person_telegram_id, request.person_username)
+    who = person_link(shown_name(request.person_name) or "", request.person_telegram_id, request.person_username)
     lines = [
         _("📨 <b>Service request #{id}</b>").format(id=request.id),
         "",

@@ -33,6 +33,7 @@ from bot.services.project_reports import OrganisationTotal, ProjectCommitments
 from bot.services.project_views import ProjectFilter
 from bot.telegram_text import TEXT_LIMIT, parse_html, utf16_len
 from handlers.guards import managers_router
+from handlers.privacy import shown_name
 from handlers.projects.keyboards import ProjectAction, ProjectCb, ProjectListCb
 from handlers.projects.texts import KIND_ICONS, amount, kind_name, shown, unit_name
 from storage.models import ResourceKind
@@ -109,7 +110,7 @@ def commitments_csv(report: ProjectCommitments, tz: ZoneInfo) -> bytes:
             "" if row.withdrawn else plain_amount(row.amount),
             safe_cell(row.note),
             row.version,
-            safe_cell(row.author),
+            safe_cell(shown_name(row.author)),
             _local_time(row.at, tz),
             labels.yes_no(row.withdrawn),
             labels.yes_no(row.latest),
