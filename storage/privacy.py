@@ -23,6 +23,8 @@ from storage.models import (
     Person,
     PersonStatus,
     Project,
+    QuestionMessage,
+    QuestionThread,
     Role,
     Service,
     ServiceRequest,
@@ -142,6 +144,26 @@ class PrivacyRepository:
             for a, source, source_id in rows.all()
         ]
 
+    async def questions(self, person_id: int) -> list[dict[str, Any]]:
+        """The person's threads with the cluster team, each with its messages (theirs and the team's answers)."""
+        threads = (
+            await self.session.scalars(
+                select(QuestionThread).where(QuestionThread.person_id == person_id).order_by(QuestionThread.id)
+            )
+        ).all()
+        found: list[dict[str, Any]] = []
+        for thread in threads:
+            messages = await self.session.scalars(
+                select(QuestionMessage).where(QuestionMessage.thread_id == thread.id).order_by(QuestionMessage.id)
+            )
+            found.append(
+                {
+                    **_row(thread, "id", "status", "created_at", "resolved_at"),
+                    "messages": [_row(m, "from_team", "kind", "text", "created_at") for m in messages],
+                }
+            )
+        return found
+
     async def other_managers(self, person_id: int) -> int:
         """How many managers and admins there are besides this person."""
         rows = await self.session.scalars(
@@ -188,6 +210,8 @@ class PrivacyRepository:
             ("alert_profiles", delete(AlertProfile).where(AlertProfile.person_id == person_id)),
             ("tender_alerts", delete(TenderAlert).where(TenderAlert.person_id == person_id)),
             ("join_requests", delete(JoinRequest).where(JoinRequest.person_id == person_id)),
+            # Their questions to the team are theirs alone (the messages go with their threads).
+            ("questions", delete(QuestionThread).where(QuestionThread.person_id == person_id)),
             ("group_memberships", delete(GroupMembership).where(GroupMembership.person_id == person_id)),
             (
                 "outbox_unsent",

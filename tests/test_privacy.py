@@ -33,6 +33,8 @@ from storage.models import (
     PersonStatus,
     Project,
     ProjectState,
+    QuestionMessage,
+    QuestionThread,
     Service,
     ServiceCategory,
     ServiceRequest,
@@ -105,6 +107,7 @@ async def give_data(session: Any, telegram_id: int, *, label: str) -> dict[str, 
                 content={"ro": {"text": f"secret for {label}"}},
                 status=OutboxStatus.SENT.value,
             ),
+            QuestionThread(person_id=person.id, organisation_id=person.organisation_id),
             OutboxMessage(
                 batch=f"test:{label}:later",
                 chat_id=telegram_id,
@@ -112,6 +115,15 @@ async def give_data(session: Any, telegram_id: int, *, label: str) -> dict[str, 
                 locale="ro",
                 content={"ro": {"text": f"later for {label}"}},
             ),
+        ]
+    )
+    await session.flush()
+    thread = await session.scalar(select(QuestionThread).where(QuestionThread.person_id == person.id))
+    assert thread is not None
+    session.add_all(
+        [
+            QuestionMessage(thread_id=thread.id, author_id=person.id, kind="text", text=f"cum plătesc, {label}?"),
+            QuestionMessage(thread_id=thread.id, from_team=True, kind="text", text=f"prin transfer, {label}"),
         ]
     )
     await session.flush()
@@ -171,6 +183,10 @@ async def test_the_download_holds_the_persons_data_and_nothing_of_anyone_else(sa
     assert [p["name"] for p in data["alert_profiles"]] == ["Profile ana"]
     assert [a["tender"] for a in data["tender_alerts"]] == ["ted:T-ana"]
     assert data["tender_alerts"][0]["followed_at"].startswith("2026-12-01T09:00")
+    # The thread with the cluster team, the team's answer included.
+    assert [[m["text"] for m in q["messages"]] for q in data["questions"]] == [
+        ["cum plătesc, ana?", "prin transfer, ana"]
+    ]
     text = json.dumps(data, ensure_ascii=False)
     for other in ("Dan", "Popescu", "1002", "Bio Med", "dan", "Maria"):
         assert other not in text
@@ -202,7 +218,7 @@ async def test_forget_me_erases_keeps_the_organisations_part_and_makes_a_new_gue
             None,
         )
         assert row.status == PersonStatus.FORGOTTEN.value and row.organisation_id is None
-        for model in (AlertProfile, TenderAlert, GroupMembership):
+        for model in (AlertProfile, TenderAlert, GroupMembership, QuestionThread):
             assert await session.scalar(select(func.count()).select_from(model).where(model.person_id == ana_id)) == 0
         # Kept: the organisation's commitment (its author the anonymous row), the acceptance, the service request
         # without its note, the delivered message without whom or what; the waiting one is dropped.

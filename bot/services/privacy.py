@@ -89,8 +89,7 @@ async def export(repos: Repositories, person_id: int) -> dict[str, Any]:
         "commitments_authored": await store.commitments(person_id),
         "alert_profiles": await store.alert_profiles(person_id),
         "tender_alerts": await store.tender_alerts(person_id),
-        # Questions to the cluster team (issue 12, another part) go here when that feature lands:
-        # "questions": await store.questions(person_id),
+        "questions": await store.questions(person_id),
     }
     return _plain(data)  # type: ignore[no-any-return]
 
