@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+from collections.abc import Awaitable
 from datetime import datetime
 from html import escape
 from typing import Any, Literal
@@ -228,16 +229,9 @@ async def _show_choices(
 async def chose_group(
     query: CallbackQuery, callback_data: AnnounceGroupCb, person: PersonView, repos: Repositories, state: FSMContext
 ) -> None:
-    try:
-        group = await announcements.group_to_address(repos, person, callback_data.group_id)
-    except announcements.AnnouncementError:
-        await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
-        return
-    await state.update_data(
-        audience=Audience.GROUP.value, group_id=group.id, group_title=[group.title_ro, group.title_en]
+    await _chose_addressee(
+        query, state, Audience.GROUP, "group", announcements.group_to_address(repos, person, callback_data.group_id)
     )
-    await query.answer()
-    await _ask_first_text(query, state, Audience.GROUP.value)
 
 
 async def show_projects(
@@ -262,16 +256,29 @@ async def show_projects(
 async def chose_project(
     query: CallbackQuery, callback_data: AnnounceProjectCb, person: PersonView, repos: Repositories, state: FSMContext
 ) -> None:
+    await _chose_addressee(
+        query,
+        state,
+        Audience.PROJECT,
+        "project",
+        announcements.project_to_address(repos, person, callback_data.project_id),
+    )
+
+
+async def _chose_addressee(
+    query: CallbackQuery, state: FSMContext, audience: Audience, key: str, found: Awaitable[Any]
+) -> None:
+    """The group or project an announcement is for, checked again by the service (a forged or stale button is
+    refused), kept in the form with its title in both languages; then the first text is asked."""
     try:
-        project = await announcements.project_to_address(repos, person, callback_data.project_id)
+        addressee = await found
     except announcements.AnnouncementError:
         await query.answer(_("This button is no longer valid. Open /menu for a fresh one."), show_alert=True)
         return
-    await state.update_data(
-        audience=Audience.PROJECT.value, project_id=project.id, project_title=[project.title_ro, project.title_en]
-    )
+    title = [addressee.title_ro, addressee.title_en]
+    await state.update_data({"audience": audience.value, f"{key}_id": addressee.id, f"{key}_title": title})
     await query.answer()
-    await _ask_first_text(query, state, Audience.PROJECT.value)
+    await _ask_first_text(query, state, audience.value)
 
 
 async def _ask_first_text(query: CallbackQuery, state: FSMContext, audience: str) -> None:

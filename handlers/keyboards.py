@@ -225,56 +225,35 @@ def join_form_confirm() -> InlineKeyboardMarkup:
     )
 
 
-def join_decision(request_id: int) -> InlineKeyboardMarkup:
+def _join_decisions(request_id: int, *buttons: tuple[str, JoinDecision]) -> InlineKeyboardMarkup:
+    """One row of buttons on a join request's card, each a decision about that request."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
                 InlineKeyboardButton(
-                    text=_("✅ Approve"),
-                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.APPROVE).pack(),
-                ),
-                InlineKeyboardButton(
-                    text=_("❌ Reject"),
-                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.REJECT).pack(),
-                ),
+                    text=text, callback_data=JoinDecisionCb(request_id=request_id, decision=decision).pack()
+                )
+                for text, decision in buttons
             ]
         ]
     )
 
 
+def join_decision(request_id: int) -> InlineKeyboardMarkup:
+    return _join_decisions(request_id, (_("✅ Approve"), JoinDecision.APPROVE), (_("❌ Reject"), JoinDecision.REJECT))
+
+
 def join_reject_reason(request_id: int) -> InlineKeyboardMarkup:
     """Under the question why a request is rejected: without a reason, or back (nothing changes)."""
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("Without a reason"),
-                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.NO_REASON).pack(),
-                ),
-                InlineKeyboardButton(
-                    text=_("⬅️ Back"),
-                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.BACK).pack(),
-                ),
-            ]
-        ]
+    return _join_decisions(
+        request_id, (_("Without a reason"), JoinDecision.NO_REASON), (_("⬅️ Back"), JoinDecision.BACK)
     )
 
 
 def join_reject_confirm(request_id: int) -> InlineKeyboardMarkup:
     """The confirmation of a rejection, which cannot be undone."""
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=_("Yes, reject"),
-                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.CONFIRM_REJECT).pack(),
-                ),
-                InlineKeyboardButton(
-                    text=_("⬅️ Back"),
-                    callback_data=JoinDecisionCb(request_id=request_id, decision=JoinDecision.BACK).pack(),
-                ),
-            ]
-        ]
+    return _join_decisions(
+        request_id, (_("Yes, reject"), JoinDecision.CONFIRM_REJECT), (_("⬅️ Back"), JoinDecision.BACK)
     )
 
 

@@ -73,6 +73,17 @@ _COUNTRIES_3_TO_2 = {
     "GEO": "GE", "XKX": "XK",
 }  # fmt: skip
 _COUNTRIES_2 = frozenset(_COUNTRIES_3_TO_2.values()) | {"EL"}
+# The other way, for TED's expert query (settings and profiles write alpha-2; Greece is "GR" or TED's "EL").
+COUNTRIES_2_TO_3 = {two: three for three, two in _COUNTRIES_3_TO_2.items()} | {"EL": "GRC"}
+
+
+def alpha3(code: str) -> str | None:
+    """A country as TED's query writes it: "RO" (or "ROU") is "ROU"; None for a code it does not know."""
+    code = code.strip().upper()
+    if len(code) == 3 and code.isalpha():
+        return code
+    return COUNTRIES_2_TO_3.get(code)
+
 
 _CPV = re.compile(r"\s*(\d{7,8})(?:\s*[-.]\s*\d)?\s*")
 _NUTS = re.compile(r"[A-Z]{2}[0-9A-Z]{1,3}")

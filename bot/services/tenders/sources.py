@@ -40,7 +40,7 @@ from bot.services.tenders.parse_csv import parse_csv
 from bot.services.tenders.parse_ocds import parse_package
 from bot.services.tenders.parse_rss import parse_feed
 from bot.services.tenders.parse_ted import parse_response
-from bot.services.tenders.parsing import ParsedTenders, TenderParseError
+from bot.services.tenders.parsing import ParsedTenders, TenderParseError, alpha3
 from bot.services.tenders.store import StoreResult, store_tenders
 from bot.services.tenders.ted_query import DEFAULT_NOTICE_TYPES, TED_PAGE_LIMIT, TedQuery
 from storage.db import unit_of_work
@@ -65,27 +65,10 @@ NOTICE_TYPES: dict[TenderKind, frozenset[str]] = {
     TenderKind.RESULT: frozenset({"can-standard", "can-social", "can-modif", "veat"}),
 }
 
-# ISO 3166-1 alpha-2 (settings and profiles) -> alpha-3 (TED's expert query); Greece is "GR" or TED's "EL".
-_ALPHA3 = {
-    "AT": "AUT", "BE": "BEL", "BG": "BGR", "CY": "CYP", "CZ": "CZE", "DE": "DEU", "DK": "DNK", "EE": "EST",
-    "ES": "ESP", "FI": "FIN", "FR": "FRA", "GR": "GRC", "EL": "GRC", "HR": "HRV", "HU": "HUN", "IE": "IRL",
-    "IT": "ITA", "LT": "LTU", "LU": "LUX", "LV": "LVA", "MT": "MLT", "NL": "NLD", "PL": "POL", "PT": "PRT",
-    "RO": "ROU", "SE": "SWE", "SI": "SVN", "SK": "SVK", "NO": "NOR", "IS": "ISL", "LI": "LIE", "CH": "CHE",
-    "GB": "GBR", "MD": "MDA", "UA": "UKR", "RS": "SRB", "MK": "MKD", "ME": "MNE", "AL": "ALB", "BA": "BIH",
-    "TR": "TUR", "GE": "GEO", "XK": "XKX",
-}  # fmt: skip
-
 # A URL in an error's detail: scheme and host are kept, credentials, query and fragment are not.
 _URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?:[^\s/@]*@)?(?P<host>[^\s/?#]*)(?P<path>[^\s?#]*)[^\s]*", re.I)
 # Long runs of letters and digits (tokens, keys) that a server echoed back.
 _SECRETISH = re.compile(r"\b[A-Za-z0-9_\-]{32,}\b")
-
-
-def alpha3(code: str) -> str | None:
-    code = code.strip().upper()
-    if len(code) == 3 and code.isalpha():
-        return code
-    return _ALPHA3.get(code)
 
 
 def clean_detail(detail: str) -> str:

@@ -15,36 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-# ISO 3166-1 alpha-3 codes of the 27 EU member states (Romania among them): the default countries.
-EU_MEMBER_STATES: tuple[str, ...] = (
-    "AUT",
-    "BEL",
-    "BGR",
-    "CYP",
-    "CZE",
-    "DEU",
-    "DNK",
-    "ESP",
-    "EST",
-    "FIN",
-    "FRA",
-    "GRC",
-    "HRV",
-    "HUN",
-    "IRL",
-    "ITA",
-    "LTU",
-    "LUX",
-    "LVA",
-    "MLT",
-    "NLD",
-    "POL",
-    "PRT",
-    "ROU",
-    "SVK",
-    "SVN",
-    "SWE",
-)
+from bot.config import EU_COUNTRIES
+from bot.services.tenders.parsing import COUNTRIES_2_TO_3
+
+# ISO 3166-1 alpha-3 codes of the 27 EU member states (Romania among them), from the settings' alpha-2 list:
+# the default countries.
+EU_MEMBER_STATES: tuple[str, ...] = tuple(sorted(COUNTRIES_2_TO_3[code] for code in EU_COUNTRIES))
 DEFAULT_COUNTRIES: frozenset[str] = frozenset(EU_MEMBER_STATES)
 
 # Calls for competition: what a profile asks for unless it says otherwise.
