@@ -115,9 +115,7 @@ _HOUR = re.compile(r"(?P<date>.*?\S)[\s,]+(?:(?:la\s+ora|la|ora|at)\s+)?(?P<hour
 HORIZON = timedelta(days=366)
 
 
-def parse_moment(
-    text: str, locale: str, *, now: datetime, tz: ZoneInfo, horizon: timedelta = HORIZON
-) -> datetime:
+def parse_moment(text: str, locale: str, *, now: datetime, tz: ZoneInfo, horizon: timedelta = HORIZON) -> datetime:
     """The date and hour typed in ``text`` by a reader of ``locale``, as an aware datetime in ``tz`` (the
     module's rules); ``now`` is an aware datetime.
 
