@@ -613,7 +613,7 @@ def _content(data: dict[str, Any], i18n: I18n) -> dict[str, Any]:
 
 async def _preview(message: Message, state: FSMContext, i18n: I18n) -> None:
     """Exactly what members of each language will see, one message per language (one only when both read the
-    same), the question and the buttons on the last."""
+    same), the question and the buttons on the last (a text at Telegram's limit has its heading apart)."""
     data = await state.get_data()
     content = _content(data, i18n)
     audience = Audience(data["audience"])
@@ -655,10 +655,12 @@ async def _preview(message: Message, state: FSMContext, i18n: I18n) -> None:
         ]
     )
     for index, locale in enumerate(languages):
-        top = f"📣 <b>{question}</b>\n" if index == 0 else ""
+        last = index == len(languages) - 1
+        # The question and its buttons on the last message, under the preview of the other language.
+        top = f"📣 <b>{question}</b>\n" if last else ""
         prefix = f"{top}👁 <i>{headings[locale]}</i>\n\n"
         piece = dict(content[locale])
-        if index == len(languages) - 1:
+        if last:
             piece["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
         shown_piece = _prefixed(piece, prefix)
         if not _fits(shown_piece):
