@@ -823,6 +823,13 @@ _RUNNING: set[asyncio.Task[None]] = set()
 ALMOST_DONE = 5
 
 
+def seconds_left(elapsed: float, finished: int, waiting: int) -> int | None:
+    """About how long the waiting messages will take at the pace so far; None when it is "almost done" (never
+    "about 0 s" while messages are still waiting)."""
+    left = round(elapsed / finished * waiting) if finished else None
+    return left if left is not None and left >= ALMOST_DONE else None
+
+
 async def follow_progress(
     bot: Bot,
     session_factory: async_sessionmaker[AsyncSession],
@@ -865,9 +872,8 @@ async def follow_progress(
                     )
             else:
                 if finished:
-                    left = round(elapsed / finished * report.waiting)
-                    # Never "about 0 s" while messages are still waiting.
-                    if left >= ALMOST_DONE:
+                    left = seconds_left(elapsed, finished, report.waiting)
+                    if left is not None:
                         text += "\n" + _("About {seconds} s left.").format(seconds=left)
                     else:
                         text += "\n" + _("Almost done.")

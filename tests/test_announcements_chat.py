@@ -13,6 +13,8 @@ from bot.config import Settings
 from bot.i18n import format_when
 from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SandboxBot
+from storage.db import unit_of_work
+from storage.repositories import Repositories
 
 TZ = ZoneInfo("Europe/Bucharest")
 
@@ -87,7 +89,18 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
     assert "2 sent" in report.content and "1 blocked the bot" in report.content
     await maria.tap("Who was not reached")
     assert "Dan: blocked the bot" in (maria.last_text or "")
-    assert "Cine nu l-a primit" not in (maria.last_text or "")
+    # Forgotten since (privacy), Dan is "a former representative"; the reason stays plain.
+    from bot.services import privacy
+
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        repos = Repositories(session)
+        found = await repos.people.by_telegram_id(dan.user_id)
+        assert found is not None
+        await privacy.forget(repos, found.id, default_locale="ro")
+    await maria.tap("Who was not reached")
+    assert "a former representative: blocked the bot" in (maria.last_text or "")
+    assert "Dan" not in (maria.last_text or "")
 
 
 async def test_scheduling_listing_and_cancelling_from_the_chat(sandbox: SandboxBot) -> None:
