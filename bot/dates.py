@@ -18,14 +18,21 @@ Anything else is not a date: a month without a day (``martie 2027``), a weekday 
 together (``20270315``), an impossible day (``31.02.2027``), or text longer than ``TEXT_MAX``. A time of day
 typed with the date is ignored. Problems, in this order: not a date, in the past (before ``today``, unless
 ``allow_past``), too far (more than ``YEARS_AROUND`` years from ``today`` either way: a slip of the keyboard).
+
+:func:`parse_moment` reads a date and an hour (``10.12.2026 09:00``, ``10/12 9:00``, ``2026-12-10 09:00``,
+``mâine 10:00``, ``tomorrow at 10:00``, ``azi 18:30``, ``10 decembrie, 9.30``) into an aware datetime in the
+reader's time zone: the date by :func:`parse_date`'s rules, then the hour, last, as ``H:MM`` or ``H.MM`` (after
+``la``, ``ora``, ``la ora`` or ``at`` if wished). Problems, in this order: not a date, no hour (a date alone, or
+an hour that is none such as ``25:00``), in the past (at or before ``now``), too far (beyond ``horizon``).
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dateparser
 
@@ -46,6 +53,8 @@ class DateProblem(enum.Enum):
     NOT_A_DATE = "not_a_date"
     IN_THE_PAST = "in_the_past"
     TOO_FAR = "too_far"
+    # A date without an hour where both are needed (or an hour past 23:59).
+    NO_HOUR = "no_hour"
 
 
 class DateError(ValueError):
@@ -97,3 +106,35 @@ def parse_date(text: str, locale: str, *, today: date, allow_past: bool = False)
     if abs(found.year - today.year) > YEARS_AROUND:
         raise DateError(DateProblem.TOO_FAR)
     return found
+
+
+# The hour at the end of a date and hour: "9:00", "09.30", "la 10:00", "ora 10:00", "at 10:00", after a space or
+# a comma (so "10.12.26" stays a date, never 10 December at 12:26).
+_HOUR = re.compile(r"(?P<date>.*?\S)[\s,]+(?:(?:la\s+ora|la|ora|at)\s+)?(?P<hour>\d{1,2})[:.](?P<minute>\d{2})", re.I)
+# How far ahead a moment may be, by default: a year (an announcement scheduled further is a slip).
+HORIZON = timedelta(days=366)
+
+
+def parse_moment(text: str, locale: str, *, now: datetime, tz: ZoneInfo, horizon: timedelta = HORIZON) -> datetime:
+    """The date and hour typed in ``text`` by a reader of ``locale``, as an aware datetime in ``tz`` (the
+    module's rules); ``now`` is an aware datetime.
+
+    Raises :class:`DateError` with the :class:`DateProblem` when it cannot be taken.
+    """
+    cleaned = " ".join(text.split())
+    here = now.astimezone(tz)
+    found = _HOUR.fullmatch(cleaned) if len(cleaned) <= TEXT_MAX else None
+    if found is None:
+        # A date alone is short of its hour; anything else is not a date at all.
+        parse_date(cleaned, locale, today=here.date(), allow_past=True)
+        raise DateError(DateProblem.NO_HOUR)
+    day = parse_date(found["date"], locale, today=here.date(), allow_past=True)
+    hour, minute = int(found["hour"]), int(found["minute"])
+    if hour > 23 or minute > 59:
+        raise DateError(DateProblem.NO_HOUR)
+    moment = datetime.combine(day, time(hour, minute), tzinfo=tz)
+    if moment <= now:
+        raise DateError(DateProblem.IN_THE_PAST)
+    if moment - now > horizon:
+        raise DateError(DateProblem.TOO_FAR)
+    return moment

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.fsm.state import State
 from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Message, TelegramObject, Update, User
@@ -319,19 +320,34 @@ class LocaleMiddleware(I18nMiddleware):
         return locale
 
 
+# The conversation steps (FSM states) whose answer may be longer than the general limit, and their own limit: an
+# announcement's text takes Telegram's whole message.
+_LONGER_INPUT: dict[str, int] = {}
+
+
+def allow_longer_input(state: State, limit: int) -> None:
+    """Answers at `state` may have up to `limit` characters (more than `MAX_TEXT_LENGTH`)."""
+    if state.state is not None:
+        _LONGER_INPUT[state.state] = limit
+
+
 class OversizedInputMiddleware(BaseMiddleware):
-    """Refuses texts longer than any answer the bot asks for, before a handler sees them."""
+    """Refuses texts longer than any answer the bot asks for, before a handler sees them; a step that declared
+    its own limit (`allow_longer_input`) has that one."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         text = getattr(event, "text", None) or getattr(event, "caption", None)
-        if text is not None and len(text) > self.limit and getattr(event, "chat", None) is not None:
+        limit = _LONGER_INPUT.get(data.get("raw_state") or "", self.limit)
+        if text is not None and len(text) > limit and getattr(event, "chat", None) is not None:
             chat_type = event.chat.type  # type: ignore[attr-defined]
             if chat_type == "private":
                 await event.answer(  # type: ignore[attr-defined]
-                    _("That message is too long for me: at most {limit} characters, please.").format(limit=self.limit)
+                    _("That message is too long: at most {limit} characters, and this one has {length}.").format(
+                        limit=limit, length=len(text)
+                    )
                 )
             return None
         return await handler(event, data)

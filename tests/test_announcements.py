@@ -215,3 +215,22 @@ async def test_a_group_audience_is_the_groups_members_at_sending_time(
         repos = Repositories(session)
         assert await announcements.queue_due(repos, default_locale="ro", now=at) == [view.id]
         assert await outbox_rows(session) == [(1001, "ro"), (1002, "ro")]
+
+
+def test_who_was_not_reached_is_told_in_plain_reasons() -> None:
+    from bot.services.announcements import UnreachedReason, unreached_reason
+
+    assert unreached_reason("blocked", "Forbidden: bot was blocked by the user") is UnreachedReason.BLOCKED
+    assert unreached_reason("blocked", "Forbidden: user is deactivated") is UnreachedReason.DELETED
+    assert unreached_reason("invalid", "Bad Request: chat not found") is UnreachedReason.NOT_STARTED
+    assert unreached_reason("failed", "Internal Server Error") is UnreachedReason.FAILED
+    assert unreached_reason("failed", None) is UnreachedReason.FAILED
+
+
+def test_the_progress_never_says_about_zero_seconds_while_messages_wait() -> None:
+    from handlers.announcements import seconds_left
+
+    assert seconds_left(10.0, 10, 90) == 90
+    assert seconds_left(10.0, 100, 5) is None  # half a second: almost done, not "about 0 s"
+    assert seconds_left(1.0, 1, 1) is None
+    assert seconds_left(0.0, 0, 10) is None

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import Settings
+from bot.i18n import format_when
 from bot.sandbox.client import SandboxUser
 from bot.sandbox.harness import SandboxBot
+from storage.db import unit_of_work
+from storage.repositories import Repositories
+
+TZ = ZoneInfo("Europe/Bucharest")
+
+
+def tomorrow_at(hour: int) -> datetime:
+    """Tomorrow at `hour` in the cluster's zone (the tests' settings keep the default, Europe/Bucharest)."""
+    day = datetime.now(TZ).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=TZ)
 
 
 @pytest.fixture
@@ -43,18 +56,26 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
 
     await maria.tap("Announcement")
     assert "Who should receive it?" in (maria.last_text or "")
-    await maria.tap("Everyone")
+    await maria.tap("All members")
     await maria.send("Adunarea generală are loc joi la ora 10.")
     assert "Now the same in English" in (maria.last_text or "")
     preview = await maria.send("The general assembly is on Thursday at 10.")
-    texts = [message.content for message in preview]
-    assert texts[:4] == [
-        "👁 Preview: members who read Romanian see",
-        "Adunarea generală are loc joi la ora 10.",
-        "👁 Preview: members who read English see",
+    # One message per language, the question and the buttons on the last.
+    assert [message.content for message in preview] == [
+        "👁 Preview: members who read Romanian see\n\nAdunarea generală are loc joi la ora 10.",
+        "📣 Send it to all members?\n👁 Preview: members who read English see\n\n"
         "The general assembly is on Thursday at 10.",
     ]
-    assert "Send it to all members?" in texts[4]
+    assert preview[0].labels == []
+    assert preview[1].labels == [
+        "🚀 Send now",
+        "🕒 Schedule",
+        "✏️ Audience",
+        "✏️ Romanian text",
+        "✏️ English text",
+        "⬅️ Back",
+        "✖️ Cancel",
+    ]
 
     sandbox.server.block(dan.user_id)  # Dan blocked the bot in the meantime
     await maria.tap("Send now")
@@ -68,6 +89,18 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
     assert "2 sent" in report.content and "1 blocked the bot" in report.content
     await maria.tap("Who was not reached")
     assert "Dan: blocked the bot" in (maria.last_text or "")
+    # Forgotten since (privacy), Dan is "a former representative"; the reason stays plain.
+    from bot.services import privacy
+
+    assert sandbox.rt is not None
+    async with unit_of_work(sandbox.rt.session_factory) as session:
+        repos = Repositories(session)
+        found = await repos.people.by_telegram_id(dan.user_id)
+        assert found is not None
+        await privacy.forget(repos, found.id, default_locale="ro")
+    await maria.tap("Who was not reached")
+    assert "a former representative: blocked the bot" in (maria.last_text or "")
+    assert "Dan" not in (maria.last_text or "")
 
 
 async def test_scheduling_listing_and_cancelling_from_the_chat(sandbox: SandboxBot) -> None:
@@ -77,14 +110,22 @@ async def test_scheduling_listing_and_cancelling_from_the_chat(sandbox: SandboxB
     await maria.send("Termen: vineri.")
     assert "Send it to members who read Romanian?" in (maria.last_text or "")
     await maria.tap("Schedule")
-    await maria.send("tomorrow morning")
-    assert "could not read that" in (maria.last_text or "")
-    await maria.send("2001-01-01 10:00")
-    assert "has passed" in (maria.last_text or "")
-    await maria.send("2099-01-05 09:00")
-    assert "will go out on 5 Jan 2099, 09:00" in (maria.last_text or "")
+    assert "When should it be sent? Write the date and the hour (Romanian time)" in (maria.last_text or "")
+    # Every refusal says why and keeps Back and Cancel.
+    for typed, problem in (
+        ("next week sometime", "I could not read a date and an hour in that"),
+        ("tomorrow", "Please write the hour too"),
+        ("2001-01-01 10:00", "That moment has passed"),
+        ("2099-01-05 09:00", "more than a year ahead"),
+    ):
+        await maria.send(typed)
+        assert problem in (maria.last_text or ""), typed
+        assert maria.last_message is not None and maria.last_message.labels == ["⬅️ Back", "✖️ Cancel"]
+    await maria.send("tomorrow 09:00")
+    when = format_when(tomorrow_at(9), "en", TZ)
+    assert f"will be sent on {when} (Romanian time)" in (maria.last_text or "")
     await maria.send("/announcements")
-    assert "to members who read Romanian, on 5 Jan 2099, 09:00" in (maria.last_text or "")
+    assert f"to members who read Romanian, on {when}" in (maria.last_text or "")
     # Cancelling asks first; Back leaves it scheduled, with its Cancel button.
     await maria.tap("Cancel it")
     assert "Cancel this announcement? It will not be sent." in (maria.last_text or "")
@@ -123,8 +164,6 @@ async def test_forged_announcement_buttons_are_refused(sandbox: SandboxBot) -> N
 async def test_a_scheduled_announcement_survives_a_restart(
     migrated_url: str, make_settings: Callable[..., Settings]
 ) -> None:
-    from datetime import datetime
-
     from bot.sandbox.server import SandboxServer
 
     settings = make_settings(migrated_url, progress_interval=0.05)
@@ -132,17 +171,17 @@ async def test_a_scheduled_announcement_survives_a_restart(
         async with SandboxBot(settings, server=server) as first:
             maria, ana, _dan, _gigi = await people(first)
             await maria.send("/announce")
-            await maria.tap("Everyone")
+            await maria.tap("All members")
             await maria.send("Ședința consiliului: luni.")
             await maria.tap("Same text for everyone")
             await maria.tap("Schedule")
-            await maria.send("2099-03-02 08:00")
-            assert "will go out on" in (maria.last_text or "")
+            await maria.send("tomorrow 08:00")
+            assert "will be sent on" in (maria.last_text or "")
         # The bot stopped (a deploy, a crash); a new process starts on the same database and server.
         async with SandboxBot(settings, server=server) as second:
-            await second.run_job("announcements", datetime.fromisoformat("2099-03-02T07:59:00+02:00"))
+            await second.run_job("announcements", tomorrow_at(8) - timedelta(minutes=1))
             assert all("consiliului" not in (m.content or "") for m in ana.messages)
-            await second.run_job("announcements", datetime.fromisoformat("2099-03-02T08:00:00+02:00"))
+            await second.run_job("announcements", tomorrow_at(8))
             assert ana.last_text == "Ședința consiliului: luni."
 
 
@@ -157,7 +196,7 @@ async def test_a_running_sender_starts_as_soon_as_the_announcement_is_queued(san
     try:
         await asyncio.sleep(0.2)  # the sender has looked once, found nothing and gone idle
         await maria.send("/announce")
-        await maria.tap("Everyone")
+        await maria.tap("All members")
         await maria.send("Vizită la laborator miercuri.")
         await maria.tap("Same text for everyone")
         await maria.tap("Send now")
@@ -183,13 +222,17 @@ async def test_an_announcement_to_the_members_of_a_working_group(sandbox: Sandbo
     await maria.tap("Advanced technologies for sludge")
     await maria.send("Întâlnirea grupului: marți.")
     await maria.tap("Same text for everyone")
-    assert "Send it to the members of the working group «Advanced technologies for sludge treatment and recovery»?" in (
+    assert 'Send it to the members of the working group "Advanced technologies for sludge treatment and recovery"?' in (
         maria.last_text or ""
     )
     await maria.tap("Send now")
     assert "1 message queued" in (maria.last_text or "")
     await sandbox.deliver()
-    assert ana.last_text == "Întâlnirea grupului: marți."
+    # The member reads which group it is for, in her language, above the text.
+    assert ana.last_text == (
+        "👥 Pentru membrii grupului de lucru „Tehnologii avansate de tratare și valorificare a nămolurilor”"
+        "\n\nÎntâlnirea grupului: marți."
+    )
     assert all("marți" not in (m.content or "") for m in dan.messages)  # a member, but not in the group
 
 

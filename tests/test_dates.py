@@ -3,14 +3,15 @@ year completed to the next such date and no further, and whatever is not a date 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from babel.dates import format_date
-from hypothesis import given, settings
+from babel.dates import format_date, format_datetime
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.dates import DateError, DateProblem, parse_date
+from bot.dates import HORIZON, DateError, DateProblem, parse_date, parse_moment
 
 TODAY = date(2026, 12, 1)
 IDES = date(2027, 3, 15)
@@ -178,3 +179,101 @@ def test_any_text_is_a_date_or_a_reason(text: str) -> None:
         assert isinstance(refused.reason, DateProblem)
     else:
         assert TODAY <= read
+
+
+# --- a date and an hour, for scheduling --------------------------------------------------------------------------
+
+BUCHAREST = ZoneInfo("Europe/Bucharest")
+# 1 December 2026, 18:00 in Bucharest: the manager's evening.
+NOW = datetime(2026, 12, 1, 18, 0, tzinfo=BUCHAREST)
+
+
+@pytest.mark.parametrize("locale", ["ro", "en"])
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("10.12.2026 09:00", datetime(2026, 12, 10, 9, 0)),
+        ("10/12 9:00", datetime(2026, 12, 10, 9, 0)),
+        ("10.12 9:00", datetime(2026, 12, 10, 9, 0)),
+        ("2026-12-10 09:00", datetime(2026, 12, 10, 9, 0)),
+        ("10 decembrie 9:00", datetime(2026, 12, 10, 9, 0)),
+        ("10 decembrie 2026, 9.30", datetime(2026, 12, 10, 9, 30)),
+        ("10 December 2026 at 9:00", datetime(2026, 12, 10, 9, 0)),
+        ("mâine 10:00", datetime(2026, 12, 2, 10, 0)),
+        ("maine la ora 10:00", datetime(2026, 12, 2, 10, 0)),
+        ("Mâine la 10:00", datetime(2026, 12, 2, 10, 0)),
+        ("tomorrow 10:00", datetime(2026, 12, 2, 10, 0)),
+        ("tomorrow at 10:00", datetime(2026, 12, 2, 10, 0)),
+        ("azi 18:30", datetime(2026, 12, 1, 18, 30)),
+        ("today 23:59", datetime(2026, 12, 1, 23, 59)),
+        ("  1 decembrie   18:01 ", datetime(2026, 12, 1, 18, 1)),
+        # A date without its year is the next such one: 30 November is next year's.
+        ("30/11 8:00", datetime(2027, 11, 30, 8, 0)),
+    ],
+)
+def test_a_date_and_an_hour_as_people_type_them(typed: str, meant: datetime, locale: str) -> None:
+    moment = parse_moment(typed, locale, now=NOW, tz=BUCHAREST)
+    assert moment == meant.replace(tzinfo=BUCHAREST)
+    assert moment.tzinfo is BUCHAREST
+
+
+def test_the_hour_is_the_readers_time_zone_hour() -> None:
+    london = ZoneInfo("Europe/London")
+    moment = parse_moment("mâine 10:00", "ro", now=NOW, tz=london)
+    assert moment.utcoffset() == timedelta(0)
+    # 18:00 in Bucharest is 16:00 in London: 17:00 there is still to come today.
+    assert parse_moment("azi 17:00", "en", now=NOW, tz=london).astimezone(BUCHAREST).hour == 19
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("", DateProblem.NOT_A_DATE),
+        ("hello", DateProblem.NOT_A_DATE),
+        ("hello 10:00", DateProblem.NOT_A_DATE),
+        ("10:00", DateProblem.NOT_A_DATE),
+        ("31.02.2027 10:00", DateProblem.NOT_A_DATE),
+        ("mâine dimineață", DateProblem.NOT_A_DATE),
+        # A date alone, or an hour that is none, is short of its hour.
+        ("mâine", DateProblem.NO_HOUR),
+        ("10.12.2026", DateProblem.NO_HOUR),
+        ("10.12.26", DateProblem.NO_HOUR),
+        ("mâine 25:00", DateProblem.NO_HOUR),
+        ("mâine 10:60", DateProblem.NO_HOUR),
+        ("azi 18:00", DateProblem.IN_THE_PAST),
+        ("azi 9:00", DateProblem.IN_THE_PAST),
+        ("01.01.2001 10:00", DateProblem.IN_THE_PAST),
+        ("ieri 20:00", DateProblem.IN_THE_PAST),
+        ("10.12.2099 10:00", DateProblem.TOO_FAR),
+        ("2028-01-05 09:00", DateProblem.TOO_FAR),
+    ],
+)
+def test_what_is_not_a_date_and_an_hour_to_come_is_refused_with_its_reason(typed: str, problem: DateProblem) -> None:
+    with pytest.raises(DateError) as refused:
+        parse_moment(typed, "ro", now=NOW, tz=BUCHAREST)
+    assert refused.value.reason is problem
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    minutes=st.integers(1, int(HORIZON.total_seconds() // 60) - 1),
+    form=st.sampled_from(["dd.MM.y HH:mm", "d/M H:mm", "y-MM-dd HH:mm", "d MMMM y, H:mm", "d MMM H.mm"]),
+    written_in=st.sampled_from(["ro", "en"]),
+)
+def test_any_moment_to_come_written_in_either_language_reads_back(minutes: int, form: str, written_in: str) -> None:
+    moment = (NOW + timedelta(minutes=minutes)).replace(second=0)
+    # Without the year, the same day next year reads as today's (the next such date, today included).
+    assume("y" in form or moment.date() < NOW.date().replace(year=NOW.year + 1))
+    typed = format_datetime(moment, form, tzinfo=BUCHAREST, locale=written_in)
+    assert parse_moment(typed, written_in, now=NOW, tz=BUCHAREST) == moment
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_is_a_moment_to_come_or_a_reason(text: str) -> None:
+    try:
+        moment = parse_moment(text, "en", now=NOW, tz=BUCHAREST)
+    except DateError as refused:
+        assert isinstance(refused.reason, DateProblem)
+    else:
+        assert NOW < moment <= NOW + HORIZON

@@ -66,6 +66,9 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "tenders_end_to_end.jsonl",
         "join_rejected_with_reason.jsonl",
         "confirmations.jsonl",
+        "announcement_back_and_edit.jsonl",
+        "announcement_dates.jsonl",
+        "announcement_group.jsonl",
     } <= shipped
 
 

@@ -21,6 +21,7 @@ from storage.models import (
     Announcement,
     AnnouncementStatus,
     GroupState,
+    OutboxStatus,
     Person,
     Project,
     ProjectState,
@@ -352,10 +353,33 @@ async def audience_size(
     return sizes
 
 
+class UnreachedReason(enum.StrEnum):
+    """Why a person did not get an announcement, in plain words for the manager."""
+
+    BLOCKED = "blocked"
+    # Telegram's "user is deactivated": the account was deleted.
+    DELETED = "deleted"
+    # "chat not found": the person never started the bot (or their account is gone).
+    NOT_STARTED = "not_started"
+    # Telegram kept refusing or failing, however many times it was tried.
+    FAILED = "failed"
+
+
+def unreached_reason(status: str, error: str | None) -> UnreachedReason:
+    """The outbox's status and Telegram's words, as a reason."""
+    if status == OutboxStatus.BLOCKED.value:
+        return UnreachedReason.DELETED if "deactivated" in (error or "").lower() else UnreachedReason.BLOCKED
+    if status == OutboxStatus.INVALID.value:
+        return UnreachedReason.NOT_STARTED
+    return UnreachedReason.FAILED
+
+
 @dataclass(frozen=True)
 class Unreached:
+    # As stored: empty for a person who was forgotten (privacy), their chat id if no person is known.
     name: str
     status: str
+    reason: UnreachedReason = UnreachedReason.FAILED
 
 
 async def unreached(repos: Repositories, announcement_id: int, viewer: PersonView) -> list[Unreached]:
@@ -364,6 +388,10 @@ async def unreached(repos: Repositories, announcement_id: int, viewer: PersonVie
     report = await batch_report(repos, batch_of(announcement_id), limit=200)
     names = await repos.people.names([p.person_id for p in report.undelivered if p.person_id is not None])
     return [
-        Unreached(names.get(problem.person_id or 0, str(problem.chat_id)), problem.status)
+        Unreached(
+            names.get(problem.person_id or 0, str(problem.chat_id)),
+            problem.status,
+            unreached_reason(problem.status, problem.error),
+        )
         for problem in report.undelivered
     ]

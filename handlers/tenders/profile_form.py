@@ -30,6 +30,7 @@ from handlers.refusals import explain
 from handlers.tenders import profile_keyboards as kb
 from handlers.tenders import profile_texts as texts
 from handlers.tenders.profile_keyboards import CpvAction, CpvCb, Field_, FormAction, FormCb
+from handlers.zones import zone_name
 from storage.models import AlertDelivery, utcnow
 from storage.repositories import Repositories
 
@@ -520,7 +521,7 @@ async def pick_digest(query: CallbackQuery, state: FSMContext, settings: Setting
     await query.answer()
     await remove_buttons(query)
     await state.set_state(ProfileForm.hour)
-    text = _("At what hour shall the digest come ({zone} time)?").format(zone=settings.timezone)
+    text = _("At what hour shall the digest come ({zone})?").format(zone=zone_name(settings.tz))
     quiet = texts.quiet_text(settings.tenders.quiet)
     await say(
         query,
