@@ -303,7 +303,10 @@ async def step_back(query: CallbackQuery, state: FSMContext) -> None:
 async def refuse_stale_form_button(query: CallbackQuery) -> None:
     """A join form's button outside its step (an older message, or forged): nothing changes."""
     await query.answer(
-        _("This button is from an earlier step of the form. Please use the buttons of the newest message."),
+        _(
+            "This button is no longer valid: it is from an earlier step of the form. Please use the buttons of "
+            "the newest message."
+        ),
         show_alert=True,
     )
 

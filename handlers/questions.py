@@ -43,6 +43,7 @@ from bot.services.questions import (
 )
 from bot.services.refusals import Refused
 from handlers.guards import managers_router
+from handlers.privacy import data_rights_button
 from handlers.keyboards import (
     MenuAction,
     MenuCb,
@@ -505,7 +506,11 @@ async def open_pressed(
         rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())])
         markup: InlineKeyboardMarkup | None = InlineKeyboardMarkup(inline_keyboard=rows)
     else:
-        markup = team_keyboard(thread)
+        # A manager: the thread's buttons, and the person's data rights (a request to be forgotten or for their
+        # data arrives here, as a message to the team).
+        team = team_keyboard(thread)
+        rows = [*(team.inline_keyboard if team is not None else []), [data_rights_button(thread.person_id)]]
+        markup = InlineKeyboardMarkup(inline_keyboard=rows)
     await query.message.answer(thread_text(thread, locale, settings), reply_markup=markup)
 
 
