@@ -269,8 +269,16 @@ class CopyEvent(enum.StrEnum):
 COPY_EVENT = "copy_event"
 
 
-def _asked_batch(thread_id: int) -> str:
-    return f"question:{thread_id}:asked"
+def _batch(thread: QuestionThread | ThreadView, what: str) -> str:
+    """A thread's outbox batch. With the person's id: a forgotten person's threads are deleted, and SQLite may
+    give a later thread the same id; people are never deleted (anonymised), so thread and person together
+    name one thread for good, and a new thread's notices are not taken for an old one's (a batch is sent once
+    per chat)."""
+    return f"question:{thread.id}:{thread.person_id}:{what}"
+
+
+def _asked_batch(thread: QuestionThread | ThreadView) -> str:
+    return _batch(thread, "asked")
 
 
 async def _edit_copies(
@@ -286,7 +294,7 @@ async def _edit_copies(
         "by": manager.full_name,
         "at": datetime.now(UTC).astimezone(tz).isoformat(),
     }
-    await tell_copies(repos, batch, _asked_batch(view.id), Notice(NoticeKind.QUESTION_ASKED, params))
+    await tell_copies(repos, batch, _asked_batch(view), Notice(NoticeKind.QUESTION_ASKED, params))
 
 
 async def ask(repos: Repositories, person: PersonView, content: Content, *, default_locale: str) -> ThreadView:
@@ -311,7 +319,7 @@ async def ask(repos: Repositories, person: PersonView, content: Content, *, defa
     )
     view = await _view(repos, thread)
     managers = recipients(await repos.people.managers(), default_locale)
-    await tell(repos, _asked_batch(thread.id), managers, _notice(NoticeKind.QUESTION_ASKED, view, content))
+    await tell(repos, _asked_batch(thread), managers, _notice(NoticeKind.QUESTION_ASKED, view, content))
     return view
 
 
@@ -335,7 +343,7 @@ async def take(repos: Repositories, manager: PersonView, thread_id: int, *, tz: 
     view = await _view(repos, await _thread(repos, thread_id, fresh=True))
     taker = await repos.people.get(manager.id)
     assert taker is not None
-    await _edit_copies(repos, view, CopyEvent.TAKEN, taker, f"question:{thread_id}:taken", tz=tz)
+    await _edit_copies(repos, view, CopyEvent.TAKEN, taker, _batch(view, "taken"), tz=tz)
     return view
 
 
@@ -355,10 +363,10 @@ async def resolve(
     person = await repos.people.get(thread.person_id)
     if person is not None:
         to = [recipient(person, default_locale)]
-        await tell(repos, f"question:{thread_id}:resolved", to, _notice(NoticeKind.QUESTION_RESOLVED, view))
+        await tell(repos, _batch(thread, "resolved"), to, _notice(NoticeKind.QUESTION_RESOLVED, view))
     resolver = await repos.people.get(manager.id)
     assert resolver is not None
-    await _edit_copies(repos, view, CopyEvent.RESOLVED, resolver, f"question:{thread_id}:resolved:copies", tz=tz)
+    await _edit_copies(repos, view, CopyEvent.RESOLVED, resolver, _batch(thread, "resolved:copies"), tz=tz)
     return view
 
 
@@ -400,10 +408,8 @@ async def reply(
     person = await repos.people.get(thread.person_id)
     if person is not None:
         notice = _notice(NoticeKind.QUESTION_REPLIED, view, content, author.full_name)
-        await tell(repos, f"question:{thread_id}:message:{message.id}", [recipient(person, default_locale)], notice)
-    await _edit_copies(
-        repos, view, CopyEvent.REPLIED, author, f"question:{thread_id}:message:{message.id}:copies", tz=tz
-    )
+        await tell(repos, _batch(thread, f"message:{message.id}"), [recipient(person, default_locale)], notice)
+    await _edit_copies(repos, view, CopyEvent.REPLIED, author, _batch(thread, f"message:{message.id}:copies"), tz=tz)
     return view
 
 
@@ -433,7 +439,7 @@ async def answer(
     view = await _view(repos, await _thread(repos, thread_id, fresh=True))
     readers = await _handlers(repos, thread)
     notice = _notice(NoticeKind.QUESTION_ANSWERED, view, content, author.full_name)
-    await tell(repos, f"question:{thread_id}:message:{message.id}", recipients(readers, default_locale), notice)
+    await tell(repos, _batch(thread, f"message:{message.id}"), recipients(readers, default_locale), notice)
     return view, readers
 
 
