@@ -43,7 +43,6 @@ from bot.services.questions import (
 )
 from bot.services.refusals import Refused
 from handlers.guards import managers_router
-from handlers.privacy import data_rights_button
 from handlers.keyboards import (
     MenuAction,
     MenuCb,
@@ -55,6 +54,7 @@ from handlers.keyboards import (
     main_menu,
     page_moves,
 )
+from handlers.privacy import data_rights_button
 from storage.models import QuestionStatus
 from storage.repositories import Repositories
 
