@@ -66,6 +66,10 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "tenders_end_to_end.jsonl",
         "join_rejected_with_reason.jsonl",
         "confirmations.jsonl",
+        "onboarding_returning.jsonl",
+        "onboarding_join_form_edit.jsonl",
+        "questions_copies.jsonl",
+        "privacy_forget_by_manager.jsonl",
     } <= shipped
 
 
