@@ -220,7 +220,7 @@ async def ask_language(message: Message) -> None:
 
 async def cancel(message: Message, person: PersonView, state: FSMContext) -> None:
     had_state = await leave_conversation(state)
-    text = _("Stopped: nothing was sent or saved.") if had_state else _("There is nothing to stop.")
+    text = _("Cancelled: nothing was sent or saved.") if had_state else _("You have nothing to cancel.")
     await message.answer(text + "\n\n" + menu_text(person), reply_markup=main_menu(person))
 
 

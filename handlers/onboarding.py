@@ -327,7 +327,7 @@ async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContex
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
         await query.message.answer(
-            _("Stopped. Nothing was sent.") + "\n\n" + menu_text(person), reply_markup=main_menu(person)
+            _("Cancelled. Nothing was sent.") + "\n\n" + menu_text(person), reply_markup=main_menu(person)
         )
 
 
