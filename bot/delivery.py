@@ -84,17 +84,27 @@ EDIT_WAIT = timedelta(seconds=3)
 
 
 async def edit_content(bot: Bot, chat_id: int, message_id: int, message: Mapping[str, Any]) -> int:
-    """Edit a sent text message into one language's version of a stored notice; the message's id.
+    """Edit a sent message into one language's version of a stored notice; the message's id. A photo or a
+    document (the version has a "caption") gets its caption edited, a text message its text.
 
     Telegram's "message is not modified" (it already reads so) counts as done."""
     try:
-        await bot.edit_message_text(
-            chat_id=chat_id,
-            message_id=message_id,
-            text=message["text"],
-            parse_mode=message.get("parse_mode"),
-            reply_markup=message.get("reply_markup"),
-        )
+        if "caption" in message:
+            await bot.edit_message_caption(
+                chat_id=chat_id,
+                message_id=message_id,
+                caption=message["caption"],
+                parse_mode=message.get("parse_mode"),
+                reply_markup=message.get("reply_markup"),
+            )
+        else:
+            await bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=message["text"],
+                parse_mode=message.get("parse_mode"),
+                reply_markup=message.get("reply_markup"),
+            )
     except TelegramBadRequest as error:
         if "not modified" not in str(error.message).lower():
             raise

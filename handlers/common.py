@@ -18,6 +18,8 @@ from bot.services import catalogue, members, questions
 from bot.services.members import PersonView
 from bot.services.questions import ThreadView
 from handlers.catalogue import requests_section
+from handlers.catalogue.requests import requests_button as service_requests_screen
+from handlers.guards import managers_router
 from handlers.keyboards import (
     LANGUAGE_NAMES,
     LanguageCb,
@@ -67,17 +69,24 @@ def status_line(person: PersonView) -> str:
 
 
 def menu_text(person: PersonView) -> str:
-    return _("What would you like to do?") + "\n\n" + status_line(person)
+    """Where the person stands, then the menu's question: the question comes last, right above the buttons."""
+    return "\n\n".join(filter(None, (status_line(person), _("What would you like to do?"))))
+
+
+def welcome_back_text(person: PersonView) -> str:
+    """/start for someone welcomed before: a greeting and the menu, without the privacy notice again."""
+    return _("👋 Hello again, {name}!").format(name=escape(person.first_name)) + "\n\n" + menu_text(person)
 
 
 def welcome_text(person: PersonView) -> str:
+    """The first /start: who the bot is, what it does, where the person stands and the privacy notice."""
     return "\n\n".join(
         (
             _("👋 Hello, {name}!").format(name=escape(person.first_name)),
             _(
-                "I am the assistant of the cluster. Organisations join through me, "
-                "and their representatives follow the cluster's services, working groups, "
-                "projects and tender alerts."
+                "I'm the cluster's assistant. With my help, organisations can join the cluster, and their "
+                "representatives can ask for the cluster's services, take part in its working groups and projects, "
+                "receive alerts of public tenders and write to the cluster team."
             ),
             status_line(person),
             _(
@@ -85,6 +94,7 @@ def welcome_text(person: PersonView) -> str:
                 "your organisation, only to run the cluster's services. /privacy shows all I keep; there you "
                 "can download it or have it erased."
             ),
+            _("What would you like to do?"),
         )
     )
 
@@ -96,13 +106,23 @@ def help_text(person: PersonView) -> str:
         _("/start: welcome and main menu"),
         _("/menu: main menu"),
         _("/services: the cluster's services; /services WORDS searches them"),
-        _("/groups: working groups: browse, join, leave or propose one"),
-        _("/projects: projects: propose one, commit your organisation's resources, see its rank"),
-        _("/tenders: your tender alert profiles: which public tenders I tell you of"),
+    ]
+    if person.is_member:
+        # What only members do: a guest is not offered what would refuse them.
+        lines += [
+            _("/groups: working groups: browse, join, leave or propose one"),
+            _("/projects: projects: propose one, commit your organisation's resources, see its rank"),
+            _("/tenders: your tender alert profiles: which public tenders I tell you of"),
+        ]
+    else:
+        lines += [
+            _("/groups: the cluster's working groups"),
+            _("/join: ask to join the cluster for your organisation"),
+        ]
+    lines += [
         _("/profile: your organisation, role, language and service requests"),
         _("/language: choose Romanian or English"),
         _("/privacy: what I keep about you; download it or have it erased"),
-        _("/join: ask to join the cluster for your organisation"),
         _("/write: write to the cluster team (a question, a photo or a document); the reply comes here"),
         _("/cancel: stop what you are doing"),
         _("/help: this message"),
@@ -142,9 +162,9 @@ async def profile_text(
     if pending is not None:
         lines += [
             "",
-            _("Your request to join for {organisation} is waiting for a manager's decision.").format(
-                organisation=f"<b>{escape(pending.organisation_name)}</b>"
-            ),
+            _(
+                "The request of organisation {organisation} to join the cluster is waiting for a manager's decision."
+            ).format(organisation=f"<b>{escape(pending.organisation_name)}</b>"),
         ]
     if person.has_service_requests is not False:
         lines += requests_section(await catalogue.requests_of(repos, person.id), locale)
@@ -170,9 +190,14 @@ async def leave_conversation(state: FSMContext) -> bool:
     return True
 
 
-async def start(message: Message, person: PersonView, state: FSMContext) -> None:
+async def start(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
+    """The first /start welcomes in full (the privacy notice, the language buttons); later ones are short."""
     await leave_conversation(state)
-    await message.answer(welcome_text(person), reply_markup=main_menu(person, with_languages=person.language is None))
+    if await members.first_welcome(repos, person):
+        markup = main_menu(person, with_languages=person.language is None)
+        await message.answer(welcome_text(person), reply_markup=markup)
+        return
+    await message.answer(welcome_back_text(person), reply_markup=main_menu(person))
 
 
 async def show_menu(message: Message, person: PersonView, state: FSMContext) -> None:
@@ -195,7 +220,7 @@ async def ask_language(message: Message) -> None:
 
 async def cancel(message: Message, person: PersonView, state: FSMContext) -> None:
     had_state = await leave_conversation(state)
-    text = _("Stopped: nothing was sent or saved.") if had_state else _("There is nothing to stop.")
+    text = _("Cancelled: nothing was sent or saved.") if had_state else _("You have nothing to cancel.")
     await message.answer(text + "\n\n" + menu_text(person), reply_markup=main_menu(person))
 
 
@@ -287,7 +312,7 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, settings: Settings, 
         i18n,
         settings,
         data,
-        lambda: _("Something went wrong on my side and nothing was saved. Please try again in a moment."),
+        lambda: _("Something went wrong and nothing was saved. Please try again in a moment."),
     )
     return True
 
@@ -313,7 +338,11 @@ def build_routers() -> tuple[Router, Router]:
     router.callback_query.register(profile_button, MenuCb.filter(F.action == MenuAction.PROFILE))
     router.callback_query.register(language_button, MenuCb.filter(F.action == MenuAction.LANGUAGE))
     router.callback_query.register(choose_language, LanguageCb.filter())
-    router.include_routers(group, private)
+    # The manager menu's Service requests: the /service_requests screen, refused at the press for anyone who is
+    # not a manager now (the guard reads the role afresh).
+    managers = managers_router(f"{__name__}.managers")
+    managers.callback_query.register(service_requests_screen, MenuCb.filter(F.action == MenuAction.SERVICE_REQUESTS))
+    router.include_routers(group, private, managers)
 
     fallback = Router(name=f"{__name__}.fallback")
     fallback.message.register(unexpected, F.chat.type == "private")

@@ -67,6 +67,7 @@ class MenuAction(enum.StrEnum):
     TENDER_SOURCES = "tender_sources"
     WRITE = "write"
     QUESTIONS = "questions"
+    SERVICE_REQUESTS = "service_requests"
 
 
 class MenuCb(CallbackData, prefix="menu"):
@@ -82,6 +83,11 @@ class LanguageCb(CallbackData, prefix="lang"):
 class JoinFormAction(enum.StrEnum):
     SEND = "send"
     CANCEL = "cancel"
+    # Back a step; from the summary, change one answer.
+    BACK = "back"
+    EDIT_ORGANISATION = "edit_org"
+    EDIT_CUI = "edit_cui"
+    EDIT_POSITION = "edit_pos"
 
 
 class JoinFormCb(CallbackData, prefix="join"):
@@ -164,15 +170,21 @@ def _main_menu(locale: str, is_member: bool, is_manager: bool, with_languages: b
             InlineKeyboardButton(text=_("🔔 Tender alerts"), callback_data=MenuCb(action=MenuAction.TENDERS).pack()),
         )
     if is_manager:
+        # The managers' screens (Projects above is theirs too: its list shows them the managers' buttons).
         builder.row(
             InlineKeyboardButton(text=_("📥 Join requests"), callback_data=MenuCb(action=MenuAction.REQUESTS).pack()),
+            InlineKeyboardButton(
+                text=_("📋 Service requests"), callback_data=MenuCb(action=MenuAction.SERVICE_REQUESTS).pack()
+            ),
+        )
+        builder.row(
+            InlineKeyboardButton(text=_("✉️ Questions"), callback_data=MenuCb(action=MenuAction.QUESTIONS).pack()),
             InlineKeyboardButton(text=_("📣 Announcement"), callback_data=MenuCb(action=MenuAction.ANNOUNCE).pack()),
         )
         builder.row(
             InlineKeyboardButton(
                 text=_("🛰 Tender sources"), callback_data=MenuCb(action=MenuAction.TENDER_SOURCES).pack()
             ),
-            InlineKeyboardButton(text=_("✉️ Questions"), callback_data=MenuCb(action=MenuAction.QUESTIONS).pack()),
         )
     builder.row(
         InlineKeyboardButton(text=_("👤 My profile"), callback_data=MenuCb(action=MenuAction.PROFILE).pack()),
@@ -212,15 +224,36 @@ def join_form_cancel() -> InlineKeyboardMarkup:
     )
 
 
-def join_form_confirm() -> InlineKeyboardMarkup:
+def _join_form_button(text: str, action: JoinFormAction) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=JoinFormCb(action=action).pack())
+
+
+def join_form_step() -> InlineKeyboardMarkup:
+    """A step of the join form after the first: Back a step, or Cancel."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(
-                    text=_("✅ Send request"), callback_data=JoinFormCb(action=JoinFormAction.SEND).pack()
-                ),
-                InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=JoinFormCb(action=JoinFormAction.CANCEL).pack()),
+                _join_form_button(_("⬅️ Back"), JoinFormAction.BACK),
+                _join_form_button(_("✖️ Cancel"), JoinFormAction.CANCEL),
             ]
+        ]
+    )
+
+
+def join_form_confirm() -> InlineKeyboardMarkup:
+    """The join form's summary: change any answer, send, go back a step or cancel."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _join_form_button(_("✏️ Organisation"), JoinFormAction.EDIT_ORGANISATION),
+                _join_form_button(_("✏️ CUI"), JoinFormAction.EDIT_CUI),
+                _join_form_button(_("✏️ Role"), JoinFormAction.EDIT_POSITION),
+            ],
+            [_join_form_button(_("✅ Send request"), JoinFormAction.SEND)],
+            [
+                _join_form_button(_("⬅️ Back"), JoinFormAction.BACK),
+                _join_form_button(_("✖️ Cancel"), JoinFormAction.CANCEL),
+            ],
         ]
     )
 

@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_datetime
@@ -36,6 +36,7 @@ from handlers.keyboards import (
     join_decision,
     join_form_cancel,
     join_form_confirm,
+    join_form_step,
     join_reject_confirm,
     join_reject_reason,
     main_menu,
@@ -141,6 +142,67 @@ def locale_of(person: PersonView, settings: Settings) -> str:
 # --- asking to join ---------------------------------------------------------------------------------------------
 
 
+# The join form's steps, in order: the answer each keeps, and how many there are.
+_STEPS = ("organisation", "cui", "position")
+
+
+def _step_state(field: str) -> State:
+    return {"organisation": JoinForm.organisation, "cui": JoinForm.cui, "position": JoinForm.position}[field]
+
+
+def _question(field: str) -> str:
+    if field == "organisation":
+        return _("1/3. What is the name of the organisation you represent?")
+    if field == "cui":
+        return _("2/3. What is its fiscal code (CUI)? For example: RO 14399840.")
+    return _("3/3. What is your role in the organisation? For example: director, project manager.")
+
+
+async def _ask_step(message: Message, state: FSMContext, field: str, *, editing: bool = False) -> None:
+    """Ask for one answer; an answer given before is shown, and the new one replaces it. `editing`: asked from
+    the summary, to which the answer (or Back) returns."""
+    data = await state.update_data(editing=editing)
+    await state.set_state(_step_state(field))
+    text = _question(field)
+    if data.get(field):
+        text += "\n\n" + _("Now: {answer}. Send the new one.").format(answer=f"<b>{escape(str(data[field]))}</b>")
+    # The first question without a previous one has no Back (Cancel only), unless it returns to the summary.
+    markup = join_form_step() if field != "organisation" or editing else join_form_cancel()
+    await message.answer(text, reply_markup=markup)
+
+
+def _summary_text(data: Mapping[str, Any]) -> str:
+    return "\n".join(
+        (
+            _("Please check your request:"),
+            "",
+            _("Organisation: {organisation}").format(organisation=escape(str(data["organisation"]))),
+            _("Fiscal code (CUI): {cui}").format(cui=escape(str(data["cui"]))),
+            _("Role in the organisation: {position}").format(position=escape(str(data["position"]))),
+            "",
+            _("✏️ changes an answer; ⬅️ Back goes to the previous step. Nothing is sent before ✅ Send request."),
+        )
+    )
+
+
+async def _answered(message: Message, state: FSMContext, field: str, value: str) -> None:
+    """An answer kept: the summary once every answer is there (or it was changed from the summary), else the
+    next step."""
+    data = await state.update_data({field: value})
+    missing = [step for step in _STEPS if not data.get(step)]
+    if data.get("editing") or not missing:
+        await _show_summary(message, state)
+        return
+    following = _STEPS[_STEPS.index(field) + 1 :]
+    await _ask_step(message, state, next((step for step in following if step in missing), missing[0]))
+
+
+async def _show_summary(message: Message, state: FSMContext) -> None:
+    data = await state.update_data(editing=False)
+    await state.set_state(JoinForm.confirm)
+    await message.answer(_summary_text(data), reply_markup=join_form_confirm())
+
+
 async def begin_join(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
     try:
         members.ensure_can_apply(person)
@@ -150,10 +212,11 @@ async def begin_join(message: Message, person: PersonView, repos: Repositories, 
         await message.answer(explain(refusal), reply_markup=main_menu(person))
         return
     await state.set_state(JoinForm.organisation)
+    await state.set_data({})
     await message.answer(
         _("Let's ask the managers to let your organisation in. It takes three short answers.")
         + "\n\n"
-        + _("1/3. What is the name of the organisation you represent?"),
+        + _question("organisation"),
         reply_markup=join_form_cancel(),
     )
 
@@ -168,54 +231,90 @@ async def join_button(query: CallbackQuery, person: PersonView, repos: Repositor
         await begin_join(query.message, person, repos, state)
 
 
+async def _markup_now(state: FSMContext, field: str) -> InlineKeyboardMarkup:
+    editing = bool((await state.get_data()).get("editing"))
+    return join_form_step() if field != "organisation" or editing else join_form_cancel()
+
+
 async def got_organisation(message: Message, state: FSMContext) -> None:
     try:
         name = members.clean_text(message.text, members.ORGANISATION_NAME_MAX)
     except MembershipError as refusal:
-        await message.answer(explain(refusal), reply_markup=join_form_cancel())
+        await message.answer(explain(refusal), reply_markup=await _markup_now(state, "organisation"))
         return
-    await state.update_data(organisation=name)
-    await state.set_state(JoinForm.cui)
-    await message.answer(
-        _("2/3. What is its fiscal code (CUI)? For example: RO 14399840."), reply_markup=join_form_cancel()
-    )
+    await _answered(message, state, "organisation", name)
 
 
 async def got_cui(message: Message, state: FSMContext) -> None:
     cui = members.normalise_cui(message.text or "")
     if cui is None:
-        await message.answer(explain(MembershipError(members.Refusal.INVALID_CUI)), reply_markup=join_form_cancel())
+        await message.answer(
+            explain(MembershipError(members.Refusal.INVALID_CUI)), reply_markup=await _markup_now(state, "cui")
+        )
         return
-    await state.update_data(cui=cui)
-    await state.set_state(JoinForm.position)
-    await message.answer(
-        _("3/3. What is your role in the organisation? For example: director, project manager."),
-        reply_markup=join_form_cancel(),
-    )
+    await _answered(message, state, "cui", cui)
 
 
 async def got_position(message: Message, state: FSMContext) -> None:
     try:
         position = members.clean_text(message.text, members.POSITION_MAX)
     except MembershipError as refusal:
-        await message.answer(explain(refusal), reply_markup=join_form_cancel())
+        await message.answer(explain(refusal), reply_markup=await _markup_now(state, "position"))
         return
-    data = await state.update_data(position=position)
-    await state.set_state(JoinForm.confirm)
-    summary = "\n".join(
-        (
-            _("Please check your request:"),
-            "",
-            _("Organisation: {organisation}").format(organisation=escape(data["organisation"])),
-            _("Fiscal code (CUI): {cui}").format(cui=escape(data["cui"])),
-            _("Role in the organisation: {position}").format(position=escape(position)),
-        )
+    await _answered(message, state, "position", position)
+
+
+_EDITS = {
+    JoinFormAction.EDIT_ORGANISATION: "organisation",
+    JoinFormAction.EDIT_CUI: "cui",
+    JoinFormAction.EDIT_POSITION: "position",
+}
+
+
+async def edit_answer(query: CallbackQuery, callback_data: JoinFormCb, state: FSMContext) -> None:
+    """From the summary: ask one answer again; the new one returns to the summary."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=None)
+        await _ask_step(query.message, state, _EDITS[callback_data.action], editing=True)
+
+
+async def step_back(query: CallbackQuery, state: FSMContext) -> None:
+    """Back: from the summary to the last question; from a question to the one before; from an answer being
+    changed, to the summary unchanged."""
+    current = await state.get_state()
+    data = await state.get_data()
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await query.message.edit_reply_markup(reply_markup=None)
+    if current == JoinForm.confirm.state:
+        await _ask_step(query.message, state, _STEPS[-1])
+        return
+    field = next(step for step in _STEPS if _step_state(step).state == current)
+    if data.get("editing") and all(data.get(step) for step in _STEPS):
+        await _show_summary(query.message, state)
+        return
+    await _ask_step(query.message, state, _STEPS[max(0, _STEPS.index(field) - 1)])
+
+
+async def refuse_stale_form_button(query: CallbackQuery) -> None:
+    """A join form's button outside its step (an older message, or forged): nothing changes."""
+    await query.answer(
+        _(
+            "This button is no longer valid: it is from an earlier step of the form. Please use the buttons of "
+            "the newest message."
+        ),
+        show_alert=True,
     )
-    await message.answer(summary, reply_markup=join_form_confirm())
 
 
 async def confirm_with_buttons(message: Message) -> None:
-    await message.answer(_("Please use the buttons: send the request, or cancel."), reply_markup=join_form_confirm())
+    await message.answer(
+        _("Please use the buttons: change an answer, send the request, or cancel."), reply_markup=join_form_confirm()
+    )
 
 
 async def form_needs_text(message: Message) -> None:
@@ -228,7 +327,7 @@ async def cancel_form(query: CallbackQuery, person: PersonView, state: FSMContex
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
         await query.message.answer(
-            _("Stopped. Nothing was sent.") + "\n\n" + menu_text(person), reply_markup=main_menu(person)
+            _("Cancelled. Nothing was sent.") + "\n\n" + menu_text(person), reply_markup=main_menu(person)
         )
 
 
@@ -596,6 +695,14 @@ def build_routers() -> tuple[Router, Router]:
     router.callback_query.register(invite_code_button, MenuCb.filter(F.action == MenuAction.INVITE_CODE))
     router.callback_query.register(cancel_form, JoinFormCb.filter(F.action == JoinFormAction.CANCEL))
     router.callback_query.register(send_request, JoinForm.confirm, JoinFormCb.filter(F.action == JoinFormAction.SEND))
+    router.callback_query.register(edit_answer, JoinForm.confirm, JoinFormCb.filter(F.action.in_(set(_EDITS))))
+    router.callback_query.register(
+        step_back,
+        StateFilter(JoinForm.organisation, JoinForm.cui, JoinForm.position, JoinForm.confirm),
+        JoinFormCb.filter(F.action == JoinFormAction.BACK),
+    )
+    # Send, Back or Edit outside their step: refused, nothing sent or changed.
+    router.callback_query.register(refuse_stale_form_button, JoinFormCb.filter())
 
     managers = managers_router(f"{__name__}.managers")
     managers.message.register(requests_command, Command("requests", ignore_case=True), private)

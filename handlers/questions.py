@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Mapping
+from datetime import datetime
 from html import escape
 from typing import Any, Self
 
@@ -21,8 +22,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, TelegramObject
+from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
+from babel.dates import format_date, format_time
 from pydantic import model_validator
 
 from bot.config import Settings
@@ -31,7 +33,9 @@ from bot.services import questions
 from bot.services.members import MembershipError, PersonView
 from bot.services.members import Refusal as MemberRefusal
 from bot.services.questions import (
+    COPY_EVENT,
     Content,
+    CopyEvent,
     MessageKind,
     QuestionError,
     QuestionRefusal,
@@ -50,6 +54,7 @@ from handlers.keyboards import (
     main_menu,
     page_moves,
 )
+from handlers.privacy import data_rights_button
 from storage.models import QuestionStatus
 from storage.repositories import Repositories
 
@@ -186,9 +191,36 @@ def _attachment_line(content: Content) -> str:
     return ""
 
 
-def asked_text(thread: ThreadView, content: Content | None) -> str:
+def copy_event_text(event: Mapping[str, Any]) -> str:
+    """What a manager did, as every manager's copy of the card says it (`questions.COPY_EVENT`): who, the day
+    and the hour in the cluster's time zone."""
+    try:
+        what = CopyEvent(str(event.get("what")))
+        moment = datetime.fromisoformat(str(event.get("at")))
+    except ValueError:
+        return ""
+    locale = get_i18n().current_locale
+    values = {
+        "manager": escape(str(event.get("by") or "—")),
+        "date": format_date(moment, format="d MMM y", locale=locale),
+        "time": format_time(moment, format="HH:mm", tzinfo=moment.tzinfo, locale=locale),
+    }
+    if what is CopyEvent.TAKEN:
+        return _("🙋 Taken by {manager} on {date} at {time}.").format(**values)
+    if what is CopyEvent.REPLIED:
+        return _("↩️ {manager} replied on {date} at {time}.").format(**values)
+    return _("✅ Marked resolved by {manager} on {date} at {time}.").format(**values)
+
+
+def asked_text(thread: ThreadView, content: Content | None, event: Mapping[str, Any] | None = None) -> str:
+    """The question's card; once a manager took, replied to or resolved it (`event`, every manager's copy
+    edited), who did and when."""
     head = "\n".join([_("✉️ <b>Question #{id}</b> for the cluster team").format(id=thread.id), "", *_who(thread)])
     tail = status_text(thread)
+    said = copy_event_text(event) if event else ""
+    if said:
+        # The replied line adds to the status (taken by someone, or nobody yet); the others are the status.
+        tail = f"{tail}\n{said}" if event and event.get("what") == CopyEvent.REPLIED.value else said
     return _fitted(head, content.text if content else None, tail, _limit(content))
 
 
@@ -221,7 +253,11 @@ def attachment(params: Mapping[str, Any]) -> tuple[str, str] | None:
 def question_asked_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
     """`QUESTION_ASKED`, to every manager: who writes, from which organisation, what, and the buttons."""
     thread = ThreadView.from_params(params)
-    return asked_text(thread, _content(params)), team_keyboard(thread)
+    event = params.get(COPY_EVENT)
+    return (
+        asked_text(thread, _content(params), event if isinstance(event, Mapping) else None),
+        team_keyboard(thread),
+    )
 
 
 def question_answered_notice(params: Mapping[str, Any], locale: str) -> NoticeMessage:
@@ -470,7 +506,11 @@ async def open_pressed(
         rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())])
         markup: InlineKeyboardMarkup | None = InlineKeyboardMarkup(inline_keyboard=rows)
     else:
-        markup = team_keyboard(thread)
+        # A manager: the thread's buttons, and the person's data rights (a request to be forgotten or for their
+        # data arrives here, as a message to the team).
+        team = team_keyboard(thread)
+        rows = [*(team.inline_keyboard if team is not None else []), [data_rights_button(thread.person_id)]]
+        markup = InlineKeyboardMarkup(inline_keyboard=rows)
     await query.message.answer(thread_text(thread, locale, settings), reply_markup=markup)
 
 
@@ -483,10 +523,13 @@ async def _show_card(query: CallbackQuery, thread: ThreadView) -> None:
     if not isinstance(query.message, Message):
         return
     markup = team_keyboard(thread)
+    first = thread.first.content if thread.first is not None else None
     with contextlib.suppress(TelegramBadRequest):
         if query.message.text is not None and query.message.html_text.startswith("✉️"):
-            first = thread.first.content if thread.first is not None else None
             await query.message.edit_text(asked_text(thread, first), reply_markup=markup)
+        elif query.message.caption is not None and query.message.html_text.startswith("✉️"):
+            # The card of a photo or a document: its caption.
+            await query.message.edit_caption(caption=asked_text(thread, first), reply_markup=markup)
         else:
             await query.message.edit_reply_markup(reply_markup=markup)
             await query.message.answer(
@@ -503,10 +546,10 @@ async def _stale(query: CallbackQuery, refusal: QuestionError) -> None:
 
 
 async def take_pressed(
-    query: CallbackQuery, callback_data: QuestionCb, person: PersonView, repos: Repositories
+    query: CallbackQuery, callback_data: QuestionCb, person: PersonView, repos: Repositories, settings: Settings
 ) -> None:
     try:
-        thread = await questions.take(repos, person, callback_data.thread_id)
+        thread = await questions.take(repos, person, callback_data.thread_id, tz=settings.tz)
     except QuestionError as refusal:
         if refusal.reason not in (QuestionRefusal.TAKEN, QuestionRefusal.RESOLVED):
             raise
@@ -520,7 +563,9 @@ async def resolve_pressed(
     query: CallbackQuery, callback_data: QuestionCb, person: PersonView, repos: Repositories, settings: Settings
 ) -> None:
     try:
-        thread = await questions.resolve(repos, person, callback_data.thread_id, default_locale=settings.default_locale)
+        thread = await questions.resolve(
+            repos, person, callback_data.thread_id, default_locale=settings.default_locale, tz=settings.tz
+        )
     except QuestionError as refusal:
         if refusal.reason is not QuestionRefusal.RESOLVED:
             raise
@@ -560,7 +605,7 @@ async def got_reply(
         return
     try:
         thread = await questions.reply(
-            repos, person, await _thread_id(state), content, default_locale=settings.default_locale
+            repos, person, await _thread_id(state), content, default_locale=settings.default_locale, tz=settings.tz
         )
     except QuestionError as refusal:
         await _refused_in_form(message, refusal, person, state)

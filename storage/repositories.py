@@ -465,6 +465,13 @@ class AuditRepository:
                 ],
             )
 
+    async def acted(self, actor_id: int, action: str) -> bool:
+        """Whether `actor_id` has an entry of `action` (through the actor's index)."""
+        found = await self.session.scalar(
+            select(AuditEntry.id).where(AuditEntry.actor_id == actor_id, AuditEntry.action == action).limit(1)
+        )
+        return found is not None
+
     async def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
         result = await self.session.scalars(
             select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()).limit(limit)

@@ -169,7 +169,11 @@ async def test_forged_and_stale_buttons_are_refused_politely(sandbox: SandboxBot
     assert await forge("jr:abc:approve") == ("This button is no longer valid. Open /menu for a fresh one.", True)
     assert await forge("menu:requests") == ("Sorry, only the cluster's managers can do that.", True)
     # A "send" press outside the join conversation is stale.
-    assert await forge("join:send") == ("This button is no longer valid. Open /menu for a fresh one.", True)
+    assert await forge("join:send") == (
+        "This button is no longer valid: it is from an earlier step of the form. Please use the buttons of "
+        "the newest message.",
+        True,
+    )
 
     maria = await sandbox.person("maria", 3001, "Maria", language_code="en", role="manager")
     await maria.send("/start")

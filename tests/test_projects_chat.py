@@ -372,7 +372,7 @@ async def test_a_commitment_that_fails_at_commit_is_not_announced_and_not_kept(
     failing_commits("commitments")
     await dan.tap("✅")
     answer = dan.last_callback_answer
-    assert answer is not None and "Something went wrong on my side and nothing was saved" in (answer[0] or "")
+    assert answer is not None and "Something went wrong and nothing was saved" in (answer[0] or "")
     assert not any("Committed" in message.content for message in dan.since_last_action)
     assert await stored_lines(sandbox) == []
 

@@ -6,6 +6,7 @@ before the commit."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -157,9 +158,18 @@ async def test_a_photo_question_reaches_the_managers_as_a_photo(sandbox: Sandbox
         assert card is not None and card.has_photo, manager.info
         assert "The invoice we received" in (card.caption or "")
     assert (maria.last_message.caption or "").startswith("✉️ Question #1")  # type: ignore[union-attr]
-    # Taking it from the photo card keeps the photo, with the new buttons and the status said below.
+    # Taking it from the photo card keeps the photo: its caption says who took it, and Take it is gone.
     await maria.tap("🙋 Take it")
-    assert "Question #1: 🙋 Taken by Maria." in (maria.last_text or "")
+    card = maria.last_message
+    assert card is not None and card.has_photo
+    assert "🙋 Taken by Maria" in (card.caption or "") and "The invoice we received" in (card.caption or "")
+    assert "🙋 Take it" not in card.labels
+    # Ion's copy (a photo too) is edited the same way, through the outbox: its caption, in Romanian.
+    await sandbox.deliver()
+    copy = ion.last_message
+    assert copy is not None and copy.has_photo, ion.info
+    assert re.search(r"🙋 Preluată de Maria pe .+, la ora \d\d:\d\d\.", copy.caption or ""), copy.caption
+    assert "🙋 Preiau eu" not in copy.labels and len(copy.labels) == 2, copy.labels
     (message,) = await stored_messages(sandbox)
     assert message.kind == "photo" and message.file_id and message.text.startswith("The invoice")  # type: ignore[union-attr]
 
@@ -263,7 +273,7 @@ async def test_cancel_and_nothing_sent_before_the_commit(
     failing_commits("question_threads")
     await dan.send("Is anyone there?")
     assert not any("has been sent" in message.content for message in dan.since_last_action)
-    assert "Something went wrong on my side and nothing was saved" in (dan.last_text or "")
+    assert "Something went wrong and nothing was saved" in (dan.last_text or "")
     assert await threads(sandbox) == []
     await sandbox.deliver()
     assert not (maria.last_text or "").startswith("✉️ Question")

@@ -69,6 +69,10 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "announcement_back_and_edit.jsonl",
         "announcement_dates.jsonl",
         "announcement_group.jsonl",
+        "onboarding_returning.jsonl",
+        "onboarding_join_form_edit.jsonl",
+        "questions_copies.jsonl",
+        "privacy_forget_by_manager.jsonl",
     } <= shipped
 
 

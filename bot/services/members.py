@@ -298,6 +298,15 @@ async def touch_person(
     return _view_of(person, organisation, has_requests)
 
 
+async def first_welcome(repos: Repositories, person: PersonView) -> bool:
+    """True the first time a person is welcomed (/start), recorded then: later, /start is short (no privacy
+    notice again, no language buttons). Two /start at once may both be first; both are then welcomed in full."""
+    if await repos.audit.acted(person.id, "person.welcomed"):
+        return False
+    await repos.audit.record("person.welcomed", actor_id=person.id, subject=f"person:{person.id}")
+    return True
+
+
 async def set_language(repos: Repositories, person_id: int, language: str) -> PersonView:
     person = await repos.people.get(person_id)
     if person is None:

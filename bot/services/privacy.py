@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bot.services import groups
+from bot.services import groups, members
 from bot.services.members import PersonView
 from bot.services.refusals import Refused
 from storage.models import PersonStatus, Role, utcnow
@@ -35,6 +35,8 @@ class PrivacyRefusal(enum.StrEnum):
     ALREADY_FORGOTTEN = "already_forgotten"
     LAST_MANAGER = "last_manager"
     NOT_CONFIRMED = "not_confirmed"
+    # A manager acting on a request about themselves: /privacy is theirs.
+    SELF = "self"
 
 
 class PrivacyError(Refused):
@@ -172,6 +174,66 @@ async def record_export(
     await repos.audit.record(
         "person.exported", actor_id=actor_id, actor_label=actor_label, subject=f"person:{person_id}"
     )
+
+
+# --- a manager, on a person's request -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person a manager acts for: what the manager's screen names, and where the person is told."""
+
+    id: int
+    telegram_id: int
+    name: str
+    organisation: str | None
+    locale: str | None
+
+
+async def subject_for(repos: Repositories, manager: PersonView, person_id: int) -> Subject:
+    """The person whose data a manager is asked about: the manager's role read afresh (`MembershipError`), the
+    person one the bot still knows and not the manager themselves (`PrivacyError`)."""
+    await members.require_manager(repos, manager)
+    if person_id == manager.id:
+        raise PrivacyError(PrivacyRefusal.SELF)
+    found = await PrivacyRepository(repos.session).person(person_id)
+    if found is None:
+        raise PrivacyError(PrivacyRefusal.NOT_FOUND)
+    person, organisation = found
+    if person.status == PersonStatus.FORGOTTEN.value:
+        raise PrivacyError(PrivacyRefusal.ALREADY_FORGOTTEN)
+    return Subject(
+        id=person.id,
+        telegram_id=person.telegram_id,
+        name=person.full_name,
+        organisation=organisation.name if organisation else None,
+        locale=person.language or person.telegram_language,
+    )
+
+
+async def export_for(repos: Repositories, manager: PersonView, person_id: int) -> tuple[Subject, dict[str, Any]]:
+    """A person's data for the manager who was asked for it (to pass on to them); audited with the manager as
+    the actor."""
+    subject = await subject_for(repos, manager, person_id)
+    data = await export(repos, person_id)
+    await record_export(repos, person_id, actor_id=manager.id)
+    return subject, data
+
+
+async def check_forget_for(repos: Repositories, manager: PersonView, person_id: int) -> Subject:
+    """Whether the manager may forget the person now (each confirmation checks again): the manager's role, the
+    person known, and not the cluster's last manager."""
+    subject = await subject_for(repos, manager, person_id)
+    await ensure_can_forget(repos, person_id)
+    return subject
+
+
+async def forget_for(
+    repos: Repositories, manager: PersonView, person_id: int, *, default_locale: str
+) -> tuple[Subject, Forgotten]:
+    """Forget a person on their request, by a manager: as `forget`, audited with the manager as the actor."""
+    subject = await check_forget_for(repos, manager, person_id)
+    return subject, await forget(repos, person_id, default_locale=default_locale, actor_id=manager.id)
 
 
 def retention_cutoff(now: datetime, days: int) -> datetime:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from bot.notices import Notice, NoticeKind, recipient, recipients, tell
+from bot.notices import Notice, NoticeKind, recipient, recipients, tell, tell_copies
 from bot.services import members
 from bot.services.members import PersonView
 from bot.services.refusals import Refused
@@ -257,6 +257,46 @@ def _notice(kind: NoticeKind, view: ThreadView, content: Content | None = None, 
     return Notice(kind, params)
 
 
+class CopyEvent(enum.StrEnum):
+    """What a manager did that every manager's copy of the question's card then says (`tell_copies`)."""
+
+    TAKEN = "taken"
+    REPLIED = "replied"
+    RESOLVED = "resolved"
+
+
+# The parameter of a copy's edit: {"what": CopyEvent, "by": the manager's name, "at": ISO time in the cluster's zone}.
+COPY_EVENT = "copy_event"
+
+
+def _batch(thread: QuestionThread | ThreadView, what: str) -> str:
+    """A thread's outbox batch. With the person's id: a forgotten person's threads are deleted, and SQLite may
+    give a later thread the same id; people are never deleted (anonymised), so thread and person together
+    name one thread for good, and a new thread's notices are not taken for an old one's (a batch is sent once
+    per chat)."""
+    return f"question:{thread.id}:{thread.person_id}:{what}"
+
+
+def _asked_batch(thread: QuestionThread | ThreadView) -> str:
+    return _batch(thread, "asked")
+
+
+async def _edit_copies(
+    repos: Repositories, view: ThreadView, event: CopyEvent, manager: Person, batch: str, *, tz: tzinfo
+) -> None:
+    """Every manager's copy of the question's card (the `QUESTION_ASKED` notice, a photo's or document's caption
+    too) edited to say the thread as it stands now and who did what, when; queued in the caller's transaction."""
+    params = view.params()
+    if view.first is not None:
+        params["message"] = view.first.content.params()
+    params[COPY_EVENT] = {
+        "what": event.value,
+        "by": manager.full_name,
+        "at": datetime.now(UTC).astimezone(tz).isoformat(),
+    }
+    await tell_copies(repos, batch, _asked_batch(view), Notice(NoticeKind.QUESTION_ASKED, params))
+
+
 async def ask(repos: Repositories, person: PersonView, content: Content, *, default_locale: str) -> ThreadView:
     """A person writes to the cluster's team: a new thread, and every manager is told."""
     content = clean_content(content)
@@ -279,7 +319,7 @@ async def ask(repos: Repositories, person: PersonView, content: Content, *, defa
     )
     view = await _view(repos, thread)
     managers = recipients(await repos.people.managers(), default_locale)
-    await tell(repos, f"question:{thread.id}:asked", managers, _notice(NoticeKind.QUESTION_ASKED, view, content))
+    await tell(repos, _asked_batch(thread), managers, _notice(NoticeKind.QUESTION_ASKED, view, content))
     return view
 
 
@@ -290,8 +330,9 @@ def _settled(thread: QuestionThread, view: ThreadView) -> QuestionError:
     return QuestionError(QuestionRefusal.TAKEN, by=view.taken_by_name or "", thread=view)
 
 
-async def take(repos: Repositories, manager: PersonView, thread_id: int) -> ThreadView:
-    """The manager takes the thread: the first to take it wins, the others are told who did."""
+async def take(repos: Repositories, manager: PersonView, thread_id: int, *, tz: tzinfo = UTC) -> ThreadView:
+    """The manager takes the thread: the first to take it wins, the others are told who did (their copies of
+    the card say who took it and when)."""
     await members.require_manager(repos, manager)
     thread = await _thread(repos, thread_id)
     if thread.status != QuestionStatus.OPEN.value or not await repos.questions.take(thread_id, manager.id):
@@ -299,11 +340,18 @@ async def take(repos: Repositories, manager: PersonView, thread_id: int) -> Thre
         thread = await _thread(repos, thread_id, fresh=True)
         raise _settled(thread, await _view(repos, thread))
     await repos.audit.record("question.taken", actor_id=manager.id, subject=f"question:{thread_id}")
-    return await _view(repos, await _thread(repos, thread_id, fresh=True))
+    view = await _view(repos, await _thread(repos, thread_id, fresh=True))
+    taker = await repos.people.get(manager.id)
+    assert taker is not None
+    await _edit_copies(repos, view, CopyEvent.TAKEN, taker, _batch(view, "taken"), tz=tz)
+    return view
 
 
-async def resolve(repos: Repositories, manager: PersonView, thread_id: int, *, default_locale: str) -> ThreadView:
-    """The manager marks the thread resolved; the person is told."""
+async def resolve(
+    repos: Repositories, manager: PersonView, thread_id: int, *, default_locale: str, tz: tzinfo = UTC
+) -> ThreadView:
+    """The manager marks the thread resolved; the person is told, every manager's copy of the card says who
+    did and when."""
     await members.require_manager(repos, manager)
     await _thread(repos, thread_id)
     if not await repos.questions.resolve(thread_id, manager.id, datetime.now(UTC)):
@@ -315,7 +363,10 @@ async def resolve(repos: Repositories, manager: PersonView, thread_id: int, *, d
     person = await repos.people.get(thread.person_id)
     if person is not None:
         to = [recipient(person, default_locale)]
-        await tell(repos, f"question:{thread_id}:resolved", to, _notice(NoticeKind.QUESTION_RESOLVED, view))
+        await tell(repos, _batch(thread, "resolved"), to, _notice(NoticeKind.QUESTION_RESOLVED, view))
+    resolver = await repos.people.get(manager.id)
+    assert resolver is not None
+    await _edit_copies(repos, view, CopyEvent.RESOLVED, resolver, _batch(thread, "resolved:copies"), tz=tz)
     return view
 
 
@@ -336,9 +387,16 @@ async def _add(
 
 
 async def reply(
-    repos: Repositories, manager: PersonView, thread_id: int, content: Content, *, default_locale: str
+    repos: Repositories,
+    manager: PersonView,
+    thread_id: int,
+    content: Content,
+    *,
+    default_locale: str,
+    tz: tzinfo = UTC,
 ) -> ThreadView:
-    """A manager's reply: stored, and the person is told (with a button to answer)."""
+    """A manager's reply: stored, and the person is told (with a button to answer); every manager's copy of the
+    card says who replied and when."""
     content = clean_content(content)
     await members.require_manager(repos, manager)
     author = await repos.people.get(manager.id)
@@ -350,7 +408,8 @@ async def reply(
     person = await repos.people.get(thread.person_id)
     if person is not None:
         notice = _notice(NoticeKind.QUESTION_REPLIED, view, content, author.full_name)
-        await tell(repos, f"question:{thread_id}:message:{message.id}", [recipient(person, default_locale)], notice)
+        await tell(repos, _batch(thread, f"message:{message.id}"), [recipient(person, default_locale)], notice)
+    await _edit_copies(repos, view, CopyEvent.REPLIED, author, _batch(thread, f"message:{message.id}:copies"), tz=tz)
     return view
 
 
@@ -380,12 +439,14 @@ async def answer(
     view = await _view(repos, await _thread(repos, thread_id, fresh=True))
     readers = await _handlers(repos, thread)
     notice = _notice(NoticeKind.QUESTION_ANSWERED, view, content, author.full_name)
-    await tell(repos, f"question:{thread_id}:message:{message.id}", recipients(readers, default_locale), notice)
+    await tell(repos, _batch(thread, f"message:{message.id}"), recipients(readers, default_locale), notice)
     return view, readers
 
 
 __all__ = [
+    "COPY_EVENT",
     "Content",
+    "CopyEvent",
     "MessageKind",
     "MessageView",
     "Page",
