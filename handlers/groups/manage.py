@@ -134,7 +134,7 @@ def _transform_question(step: Step) -> str:
 
 async def _transform_preview(message: Message, step: Step) -> None:
     card: GroupCard = step.checked
-    lines = [_("Transform {title}?").format(title=f"<b>{shown(card.title)}</b>"), ""]
+    lines = [_('Change the objective of the group "{title}"?').format(title=f"<b>{shown(card.title)}</b>"), ""]
     lines += [f"{FLAGS[code]} {escape(clip(text, QUOTE_MAX))}" for code, text in _ro_and_en(step.texts).items()]
     lines += ["", _("Reason: {reason}").format(reason=escape(step.texts["reason"]))]
     await message.answer("\n".join(lines), reply_markup=confirm_keyboard(_("🔁 Transform")))
