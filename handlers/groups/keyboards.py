@@ -62,10 +62,6 @@ class GroupFormAction(enum.StrEnum):
     # Keep a single language.
     ONE = "one"
     CANCEL = "cancel"
-    # The proposal's summary: back one step, or edit its title or its objective.
-    BACK = "back"
-    EDIT_TITLE = "edittitle"
-    EDIT_OBJECTIVE = "editobjective"
 
 
 class GroupFormCb(CallbackData, prefix="gf"):
@@ -243,33 +239,3 @@ def chat_link_keyboard(card: GroupCard) -> InlineKeyboardMarkup:
         [InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=GroupFormCb(action=GroupFormAction.CANCEL).pack())]
     )
     return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def summary_keyboard(label_text: str) -> InlineKeyboardMarkup:
-    """Under a member's proposal before Send: send it, edit a field, back a step, or cancel."""
-
-    def button(text: str, action: GroupFormAction) -> InlineKeyboardButton:
-        return InlineKeyboardButton(text=text, callback_data=GroupFormCb(action=action).pack())
-
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [button(label_text, GroupFormAction.CONFIRM)],
-            [button(_("✏️ Edit the title"), GroupFormAction.EDIT_TITLE)],
-            [button(_("✏️ Edit the objective"), GroupFormAction.EDIT_OBJECTIVE)],
-            [button(_("⬅️ Back"), GroupFormAction.BACK), button(_("✖️ Cancel"), GroupFormAction.CANCEL)],
-        ]
-    )
-
-
-def back_keyboard() -> InlineKeyboardMarkup:
-    """Under a question of a member's proposal after the first: back a step, or cancel."""
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=_("⬅️ Back"), callback_data=GroupFormCb(action=GroupFormAction.BACK).pack()),
-                InlineKeyboardButton(
-                    text=_("✖️ Cancel"), callback_data=GroupFormCb(action=GroupFormAction.CANCEL).pack()
-                ),
-            ]
-        ]
-    )

@@ -31,8 +31,9 @@ async def join_group(
 ) -> None:
     outcome = await groups.join(repos, person, callback_data.group_id, settings.default_locale)
     await query.answer(_("✅ You joined the group."))
-    await show_card(query, outcome.card, callback_data, locale, settings)
+    # The message saying they are in comes below; the card above it is updated in place.
     await _tell_joined(query, outcome.card)
+    await show_card(query, outcome.card, callback_data, locale, settings)
 
 
 async def _tell_joined(query: CallbackQuery, card: groups.GroupCard) -> None:
@@ -60,9 +61,9 @@ async def accept_terms(
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_reply_markup(reply_markup=None)
-    await show_card(query, outcome.card, callback_data, locale, settings, edit=False)
     if outcome.joined:
         await _tell_joined(query, outcome.card)
+    await show_card(query, outcome.card, callback_data, locale, settings, edit=False)
 
 
 async def ask_to_leave(query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories) -> None:

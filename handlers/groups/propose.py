@@ -24,16 +24,17 @@ from handlers.groups.keyboards import (
     GroupCb,
     GroupFormAction,
     GroupFormCb,
-    back_keyboard,
     cancel_keyboard,
     card_keyboard,
-    summary_keyboard,
 )
 from handlers.groups.replies import show, shows_guests_the_way_in
 from handlers.groups.texts import QUOTE_MAX, card_text, language_name
 from handlers.keyboards import clip, main_menu
+from handlers.proposal_steps import StepAction, StepCb, back_keyboard, remove_buttons, summary_keyboard, with_current
 from handlers.refusals import explain
 from storage.repositories import Repositories
+
+_CANCEL = GroupFormCb(action=GroupFormAction.CANCEL).pack()
 
 
 def _title_question(locale: str, data: dict[str, Any]) -> str:
@@ -44,19 +45,12 @@ def _title_question(locale: str, data: dict[str, Any]) -> str:
         "joined it.\n\n"
         "1/2. What is the group's title?"
     ).format(language=language_name(locale))
-    return _with_current(question, data.get("title"))
+    return with_current(question, data.get("title"))
 
 
 def _objective_question(data: dict[str, Any]) -> str:
     question = _("2/2. What is its objective: what will the member organisations do together?")
-    return _with_current(question, data.get("objective"))
-
-
-def _with_current(question: str, current: str | None) -> str:
-    """A question asked again (Back, Edit) quotes what was given, to be sent again as it should read."""
-    if not current:
-        return question
-    return question + "\n\n" + _("Now: {text}").format(text=escape(clip(current, QUOTE_MAX)))
+    return with_current(question, data.get("objective"))
 
 
 def _summary(data: dict[str, Any]) -> str:
@@ -93,13 +87,15 @@ async def _still_member(message: Message, person: PersonView, repos: Repositorie
 
 async def _ask_objective(message: Message, state: FSMContext, data: dict[str, Any]) -> None:
     await state.set_state(ProposeForm.objective)
-    await message.answer(_objective_question(data), reply_markup=back_keyboard())
+    await message.answer(_objective_question(data), reply_markup=back_keyboard(_CANCEL))
 
 
 async def _ask_to_confirm(message: Message, state: FSMContext, data: dict[str, Any]) -> None:
     await state.update_data(editing=False)
     await state.set_state(ProposeForm.confirm)
-    await message.answer(_summary(data), reply_markup=summary_keyboard(_("💡 Propose it")))
+    fields = (("title", _("✏️ Edit the title")), ("objective", _("✏️ Edit the objective")))
+    markup = summary_keyboard(_("💡 Propose it"), GroupFormCb(action=GroupFormAction.CONFIRM).pack(), _CANCEL, fields)
+    await message.answer(_summary(data), reply_markup=markup)
 
 
 async def got_proposal_title(message: Message, person: PersonView, repos: Repositories, state: FSMContext) -> None:
@@ -142,7 +138,7 @@ async def step_back(query: CallbackQuery, person: PersonView, repos: Repositorie
 
 
 async def edit_field(
-    query: CallbackQuery, callback_data: GroupFormCb, person: PersonView, repos: Repositories, state: FSMContext
+    query: CallbackQuery, callback_data: StepCb, person: PersonView, repos: Repositories, state: FSMContext
 ) -> None:
     """Edit one field from the summary: its question again, then straight back to the summary."""
     await groups.ensure_can_propose(repos, person)
@@ -151,18 +147,12 @@ async def edit_field(
     data = await state.update_data(editing=True)
     if not isinstance(query.message, Message):
         return
-    if callback_data.action is GroupFormAction.EDIT_TITLE:
+    if callback_data.field == "title":
         await state.set_state(ProposeForm.title)
         await query.message.answer(_title_question(data["locale"], data), reply_markup=cancel_keyboard())
     else:
         await state.set_state(ProposeForm.objective)
         await query.message.answer(_objective_question(data), reply_markup=cancel_keyboard())
-
-
-async def remove_buttons(query: CallbackQuery) -> None:
-    if isinstance(query.message, Message):
-        with contextlib.suppress(TelegramBadRequest):
-            await query.message.edit_reply_markup(reply_markup=None)
 
 
 async def confirm_proposal(
@@ -198,8 +188,8 @@ def build_router() -> Router:
     router.message.register(got_proposal_objective, ProposeForm.objective, ANSWER)
     confirm = GroupFormCb.filter(F.action == GroupFormAction.CONFIRM)
     router.callback_query.register(confirm_proposal, ProposeForm.confirm, confirm)
-    back = GroupFormCb.filter(F.action == GroupFormAction.BACK)
+    back = StepCb.filter(F.action == StepAction.BACK)
     router.callback_query.register(step_back, StateFilter(ProposeForm.objective, ProposeForm.confirm), back)
-    edit = GroupFormCb.filter(F.action.in_({GroupFormAction.EDIT_TITLE, GroupFormAction.EDIT_OBJECTIVE}))
+    edit = StepCb.filter(F.action == StepAction.EDIT)
     router.callback_query.register(edit_field, ProposeForm.confirm, edit)
     return router
