@@ -66,6 +66,9 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "tenders_end_to_end.jsonl",
         "join_rejected_with_reason.jsonl",
         "confirmations.jsonl",
+        "groups_card_chat.jsonl",
+        "groups_guest_invited.jsonl",
+        "propose_back_edit.jsonl",
     } <= shipped
 
 
