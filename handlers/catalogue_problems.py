@@ -146,5 +146,36 @@ def _problem_text(problem: FileProblem) -> str:
         (K.TEXT_TOO_LONG, P.SERVICE_DESCRIPTION, False): _(
             "the {language} description of a service is {length} characters long; at most {limit}"
         ),
+        # A service's short title (its button), optional.
+        (K.NOT_MAPPING, P.SERVICE_SHORT_TITLE, True): _(
+            "the short title of service {key} should have the fields {fields}"
+        ),
+        (K.NOT_MAPPING, P.SERVICE_SHORT_TITLE, False): _(
+            "the short title of a service should have the fields {fields}"
+        ),
+        (K.UNKNOWN_FIELD, P.SERVICE_SHORT_TITLE, True): _(
+            "unknown field {name} in the short title of service {key}; the fields are: {fields}"
+        ),
+        (K.UNKNOWN_FIELD, P.SERVICE_SHORT_TITLE, False): _(
+            "unknown field {name} in the short title of a service; the fields are: {fields}"
+        ),
+        (K.FIELD_TWICE, P.SERVICE_SHORT_TITLE, True): _("{name} is given twice in the short title of service {key}"),
+        (K.FIELD_TWICE, P.SERVICE_SHORT_TITLE, False): _("{name} is given twice in the short title of a service"),
+        (K.TEXT_MISSING, P.SERVICE_SHORT_TITLE, True): _(
+            "the short title of service {key} has no {language} text ({code}:)"
+        ),
+        (K.TEXT_MISSING, P.SERVICE_SHORT_TITLE, False): _(
+            "the short title of a service has no {language} text ({code}:)"
+        ),
+        (K.NOT_TEXT, P.SERVICE_SHORT_TITLE, True): _("the {language} short title of service {key} should be text"),
+        (K.NOT_TEXT, P.SERVICE_SHORT_TITLE, False): _("the {language} short title of a service should be text"),
+        (K.TEXT_EMPTY, P.SERVICE_SHORT_TITLE, True): _("the {language} short title of service {key} is empty"),
+        (K.TEXT_EMPTY, P.SERVICE_SHORT_TITLE, False): _("the {language} short title of a service is empty"),
+        (K.TEXT_TOO_LONG, P.SERVICE_SHORT_TITLE, True): _(
+            "the {language} short title of service {key} is {length} characters long; at most {limit}"
+        ),
+        (K.TEXT_TOO_LONG, P.SERVICE_SHORT_TITLE, False): _(
+            "the {language} short title of a service is {length} characters long; at most {limit}"
+        ),
     }
     return messages[(kind, params["where"], key is not None)].format(**values)

@@ -126,6 +126,11 @@ def _group(error: GroupError) -> str:
         GroupRefusal.NOT_CONFIDENTIAL: _("This group is not confidential: there are no terms to accept."),
         GroupRefusal.ALREADY_CONFIDENTIAL: _("This group is already confidential."),
         GroupRefusal.NOTHING_MISSING: _("This group already has its title and objective in both languages."),
+        GroupRefusal.BAD_CHAT_LINK: _(
+            "This is not a link to a Telegram chat. Please send the group chat's link as Telegram gives it: "
+            "https://t.me/+…, https://t.me/joinchat/… or https://t.me/name."
+        ),
+        GroupRefusal.NO_CHAT_LINK: _("This group has no chat link to remove."),
     }[error.reason]
 
 

@@ -289,6 +289,9 @@ class Service(Base):
     category_id: Mapped[RowKey] = mapped_column(ForeignKey("service_categories.id", ondelete="RESTRICT"))
     title_ro: Mapped[str] = mapped_column(String(120))
     title_en: Mapped[str] = mapped_column(String(120))
+    # What a button shows (the catalogue file's short titles); None: the title, cut at a word.
+    short_title_ro: Mapped[str | None] = mapped_column(String(40))
+    short_title_en: Mapped[str | None] = mapped_column(String(40))
     description_ro: Mapped[str] = mapped_column(String(2000))
     description_en: Mapped[str] = mapped_column(String(2000))
     # Titles and descriptions of both languages, lower-case with diacritics folded: what search matches.
@@ -341,6 +344,9 @@ class WorkingGroup(Base):
     # A member proposes in their own language; managers add the other one later, so either may be missing.
     title_ro: Mapped[str | None] = mapped_column(String(120))
     title_en: Mapped[str | None] = mapped_column(String(120))
+    # What a button shows (the seed file's short titles); None: the title, cut at a word.
+    short_title_ro: Mapped[str | None] = mapped_column(String(40))
+    short_title_en: Mapped[str | None] = mapped_column(String(40))
     objective_ro: Mapped[str | None] = mapped_column(String(2000))
     objective_en: Mapped[str | None] = mapped_column(String(2000))
     state: Mapped[str] = mapped_column(String(16), default=GroupState.PROPOSED.value, index=True)
@@ -348,6 +354,8 @@ class WorkingGroup(Base):
     terms_ro: Mapped[str | None] = mapped_column(String(2000))
     terms_en: Mapped[str | None] = mapped_column(String(2000))
     proposed_by_id: Mapped[RowKey | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # The group's own Telegram chat (a https://t.me/... link a manager attached); shown to its members only.
+    chat_link: Mapped[str | None] = mapped_column(String(200))
     # When an active group fell below three organisations and managers were told; cleared when it recovers.
     flagged_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1278,6 +1278,18 @@ class WorkingGroupRepository:
         ).one()
         return int(row[0]), int(row[1])
 
+    async def organisation_names(self, group_id: int, limit: int) -> list[str]:
+        """The names of the member organisations in the group, alphabetically, at most `limit` of them."""
+        result = await self.session.scalars(
+            select(Organisation.name)
+            .where(
+                Organisation.id.in_(select(GroupMembership.organisation_id).where(GroupMembership.group_id == group_id))
+            )
+            .order_by(Organisation.name_key)
+            .limit(limit)
+        )
+        return list(result.all())
+
     async def members(self, group_id: int) -> Sequence[Person]:
         """The people in the group who can be reached."""
         result = await self.session.scalars(

@@ -213,7 +213,7 @@ async def test_an_announcement_to_the_members_of_a_working_group(sandbox: Sandbo
     await fill_empty_content(sandbox.rt.session_factory)
     maria, ana, dan, _gigi = await people(sandbox)
     await ana.send("/groups")
-    await ana.tap("Tehnologii avansate")
+    await ana.tap("Tratarea nămolurilor")
     await ana.tap("Intrați în grup")
 
     await maria.send("/announce")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import build_i18n
 from bot.services import catalogue, members
 from bot.services.catalogue import CatalogueError, Refusal, RequestAction, ServiceTexts
-from bot.services.catalogue_file import CatalogueFileError, FileProblem, Part, ProblemKind
+from bot.services.catalogue_file import CatalogueFileError, FileProblem, Part, ProblemKind, parse_catalogue
 from bot.services.members import PersonView
 from handlers import catalogue_problems
 from storage.db import unit_of_work
@@ -546,3 +546,55 @@ async def test_a_new_deployment_starts_with_the_content_and_a_restart_keeps_mana
         hidden = await session.scalar(select(Service.hidden).where(Service.key == "eu-national-funding-applications"))
         assert hidden is True
         assert len((await session.scalars(select(WorkingGroup))).all()) == 9
+
+
+async def test_short_titles_are_read_checked_stored_exported_and_follow_the_titles(repos: Repositories) -> None:
+    _guest, member, maria, _john = await people(repos)
+    # Every service of the packaged catalogue has a short title in both languages, short enough for a button.
+    await catalogue.seed_catalogue(repos)
+    rows = list(await repos.catalogue.all_services())
+    assert rows and all(row.short_title_ro and row.short_title_en for row in rows)
+    assert all(len(row.short_title_ro or "") <= 40 and len(row.short_title_en or "") <= 40 for row in rows)
+    tenders = next(row for row in rows if row.key == "tender-preparation-consortia")
+    view = await catalogue.service(repos, member, tenders.id)
+    assert (view.short_title("ro"), view.short_title("en")) == ("Oferte și consorții", "Tenders and consortia")
+    assert view.title("en") == "Tender preparation and consortium building"
+
+    # The export writes them and reads them back unchanged.
+    exported = await catalogue.export_catalogue(repos)
+    written = {entry.key: entry for category in parse_catalogue(exported) for entry in category.services}
+    texts = written["tender-preparation-consortia"].texts
+    assert (texts.short_title_ro, texts.short_title_en) == ("Oferte și consorții", "Tenders and consortia")
+    assert not (await catalogue.import_catalogue(repos, exported)).changed
+
+    # Too long, or in one language only: the file is refused, line by line.
+    too_long = exported.replace("en: Tenders and consortia", "en: " + "Tenders " * 6, 1)
+    with pytest.raises(CatalogueFileError) as refused:
+        await catalogue.import_catalogue(repos, too_long)
+    problem = refused.value.problems[0]
+    assert (problem.kind, problem.params["where"], problem.params["limit"]) == (
+        ProblemKind.TEXT_TOO_LONG,
+        Part.SERVICE_SHORT_TITLE,
+        40,
+    )
+    with I18N.context(), I18N.use_locale("ro"):
+        assert "titlul scurt în limba engleză al serviciului 'tender-preparation-consortia'" in (
+            catalogue_problems.describe(problem)
+        )
+
+    # A service edited in the chat keeps its short title while its title stays, and loses it with a new title.
+    kept = await catalogue.edit_service(
+        repos,
+        maria,
+        tenders.id,
+        ServiceTexts(view.title_ro, view.title_en, "Descriere nouă.", "New description."),
+    )
+    assert (kept.short_title("ro"), kept.short_title("en")) == ("Oferte și consorții", "Tenders and consortia")
+    renamed = await catalogue.edit_service(
+        repos,
+        maria,
+        tenders.id,
+        ServiceTexts(view.title_ro, "Bids and consortia for public tenders", "Descriere nouă.", "New description."),
+    )
+    assert renamed.short_title("ro") == "Oferte și consorții"
+    assert renamed.short_title("en") == "Bids and consortia for public tenders"

@@ -82,7 +82,7 @@ async def test_members_and_guests_browse_and_search_in_their_language(sandbox: S
 
     # Without diacritics, with comma-below letters where the text has cedillas, and the other way round.
     await radu.send("/services statii")
-    assert (radu.last_text or "").startswith("🔎 1 serviciu se potrivește cu «statii».")
+    assert (radu.last_text or "").startswith("🔎 1 serviciu se potrivește cu „statii”.")
     assert labels(radu)[0] == "Tratarea apei în staţii mici"
     await radu.send("/services stații mici")
     assert labels(radu)[0] == "Tratarea apei în staţii mici"
@@ -92,11 +92,11 @@ async def test_members_and_guests_browse_and_search_in_their_language(sandbox: S
     await radu.send("/services grant")
     assert labels(radu)[0] == "Consultanță pentru fonduri europene"
     await radu.send("/services apei laboratoare")
-    assert "Nimic nu se potrivește cu «apei laboratoare»" in (radu.last_text or "")
+    assert "Nimic nu se potrivește cu „apei laboratoare”" in (radu.last_text or "")
     await radu.tap("Căutare nouă")
     assert "Ce cuvinte să caut?" in (radu.last_text or "")
     await radu.send("FONDURI")
-    assert (radu.last_text or "").startswith("🔎 2 servicii se potrivesc cu «fonduri».")
+    assert (radu.last_text or "").startswith("🔎 2 servicii se potrivesc cu „fonduri”.")
 
     await dan.send("/services")
     assert labels(dan) == ["Funding (2)", "Environment (2)", "Research (1)", "🔎 Search", "⬅️ Menu"]
@@ -107,7 +107,7 @@ async def test_members_and_guests_browse_and_search_in_their_language(sandbox: S
     # Catalogue text that looks like HTML is shown as written.
     assert "Loans, guarantees and <private> investors & funds." in (dan.last_text or "")
     await dan.tap("Back")
-    assert (dan.last_text or "").startswith("🔎 1 service matches «capital».")
+    assert (dan.last_text or "").startswith('🔎 1 service matches "capital".')
 
 
 async def test_a_large_catalogue_pages_within_telegram_limits(sandbox: SandboxBot) -> None:

@@ -67,7 +67,7 @@ def reads_romanian(who: SandboxUser) -> bool:
 
 async def open_sludge(who: SandboxUser) -> None:
     await who.send("/groups")
-    await who.tap("Tehnologii avansate" if reads_romanian(who) else "Advanced technologies")
+    await who.tap("Tratarea nămolurilor" if reads_romanian(who) else "Sludge treatment")
 
 
 async def test_three_organisations_make_a_group_active_and_everyone_is_told(sandbox: SandboxBot) -> None:
@@ -76,11 +76,11 @@ async def test_three_organisations_make_a_group_active_and_everyone_is_told(sand
 
     await ana.tap("👥")
     assert "Grupuri de lucru" in (ana.last_text or "")
-    await ana.tap("Tehnologii avansate")
+    await ana.tap("Tratarea nămolurilor")
     assert "așteaptă încă 3 organizații membre" in (ana.last_text or "")
     await ana.tap("Intrați în grup")
     assert ana.last_callback_answer == ("✅ Ați intrat în grup.", False)
-    assert "Faceți parte din acest grup" in (ana.last_text or "")
+    assert "Sunteți în grup" in (ana.last_text or "")
 
     # A second person of the same organisation: still one organisation.
     await open_sludge(elena)
@@ -96,7 +96,7 @@ async def test_three_organisations_make_a_group_active_and_everyone_is_told(sand
 
     await open_sludge(radu)
     await radu.tap("Join the group")
-    assert "State: 🟢 active" in (radu.last_text or "")
+    assert "Status: 🟢 active" in (radu.last_text or "")
     await sandbox.deliver()
     for member in (dan, radu, maria):
         assert said(member, "The working group Advanced technologies for sludge treatment and recovery is now active")
@@ -150,13 +150,23 @@ async def test_leaving_below_three_organisations_flags_the_group_to_managers(san
 async def test_a_guest_can_look_but_not_join_or_propose(sandbox: SandboxBot) -> None:
     cast = await people(sandbox)
     gigi, maria = cast["gigi"], cast["maria"]
-    await open_sludge(gigi)
-    assert "Tehnologii avansate de tratare și valorificare a nămolurilor" in (gigi.last_text or "")
-    await gigi.tap("Intrați în grup")
+    # The list offers a guest neither Mine nor Propose, but the way into the cluster.
+    await gigi.send("/groups")
+    listing = gigi.last_message
+    assert listing is not None
+    assert "Ale mele" not in listing.labels and "💡 Propuneți un grup" not in listing.labels
+    assert "🤝 Aderați la cluster" in listing.labels
+    assert "După aderarea organizației dumneavoastră la cluster" in listing.content
+    # The card: the full title, no Join, the invitation instead.
+    await gigi.tap("Tratarea nămolurilor")
+    card = gigi.last_message
+    assert card is not None and "Tehnologii avansate de tratare și valorificare a nămolurilor" in card.content
+    assert "✅ Intrați în grup" not in card.labels and "🤝 Aderați la cluster" in card.labels
+    # Forged or old buttons are still refused, with the way in.
+    await gigi.forge(f"g:join:{(await group_row(sandbox, 'sludge')).id}:all:0")
     assert "Grupurile de lucru sunt pentru organizațiile membre" in (gigi.last_text or "")
     assert gigi.last_message is not None and "🤝 Aderați la cluster" in gigi.last_message.labels
-    await gigi.send("/groups")
-    await gigi.tap("Propuneți un grup")
+    await gigi.forge("g:propose:0:all:0")
     assert "Grupurile de lucru sunt pentru organizațiile membre" in (gigi.last_text or "")
     await gigi.send("Grupul meu")
     assert "Care este obiectivul" not in (gigi.last_text or "")
@@ -224,11 +234,11 @@ async def test_a_confidential_group_is_joined_only_after_accepting_its_terms(san
     terms = TERMS["eco-materials"]
     assert terms is not None and terms["ro"] in (ana.last_text or "")
     await ana.tap("Anulați")
-    assert "Faceți parte" not in (ana.last_text or "")
+    assert "Sunteți în grup" not in (ana.last_text or "")
     await ana.tap("Citiți condițiile și intrați")
     await ana.tap("Accept")
     assert ana.last_callback_answer == ("✅ Ați intrat în grup.", False)
-    assert "✅ Faceți parte din acest grup." in (ana.last_text or "")
+    assert "✅ Sunteți în grup." in (ana.last_text or "")
 
     assert sandbox.rt is not None
     async with unit_of_work(sandbox.rt.session_factory) as session:
@@ -252,17 +262,19 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
     ana, dan, maria, radu = cast["ana"], cast["dan"], cast["maria"], cast["radu"]
     for member in (ana, dan):
         await member.send("/groups")
-        await member.tap("Sisteme integrate" if reads_romanian(member) else "Integrated water")
+        await member.tap("Tratarea apei" if reads_romanian(member) else "Water treatment")
         await member.tap("Intrați în grup" if reads_romanian(member) else "Join the group")
 
     await maria.send("/groups")
-    await maria.tap("Integrated water")
+    await maria.tap("Water treatment")
     await maria.tap("Transform")
     assert "Current objective: Brings together technology providers" in (maria.last_text or "")
     await maria.send("Stații de epurare mici pentru comunele din regiune.")
     await maria.send("Small treatment plants for the region's villages.")
     await maria.send("The members want a narrower, fundable aim.")
-    assert "Transform Integrated water-treatment systems and treatment plants?" in (maria.last_text or "")
+    assert 'Change the objective of the group "Integrated water-treatment systems and treatment plants"?' in (
+        maria.last_text or ""
+    )
     await maria.tap("🔁 Transform")
     assert maria.last_callback_answer == ("🔁 Transformed; everyone in the group is told why.", False)
     card = maria.last_text or ""
@@ -282,14 +294,16 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
     await maria.send("Simpler.")
     await maria.tap("🔁 Transform")
     await dan.send("/groups")
-    await dan.tap("Integrated water")
+    await dan.tap("Water treatment")
     assert "Doar stații de epurare. 🇷🇴" in (dan.last_text or "")
 
     await maria.tap("Dissolve")
     await maria.send("Its members moved to the sludge group.")
     assert "Nobody can join it afterwards" in (maria.last_text or "")
     await maria.tap("🗑 Dissolve")
-    assert "State: ⚫ dissolved" in (maria.last_text or "")
+    assert "Status: ⚫ dissolved" in (maria.last_text or "")
+    assert "⚫ Dissolved on " in (maria.last_text or "")
+    assert "Open to every member organisation" not in (maria.last_text or "")
     assert "dissolved. Reason: Its members moved to the sludge group." in (maria.last_text or "")
     assert maria.last_message is not None and maria.last_message.labels == ["⬅️ Working groups"]
     await sandbox.deliver()
@@ -327,7 +341,7 @@ async def test_a_member_proposes_in_romanian_and_a_manager_adds_english(sandbox:
     assert ana.last_callback_answer == ("💡 Grupul dumneavoastră a fost propus.", False)
     card = ana.last_text or ""
     assert "Hidrogen <verde> & curat" in card and "așteaptă încă 2 organizații membre" in card
-    assert "Faceți parte din acest grup" in card and "propus de un membru" in card
+    assert "Sunteți în grup" in card and "propus de un membru" in card
 
     await dan.send("/groups")
     await dan.tap("Proposed")
@@ -365,8 +379,8 @@ async def test_the_list_pages_and_filters(sandbox: SandboxBot) -> None:
     await dan.tap("Next")
     assert "page 2 of 2" in (dan.last_text or "")
     assert dan.last_message is not None and dan.last_message.edited
-    assert any("Solid-biomass value chain 🔒" in label for label in dan.last_message.labels)
-    await dan.tap("Solid-biomass")
+    assert any("Solid biomass 🔒" in label for label in dan.last_message.labels)
+    await dan.tap("Solid biomass")
     await dan.tap("Working groups")
     assert "page 2 of 2" in (dan.last_text or "")
     await dan.tap("Mine")
@@ -405,7 +419,7 @@ async def test_a_manager_whose_role_is_taken_away_midway_is_stopped(sandbox: San
     maria = cast["maria"]
     before = await group_snapshot(sandbox, "water-treatment")
     await maria.send("/groups")
-    await maria.tap("Integrated water")
+    await maria.tap("Water treatment")
     await maria.tap("Dissolve")
     assert "Why is it dissolved?" in (maria.last_text or "")
 
@@ -427,7 +441,7 @@ async def test_a_manager_whose_role_is_taken_away_before_confirming_is_stopped(s
     maria = cast["maria"]
     before = await group_snapshot(sandbox, "water-treatment")
     await maria.send("/groups")
-    await maria.tap("Integrated water")
+    await maria.tap("Water treatment")
     await maria.tap("Dissolve")
     await maria.send("No member organisation works on it.")
     assert "Nobody can join it afterwards" in (maria.last_text or "")

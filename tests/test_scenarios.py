@@ -73,6 +73,9 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "onboarding_join_form_edit.jsonl",
         "questions_copies.jsonl",
         "privacy_forget_by_manager.jsonl",
+        "groups_card_chat.jsonl",
+        "groups_guest_invited.jsonl",
+        "propose_back_edit.jsonl",
     } <= shipped
 
 

@@ -7,7 +7,7 @@ import enum
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -93,9 +93,17 @@ class ServiceView:
     description_en: str
     hidden: bool
     category_hidden: bool
+    # What its button shows (the catalogue file's short titles); None: the title, cut at a word.
+    short_title_ro: str | None = None
+    short_title_en: str | None = None
 
     def title(self, locale: str) -> str:
         return self.title_ro if locale == "ro" else self.title_en
+
+    def short_title(self, locale: str) -> str:
+        """The title for a button: the short one when there is one."""
+        short = self.short_title_ro if locale == "ro" else self.short_title_en
+        return short or self.title(locale)
 
     def description(self, locale: str) -> str:
         return self.description_ro if locale == "ro" else self.description_en
@@ -208,6 +216,8 @@ def _service_view(row: Service, category: ServiceCategory) -> ServiceView:
         description_en=row.description_en,
         hidden=row.hidden,
         category_hidden=category.hidden,
+        short_title_ro=row.short_title_ro,
+        short_title_en=row.short_title_en,
     )
 
 
@@ -381,6 +391,8 @@ def _cleaned(texts: ServiceTexts) -> ServiceTexts:
         clean_title(texts.title_en),
         clean_description(texts.description_ro),
         clean_description(texts.description_en),
+        clean_title(texts.short_title_ro) if texts.short_title_ro else None,
+        clean_title(texts.short_title_en) if texts.short_title_en else None,
     )
 
 
@@ -390,6 +402,8 @@ def _service_fields(texts: ServiceTexts) -> dict[str, Any]:
         "title_en": texts.title_en,
         "description_ro": texts.description_ro,
         "description_en": texts.description_en,
+        "short_title_ro": texts.short_title_ro,
+        "short_title_en": texts.short_title_en,
         "search_text": search_text(texts.title_ro, texts.title_en, texts.description_ro, texts.description_en),
     }
 
@@ -439,6 +453,13 @@ async def edit_service(repos: Repositories, actor: PersonView, service_id: int, 
     await check_manager(repos, actor)
     texts = _cleaned(texts)
     row, category_row = await _service_row(repos, service_id)
+    # The chat's form edits titles and descriptions; a short title stays while its title does (it names the
+    # same thing), and goes with it (a button then cuts the new title at a word).
+    texts = replace(
+        texts,
+        short_title_ro=texts.short_title_ro or (row.short_title_ro if texts.title_ro == row.title_ro else None),
+        short_title_en=texts.short_title_en or (row.short_title_en if texts.title_en == row.title_en else None),
+    )
     changed = _change(row, _service_fields(texts))
     if changed:
         await repos.audit.record(
@@ -672,7 +693,9 @@ async def export_catalogue(repos: Repositories) -> str:
     """The whole catalogue, hidden entries included, in the format `import_catalogue` reads."""
     services_by_category: dict[int, list[ServiceEntry]] = {}
     for row in await repos.catalogue.all_services():
-        texts = ServiceTexts(row.title_ro, row.title_en, row.description_ro, row.description_en)
+        texts = ServiceTexts(
+            row.title_ro, row.title_en, row.description_ro, row.description_en, row.short_title_ro, row.short_title_en
+        )
         services_by_category.setdefault(row.category_id, []).append(ServiceEntry(row.key, texts, row.hidden))
     return write_catalogue(
         [

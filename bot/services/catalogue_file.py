@@ -19,6 +19,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 # The limits of every title, description and key, in the file and in the chat's edits alike.
 TITLE_MAX = 120
+# A service's short title, the one its button shows (optional; the button cuts the title at a word without it).
+SHORT_TITLE_MAX = 40
 DESCRIPTION_MAX = 2000
 KEY_MAX = 64
 
@@ -41,6 +43,8 @@ class ServiceTexts:
     title_en: str
     description_ro: str
     description_en: str
+    short_title_ro: str | None = None
+    short_title_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class Part(enum.StrEnum):
     SERVICE = "service"
     CATEGORY_TITLE = "category title"
     SERVICE_TITLE = "service title"
+    SERVICE_SHORT_TITLE = "service short title"
     SERVICE_DESCRIPTION = "service description"
 
 
@@ -136,7 +141,7 @@ class CatalogueFileError(Exception):
 
 _CATALOGUE_FIELDS = ("categories",)
 _CATEGORY_FIELDS = ("key", "title", "hidden", "services")
-_SERVICE_FIELDS = ("key", "title", "description", "hidden")
+_SERVICE_FIELDS = ("key", "title", "short_title", "description", "hidden")
 _LANGUAGES = ("ro", "en")
 _KEY_NOT_WORD = {Part.CATEGORY: ProblemKind.CATEGORY_KEY_NOT_WORD, Part.SERVICE: ProblemKind.SERVICE_KEY_NOT_WORD}
 _KEY_TWICE = {Part.CATEGORY: ProblemKind.CATEGORY_KEY_TWICE, Part.SERVICE: ProblemKind.SERVICE_KEY_TWICE}
@@ -201,7 +206,7 @@ class _FileReader:
         if fields is None:
             return {}
         description = where is Part.SERVICE_DESCRIPTION
-        limit = DESCRIPTION_MAX if description else TITLE_MAX
+        limit = DESCRIPTION_MAX if description else SHORT_TITLE_MAX if where is Part.SERVICE_SHORT_TITLE else TITLE_MAX
         texts = {}
         for language in _LANGUAGES:
             value = fields.get(language)
@@ -269,10 +274,20 @@ class _FileReader:
         named = _named(fields.get("key"))
         title = self.texts(fields.get("title"), Part.SERVICE_TITLE, named)
         description = self.texts(fields.get("description"), Part.SERVICE_DESCRIPTION, named)
+        short_title = self.texts(fields.get("short_title"), Part.SERVICE_SHORT_TITLE, named)
         hidden = self.hidden(fields.get("hidden"))
         if key is None or len(title) < 2 or len(description) < 2:
             return None
-        texts = ServiceTexts(title["ro"], title["en"], description["ro"], description["en"])
+        if "short_title" in fields and len(short_title) < 2:
+            return None
+        texts = ServiceTexts(
+            title["ro"],
+            title["en"],
+            description["ro"],
+            description["en"],
+            short_title.get("ro"),
+            short_title.get("en"),
+        )
         return ServiceEntry(key, texts, hidden, node.start_mark.line + 1)
 
 
@@ -317,7 +332,7 @@ EXPORT_HEADER = (
     "# (managers, on the services screen), or with: clusterbot catalogue import FILE\n"
     "# The order in the file is the order members see; 'hidden: true' hides an entry; keys never change.\n"
     f"# Every title and description in Romanian (ro) and English (en); titles at most {TITLE_MAX} characters,\n"
-    f"# descriptions at most {DESCRIPTION_MAX}.\n"
+    f"# descriptions at most {DESCRIPTION_MAX}; a service's short_title (its button) at most {SHORT_TITLE_MAX}.\n"
 )
 
 
@@ -334,6 +349,10 @@ def write_catalogue(entries: Sequence[CategoryEntry]) -> str:
             entry: dict[str, Any] = {
                 "key": service.key,
                 "title": {"ro": texts.title_ro, "en": texts.title_en},
+            }
+            if texts.short_title_ro and texts.short_title_en:
+                entry["short_title"] = {"ro": texts.short_title_ro, "en": texts.short_title_en}
+            entry |= {
                 "description": {"ro": texts.description_ro, "en": texts.description_en},
             }
             if service.hidden:

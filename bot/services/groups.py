@@ -21,6 +21,9 @@ from storage.models import GroupEventKind, GroupState, Person, Role, WorkingGrou
 from storage.repositories import Repositories
 
 TITLE_MAX = 120
+# A button's title (the seed file's `short_title`): short enough for a button on a phone.
+SHORT_TITLE_MAX = 40
+CHAT_LINK_MAX = 200
 OBJECTIVE_MAX = 2000
 TERMS_MAX = 2000
 REASON_MAX = 500
@@ -30,8 +33,18 @@ ORGANISATIONS_NEEDED = 3
 PAGE_SIZE = 8
 HISTORY_LIMIT = 6
 ACCEPTANCES_SHOWN = 10
+# The card names this many member organisations, then says how many more there are.
+ORGANISATIONS_SHOWN = 15
 _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-_SEED_FIELDS = frozenset({"key", "title", "objective", "confidential", "confidentiality_terms"})
+_SEED_FIELDS = frozenset({"key", "title", "short_title", "objective", "confidential", "confidentiality_terms"})
+# A group's own Telegram chat: an invitation link (t.me/+..., t.me/joinchat/...) or a public one (t.me/name).
+_CHAT_LINK = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:t|telegram)\.me/(?P<path>\+[A-Za-z0-9_-]{8,64}|joinchat/[A-Za-z0-9_-]{8,64}"
+    r"|[A-Za-z][A-Za-z0-9_]{3,31})/?",
+    re.IGNORECASE,
+)
+# t.me paths that are Telegram's own pages, not a chat.
+_NOT_CHATS = frozenset({"joinchat", "addstickers", "addemoji", "addtheme", "share", "proxy", "socks", "login", "iv"})
 # What the card's history tells: how the group was set up and how its state changed, not who came and went.
 HISTORY_KINDS = (
     GroupEventKind.CREATED,
@@ -56,6 +69,8 @@ class GroupSeed:
     objective: dict[str, str]
     confidential: bool
     terms: dict[str, str] | None
+    # The title buttons show; None when the file gives none (a button then cuts the title at a word).
+    short_title: dict[str, str] | None = None
 
 
 def _seed_texts(entry: dict[str, Any], field: str, where: str, limit: int) -> dict[str, str]:
@@ -117,6 +132,9 @@ def parse_seed(text: str) -> list[GroupSeed]:
                 objective=_seed_texts(entry, "objective", where, OBJECTIVE_MAX),
                 confidential=confidential,
                 terms=terms,
+                short_title=_seed_texts(entry, "short_title", where, SHORT_TITLE_MAX)
+                if "short_title" in entry
+                else None,
             )
         )
     return seeds
@@ -142,6 +160,8 @@ async def seed_groups(repos: Repositories, *, actor_label: str = "seed", text: s
             "title_en": seed.title["en"],
             "objective_ro": seed.objective["ro"],
             "objective_en": seed.objective["en"],
+            "short_title_ro": seed.short_title["ro"] if seed.short_title else None,
+            "short_title_en": seed.short_title["en"] if seed.short_title else None,
         }
         # A file without terms leaves confidentiality alone: a manager may have marked the group in the chat.
         if seed.terms is not None:
@@ -189,6 +209,9 @@ class GroupRefusal(enum.StrEnum):
     NOT_CONFIDENTIAL = "not_confidential"
     ALREADY_CONFIDENTIAL = "already_confidential"
     NOTHING_MISSING = "nothing_missing"
+    # A chat link that is not a Telegram chat's (https://t.me/+..., https://t.me/joinchat/..., https://t.me/name).
+    BAD_CHAT_LINK = "bad_chat_link"
+    NO_CHAT_LINK = "no_chat_link"
 
 
 class GroupError(Refused):
@@ -225,6 +248,7 @@ class GroupSummary:
     state: GroupState
     confidential: bool
     mine: bool
+    short_title: Texts = Texts(None, None)
 
 
 @dataclass(frozen=True)
@@ -234,6 +258,8 @@ class GroupPage:
     page: int
     pages: int
     total: int
+    # A guest (no member organisation): offered joining the cluster instead of Mine and Propose.
+    viewer_guest: bool = False
 
 
 @dataclass(frozen=True)
@@ -271,6 +297,14 @@ class GroupCard:
     # For managers only; empty for everyone else.
     acceptances: list[AcceptanceView]
     acceptances_total: int
+    short_title: Texts = Texts(None, None)
+    # The member organisations, alphabetically (at most `ORGANISATIONS_SHOWN`; `organisations` counts them all).
+    organisation_names: tuple[str, ...] = ()
+    # The group's own chat: for the people in it and for managers; None for everyone else or when there is none.
+    chat_link: str | None = None
+    # A guest (no member organisation): offered joining the cluster instead of joining the group.
+    viewer_guest: bool = False
+    dissolved_at: datetime | None = None
 
     @property
     def missing_language(self) -> str | None:
@@ -351,6 +385,10 @@ def _title(group: WorkingGroup) -> Texts:
     return _texts(group.title_ro, group.title_en)
 
 
+def _short_title(group: WorkingGroup) -> Texts:
+    return _texts(group.short_title_ro, group.short_title_en)
+
+
 def _objective(group: WorkingGroup) -> Texts:
     return _texts(group.objective_ro, group.objective_en)
 
@@ -404,6 +442,9 @@ async def _card(repos: Repositories, group: WorkingGroup, person: Person) -> Gro
     if manages and group.confidential:
         rows, total = await repos.groups.acceptances(group.id, ACCEPTANCES_SHOWN)
         acceptances = [AcceptanceView(name, row.accepted_at, row.locale) for row, name in rows]
+    history = [_history(event.kind, event.created_at, event.details) for event in events]
+    viewer_in = await repos.groups.membership(group.id, person.id) is not None
+    names = await repos.groups.organisation_names(group.id, ORGANISATIONS_SHOWN) if organisations else []
     return GroupCard(
         id=group.id,
         title=_title(group),
@@ -415,12 +456,19 @@ async def _card(repos: Repositories, group: WorkingGroup, person: Person) -> Gro
         people=people,
         created_at=group.created_at,
         flagged_at=group.flagged_at,
-        history=[_history(event.kind, event.created_at, event.details) for event in events],
-        viewer_in=await repos.groups.membership(group.id, person.id) is not None,
+        history=history,
+        viewer_in=viewer_in,
         viewer_accepted=group.confidential and await repos.groups.acceptance(group.id, person.id) is not None,
         viewer_manages=manages,
         acceptances=acceptances,
         acceptances_total=total,
+        short_title=_short_title(group),
+        organisation_names=tuple(names),
+        chat_link=group.chat_link if viewer_in or manages else None,
+        viewer_guest=not Role(person.role).at_least(Role.MEMBER),
+        dissolved_at=next((entry.at for entry in history if entry.kind is GroupEventKind.DISSOLVED), None)
+        if group.state == GroupState.DISSOLVED.value
+        else None,
     )
 
 
@@ -435,12 +483,16 @@ async def list_groups(repos: Repositories, viewer: PersonView, group_filter: Gro
     mine = await repos.groups.group_ids_of(viewer.id, [row.id for row in rows])
     return GroupPage(
         groups=[
-            GroupSummary(row.id, _title(row), GroupState(row.state), row.confidential, row.id in mine) for row in rows
+            GroupSummary(
+                row.id, _title(row), GroupState(row.state), row.confidential, row.id in mine, _short_title(row)
+            )
+            for row in rows
         ],
         filter=group_filter,
         page=page,
         pages=pages,
         total=total,
+        viewer_guest=not viewer.is_member,
     )
 
 
@@ -753,4 +805,35 @@ async def make_confidential(
     await _tell(
         repos, f"group:{group.id}:confidential", list(await repos.groups.members(group.id)), default_locale, notice
     )
+    return await _card(repos, group, await _person(repos, viewer))
+
+
+def parse_chat_link(text: str | None) -> str:
+    """A group's Telegram chat link as typed (https://t.me/+..., https://t.me/joinchat/..., https://t.me/name or
+    t.me/...), written the one way (https://t.me/...); anything else is refused (`GroupRefusal.BAD_CHAT_LINK`)."""
+    found = _CHAT_LINK.fullmatch((text or "").strip())
+    if found is None or found["path"].lower() in _NOT_CHATS:
+        raise GroupError(GroupRefusal.BAD_CHAT_LINK)
+    link = f"https://t.me/{found['path']}"
+    if len(link) > CHAT_LINK_MAX:
+        raise GroupError(GroupRefusal.BAD_CHAT_LINK)
+    return link
+
+
+async def set_chat_link(repos: Repositories, viewer: PersonView, group_id: int, link: str | None) -> GroupCard:
+    """A manager attaches the group's own Telegram chat (checked by `parse_chat_link`), or removes it (None).
+    The people in the group see it on its card; everyone else does not. Audited."""
+    now = utcnow()
+    group = await _managed(repos, viewer, group_id)
+    if link is None:
+        if group.chat_link is None:
+            raise GroupError(GroupRefusal.NO_CHAT_LINK)
+        group.chat_link = None
+        action = "group.chat_link_removed"
+    else:
+        group.chat_link = parse_chat_link(link)
+        action = "group.chat_link_set"
+    details = {"link": group.chat_link} if group.chat_link else None
+    group.updated_at = now
+    await repos.audit.record(action, actor_id=viewer.id, subject=f"group:{group.id}", details=details)
     return await _card(repos, group, await _person(repos, viewer))

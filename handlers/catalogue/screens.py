@@ -25,7 +25,7 @@ from handlers.catalogue.keyboards import (
     keyboard,
     nav_row,
 )
-from handlers.keyboards import MenuAction, MenuCb, clip
+from handlers.keyboards import MenuAction, MenuCb, clip_words
 from storage.repositories import Repositories
 
 # A screen of the catalogue: its text and its buttons.
@@ -35,7 +35,8 @@ BUTTON_TITLE = 56
 
 
 def short(text: str, limit: int = BUTTON_TITLE) -> str:
-    return clip(text, limit)
+    """A label: at most `limit` characters, never cut inside a word."""
+    return clip_words(text, limit)
 
 
 def fit(head: str, body: str) -> str:
@@ -125,7 +126,7 @@ def category_screen(category: CategoryView, page: Page[ServiceView], locale: str
     rows = [
         [
             button(
-                f"{hidden_mark(item.hidden)}{short(item.title(locale))}",
+                f"{hidden_mark(item.hidden)}{short(item.short_title(locale))}",
                 ServicesCb(action=BrowseAction.CARD, id=item.id, page=page.number, back=f"c{category.id}"),
             )
         ]

@@ -35,14 +35,14 @@ _SEARCHES_KEPT = 10
 def results_screen(words: str, ref: str, page: Page[ServiceView], locale: str) -> Screen:
     if page.total:
         text = ngettext(
-            "🔎 {count} service matches «{words}».", "🔎 {count} services match «{words}».", page.total
+            '🔎 {count} service matches "{words}".', '🔎 {count} services match "{words}".', page.total
         ).format(count=page.total, words=escape(words))
     else:
-        text = _("🔎 Nothing matches «{words}». Try fewer words, or other ones.").format(words=escape(words))
+        text = _('🔎 Nothing matches "{words}". Try fewer words or other ones.').format(words=escape(words))
     rows = [
         [
             button(
-                f"{hidden_mark(not item.shown)}{short(item.title(locale))}",
+                f"{hidden_mark(not item.shown)}{short(item.short_title(locale))}",
                 ServicesCb(action=BrowseAction.CARD, id=item.id, page=page.number, back=ref),
             )
         ]

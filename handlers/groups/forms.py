@@ -39,6 +39,11 @@ class TranslateForm(StatesGroup):
     objective = State()
 
 
+class LinkForm(StatesGroup):
+    # A manager sends the link of the group's own Telegram chat.
+    link = State()
+
+
 async def read_text(message: Message, limit: int) -> str | None:
     """The answer, cleaned; None (and the reason said, the form left open) when it is empty or too long."""
     try:

@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from pydantic import model_validator
 
 from bot.services.groups import GroupCard, GroupFilter, GroupPage
-from handlers.groups.texts import LABEL_MAX, STATE_ICONS, filter_name, language_name, localized
+from handlers.groups.texts import STATE_ICONS, filter_name, label, language_name
 from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowIdOrZero, check_row_id, page_moves
 from storage.models import GroupState
 
@@ -38,6 +38,9 @@ class GroupAction(enum.StrEnum):
     DISSOLVE = "dissolve"
     TRANSLATE = "translate"
     CONFIDENTIAL = "confidential"
+    # A manager attaches (or changes) the group's chat link; `UNLINK` removes it.
+    LINK = "link"
+    UNLINK = "unlink"
 
 
 class GroupCb(CallbackData, prefix="g"):
@@ -68,16 +71,18 @@ class GroupFormCb(CallbackData, prefix="gf"):
 
 
 def list_keyboard(page: GroupPage) -> InlineKeyboardMarkup:
+    # A guest is in no group and may propose none: no Mine, no Propose, but the way into the cluster.
+    views = [view for view in GroupFilter if not (page.viewer_guest and view is GroupFilter.MINE)]
     filters = [
         InlineKeyboardButton(
             text=("▸ " if view is page.filter else "") + filter_name(view),
             callback_data=GroupListCb(view=view, page=0).pack(),
         )
-        for view in GroupFilter
+        for view in views
     ]
     rows = [filters]
     for group in page.groups:
-        title = localized(group.title, LABEL_MAX)
+        title = label(group.title, group.short_title)
         marks = (" 🔒" if group.confidential else "") + (" ✅" if group.mine else "")
         rows.append(
             [
@@ -92,8 +97,11 @@ def list_keyboard(page: GroupPage) -> InlineKeyboardMarkup:
     moves = page_moves(page.page, page.pages, lambda number: GroupListCb(view=page.filter, page=number))
     if moves:
         rows.append(moves)
-    propose = GroupCb(action=GroupAction.PROPOSE, group_id=0).pack()
-    rows.append([InlineKeyboardButton(text=_("💡 Propose a group"), callback_data=propose)])
+    if page.viewer_guest:
+        rows.append([join_cluster_button()])
+    else:
+        propose = GroupCb(action=GroupAction.PROPOSE, group_id=0).pack()
+        rows.append([InlineKeyboardButton(text=_("💡 Propose a group"), callback_data=propose)])
     rows.append([InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -105,8 +113,12 @@ def card_keyboard(card: GroupCard, view: GroupFilter = GroupFilter.ALL, page: in
         )
 
     rows: list[list[InlineKeyboardButton]] = []
+    if card.chat_link is not None and card.viewer_in:
+        rows.append([InlineKeyboardButton(text=_("💬 Open the group chat"), url=card.chat_link)])
     if card.state is not GroupState.DISSOLVED:
-        if card.viewer_in:
+        if card.viewer_guest:
+            rows.append([join_cluster_button()])
+        elif card.viewer_in:
             if card.confidential and not card.viewer_accepted:
                 rows.append([button(_("🔒 Read and accept the terms"), GroupAction.TERMS)])
             rows.append([button(_("🚪 Leave the group"), GroupAction.LEAVE)])
@@ -127,9 +139,16 @@ def card_keyboard(card: GroupCard, view: GroupFilter = GroupFilter.ALL, page: in
                     )
                 )
             if not card.confidential:
-                extra.append(button(_("🔒 Make confidential"), GroupAction.CONFIDENTIAL))
+                extra.append(button(_("🔒 Make it confidential"), GroupAction.CONFIDENTIAL))
             if extra:
                 rows.append(extra)
+            rows.append(
+                [
+                    button(
+                        _("💬 Change the chat link") if card.chat_link else _("💬 Add the chat link"), GroupAction.LINK
+                    )
+                ]
+            )
     rows.append(
         [InlineKeyboardButton(text=_("⬅️ Working groups"), callback_data=GroupListCb(view=view, page=page).pack())]
     )
@@ -187,10 +206,36 @@ def only_romanian_button() -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("🇷🇴 Only the Romanian text"), callback_data=one)
 
 
+def join_cluster_button() -> InlineKeyboardButton:
+    """The invitation a guest gets instead of Join, Mine and Propose: the cluster's own join flow."""
+    return InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action=MenuAction.JOIN).pack())
+
+
 def join_cluster_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=_("🤝 Join the cluster"), callback_data=MenuCb(action=MenuAction.JOIN).pack())],
+            [join_cluster_button()],
             [InlineKeyboardButton(text=_("⬅️ Menu"), callback_data=MenuCb(action=MenuAction.HOME).pack())],
         ]
     )
+
+
+def joined_keyboard(card: GroupCard) -> InlineKeyboardMarkup | None:
+    """Under the message telling someone they are in: the group's chat, when it has one."""
+    if card.chat_link is None:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("💬 Open the group chat"), url=card.chat_link)]]
+    )
+
+
+def chat_link_keyboard(card: GroupCard) -> InlineKeyboardMarkup:
+    """Under the question asking a manager for the chat link: remove the one there is, or cancel."""
+    rows = []
+    if card.chat_link is not None:
+        unlink = GroupCb(action=GroupAction.UNLINK, group_id=card.id).pack()
+        rows.append([InlineKeyboardButton(text=_("🗑 Remove the chat link"), callback_data=unlink)])
+    rows.append(
+        [InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=GroupFormCb(action=GroupFormAction.CANCEL).pack())]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -29,7 +29,7 @@ from bot.services.groups import GroupCard, GroupError, GroupRefusal
 from bot.services.members import PersonView, clean_text
 from bot.services.refusals import Refused
 from handlers import texts_form
-from handlers.groups.forms import ANSWER, DissolveForm, TranslateForm, read_text
+from handlers.groups.forms import ANSWER, DissolveForm, LinkForm, TranslateForm, read_text
 from handlers.groups.keyboards import (
     GroupAction,
     GroupCb,
@@ -37,6 +37,7 @@ from handlers.groups.keyboards import (
     GroupFormCb,
     cancel_keyboard,
     card_keyboard,
+    chat_link_keyboard,
     confirm_keyboard,
     only_romanian_button,
 )
@@ -133,7 +134,7 @@ def _transform_question(step: Step) -> str:
 
 async def _transform_preview(message: Message, step: Step) -> None:
     card: GroupCard = step.checked
-    lines = [_("Transform {title}?").format(title=f"<b>{shown(card.title)}</b>"), ""]
+    lines = [_('Change the objective of the group "{title}"?').format(title=f"<b>{shown(card.title)}</b>"), ""]
     lines += [f"{FLAGS[code]} {escape(clip(text, QUOTE_MAX))}" for code, text in _ro_and_en(step.texts).items()]
     lines += ["", _("Reason: {reason}").format(reason=escape(step.texts["reason"]))]
     await message.answer("\n".join(lines), reply_markup=confirm_keyboard(_("🔁 Transform")))
@@ -375,6 +376,53 @@ async def begin_confidential(
     await texts_form.start(message, state, TERMS_FORM, checked=card, group_id=card.id)
 
 
+async def begin_link(
+    query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories, state: FSMContext
+) -> None:
+    """Attach (or change) the group's own Telegram chat: the link is asked, with Remove when there is one."""
+    card = await _begin(callback_data, person, repos, state)
+    await query.answer()
+    await state.set_state(LinkForm.link)
+    question = _(
+        "💬 <b>The chat of {title}</b>\n\n"
+        "Send the link of the group's own Telegram chat (https://t.me/+…, https://t.me/joinchat/… or "
+        "https://t.me/name). Only the people in the group will see it, on its card and when they join."
+    ).format(title=shown(card.title))
+    if card.chat_link is not None:
+        question += "\n\n" + _("Now: {link}").format(link=escape(card.chat_link))
+    await show(query, question, chat_link_keyboard(card), edit=False)
+
+
+async def got_link(
+    message: Message, person: PersonView, repos: Repositories, state: FSMContext, settings: Settings, locale: str
+) -> None:
+    card = await _managed(person, repos, state)
+    try:
+        groups.parse_chat_link(message.text)
+    except GroupError as refusal:
+        # The question stays open: the manager may send the link again, or cancel.
+        await message.answer(explain(refusal), reply_markup=chat_link_keyboard(card))
+        return
+    await state.clear()
+    card = await groups.set_chat_link(repos, person, card.id, message.text)
+    await message.answer(_("💬 Saved: the people in the group see its chat now."))
+    await message.answer(card_text(card, locale, settings.tz), reply_markup=card_keyboard(card))
+
+
+async def remove_link(
+    query: CallbackQuery,
+    callback_data: GroupCb,
+    person: PersonView,
+    repos: Repositories,
+    state: FSMContext,
+    settings: Settings,
+    locale: str,
+) -> None:
+    card = await groups.set_chat_link(repos, person, callback_data.group_id, None)
+    await state.clear()
+    await _done(query, card, locale, settings, _("🗑 The chat link is removed."))
+
+
 def build_routers() -> tuple[Router, Router]:
     """The buttons that start a manager's conversation, and its steps (typed answers, buttons, confirmations)."""
     begin = managers_router(__name__)
@@ -383,6 +431,8 @@ def build_routers() -> tuple[Router, Router]:
         (GroupAction.DISSOLVE, begin_dissolve),
         (GroupAction.TRANSLATE, begin_translate),
         (GroupAction.CONFIDENTIAL, begin_confidential),
+        (GroupAction.LINK, begin_link),
+        (GroupAction.UNLINK, remove_link),
     ):
         begin.callback_query.register(handler, GroupCb.filter(F.action == action))
 
@@ -390,6 +440,7 @@ def build_routers() -> tuple[Router, Router]:
     steps.message.register(got_dissolve_reason, DissolveForm.reason, ANSWER)
     steps.message.register(got_translated_title, TranslateForm.title, ANSWER)
     steps.message.register(got_translated_objective, TranslateForm.objective, ANSWER)
+    steps.message.register(got_link, LinkForm.link, ANSWER)
     confirm = GroupFormCb.filter(F.action == GroupFormAction.CONFIRM)
     steps.callback_query.register(confirm_dissolve, DissolveForm.confirm, confirm)
     return begin, steps

@@ -14,9 +14,9 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.services import groups
 from bot.services.members import PersonView
-from handlers.groups.keyboards import GroupAction, GroupCb, leave_keyboard, terms_keyboard
+from handlers.groups.keyboards import GroupAction, GroupCb, joined_keyboard, leave_keyboard, terms_keyboard
 from handlers.groups.replies import show, show_card, shows_guests_the_way_in
-from handlers.groups.texts import localized, terms_text
+from handlers.groups.texts import joined_text, localized, terms_text
 from storage.models import GroupState
 from storage.repositories import Repositories
 
@@ -31,7 +31,15 @@ async def join_group(
 ) -> None:
     outcome = await groups.join(repos, person, callback_data.group_id, settings.default_locale)
     await query.answer(_("✅ You joined the group."))
+    # The message saying they are in comes below; the card above it is updated in place.
+    await _tell_joined(query, outcome.card)
     await show_card(query, outcome.card, callback_data, locale, settings)
+
+
+async def _tell_joined(query: CallbackQuery, card: groups.GroupCard) -> None:
+    """The message saying the person is in, with the group's chat when it has one."""
+    if isinstance(query.message, Message):
+        await query.message.answer(joined_text(card), reply_markup=joined_keyboard(card))
 
 
 async def show_terms(query: CallbackQuery, callback_data: GroupCb, person: PersonView, repos: Repositories) -> None:
@@ -53,6 +61,8 @@ async def accept_terms(
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_reply_markup(reply_markup=None)
+    if outcome.joined:
+        await _tell_joined(query, outcome.card)
     await show_card(query, outcome.card, callback_data, locale, settings, edit=False)
 
 

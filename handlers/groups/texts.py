@@ -12,12 +12,12 @@ from bot.i18n import format_when
 from bot.services import groups
 from bot.services.groups import GroupCard, GroupFilter, GroupPage, HistoryEntry, Texts
 from bot.telegram_text import TEXT_LIMIT, parse_html, utf16_len
-from handlers.keyboards import clip
+from handlers.keyboards import clip_words
 from storage.models import GroupEventKind, GroupState
 
 FLAGS = {"ro": "🇷🇴", "en": "🇬🇧"}
 STATE_ICONS = {GroupState.ACTIVE: "🟢", GroupState.PROPOSED: "🟡", GroupState.DISSOLVED: "⚫"}
-# A button shows this much of a title; the card shows all of it.
+# A button shows the short title, or this much of the title cut at a word; the card shows all of it.
 LABEL_MAX = 48
 # Long texts quoted in a summary or in the history are cut here, so the message stays within Telegram's limit.
 QUOTE_MAX = 600
@@ -38,12 +38,25 @@ def localized(texts: Texts, limit: int | None = None) -> str:
         if other is None:
             return "—"
         text, mark = texts.get(other) or "", f" {FLAGS[other]}"
-    return (clip(text, limit) if limit else text) + mark
+    return (clip_words(text, limit) if limit else text) + mark
 
 
 def shown(texts: Texts, limit: int | None = None) -> str:
     """`localized`, escaped for an HTML message."""
     return escape(localized(texts, limit))
+
+
+def label(title: Texts, short_title: Texts, limit: int = LABEL_MAX) -> str:
+    """A group's name on a button: its short title in the reader's language, else its title cut between words
+    (plain text; the flag of the other language when the reader's is missing)."""
+    locale = get_i18n().current_locale
+    if short_title.get(locale):
+        return clip_words(short_title.get(locale) or "", limit)
+    if title.get(locale):
+        return clip_words(title.get(locale) or "", limit)
+    if any(short_title.get(code) for code in FLAGS):
+        return localized(short_title, limit)
+    return localized(title, limit)
 
 
 def filter_name(view: GroupFilter) -> str:
@@ -72,12 +85,21 @@ def list_text(page: GroupPage) -> str:
             )
         )
         lines.append(_("Tap a group to open it."))
-        lines += ["", _("🟢 active · 🟡 proposed · ⚫ dissolved · 🔒 confidential · ✅ you take part")]
+        lines += ["", _("🟢 active · 🟡 proposed · ⚫ dissolved · 🔒 confidential · ✅ you're a member")]
     lines += [
         "",
         _("A group becomes active when three member organisations have joined it."),
     ]
+    if page.viewer_guest:
+        lines += ["", guest_invitation()]
     return "\n".join(lines)
+
+
+def guest_invitation() -> str:
+    return _(
+        "Working groups are for the cluster's member organisations. Once your organisation has joined the "
+        "cluster, you can join a group or propose one."
+    )
 
 
 def history_line(entry: HistoryEntry, locale: str, tz: ZoneInfo) -> str:
@@ -102,15 +124,36 @@ def history_line(entry: HistoryEntry, locale: str, tz: ZoneInfo) -> str:
 
 def state_line(card: GroupCard) -> str:
     if card.state is GroupState.ACTIVE:
-        return _("State: 🟢 active")
+        return _("Status: 🟢 active")
     if card.state is GroupState.DISSOLVED:
-        return _("State: ⚫ dissolved")
+        return _("Status: ⚫ dissolved")
     needed = max(groups.ORGANISATIONS_NEEDED - card.organisations, 1)
     return ngettext(
-        "State: 🟡 proposed, waiting for {count} more member organisation",
-        "State: 🟡 proposed, waiting for {count} more member organisations",
+        "Status: 🟡 proposed, waiting for {count} more member organisation",
+        "Status: 🟡 proposed, waiting for {count} more member organisations",
         needed,
     ).format(count=needed)
+
+
+def organisations_lines(card: GroupCard) -> list[str]:
+    """The member organisations of the group, by name (the first `ORGANISATIONS_SHOWN`, then how many more)."""
+    if not card.organisation_names:
+        return []
+    lines = [_("<b>Member organisations:</b>"), *(f"• {escape(name)}" for name in card.organisation_names)]
+    hidden = card.organisations - len(card.organisation_names)
+    if hidden > 0:
+        lines.append(ngettext("and {count} more", "and {count} more", hidden).format(count=hidden))
+    return lines
+
+
+def chat_link_line(card: GroupCard) -> str | None:
+    """The group's own chat, as the people in it read it (and managers, who are told who sees it)."""
+    if card.chat_link is None:
+        return None
+    link = f'<a href="{escape(card.chat_link)}">{escape(card.chat_link)}</a>'
+    if card.viewer_in:
+        return _("💬 The group's Telegram chat: {link}").format(link=link)
+    return _("💬 The group's Telegram chat (only its members see it): {link}").format(link=link)
 
 
 def card_text(card: GroupCard, locale: str, tz: ZoneInfo) -> str:
@@ -124,20 +167,32 @@ def card_text(card: GroupCard, locale: str, tz: ZoneInfo) -> str:
             people=ngettext("{count} person", "{count} people", card.people).format(count=card.people),
         )
     )
-    head.append(
-        _("🔒 Confidential: members accept its terms before joining.")
-        if card.confidential
-        else _("🔓 Open to every member organisation.")
-    )
+    if card.state is GroupState.DISSOLVED:
+        if card.dissolved_at is not None:
+            head.append(
+                _("⚫ Dissolved on {when}: nobody can join it.").format(when=format_when(card.dissolved_at, locale, tz))
+            )
+        else:
+            head.append(_("⚫ Dissolved: nobody can join it."))
+    elif card.confidential:
+        head.append(_("🔒 Confidential: members must accept its terms; the date and hour of acceptance are recorded."))
+    else:
+        head.append(_("🔓 Open to every member organisation."))
     head.append(_("Created: {when}").format(when=format_when(card.created_at, locale, tz)))
     if card.flagged_at is not None and card.state is GroupState.ACTIVE:
         head.append(
             _("⚠️ Below three member organisations since {when}.").format(when=format_when(card.flagged_at, locale, tz))
         )
     if card.viewer_in:
-        head.append(_("✅ You take part in this group."))
+        head.append(_("✅ You're a member of this group."))
         if card.confidential and not card.viewer_accepted:
             head.append(_("You have not accepted its confidentiality terms yet."))
+    chat = chat_link_line(card)
+    if chat is not None:
+        head.append(chat)
+    if card.viewer_guest and card.state is not GroupState.DISSOLVED:
+        head += ["", guest_invitation()]
+    organisations = organisations_lines(card)
     history = [history_line(entry, locale, tz) for entry in card.history]
     accepted = [
         f"• {escape(row.name)}, {format_when(row.accepted_at, locale, tz)} {FLAGS.get(row.locale, '')}"
@@ -146,8 +201,10 @@ def card_text(card: GroupCard, locale: str, tz: ZoneInfo) -> str:
 
     def compose() -> str:
         parts = ["\n".join(head)]
+        if organisations:
+            parts.append("\n".join(organisations))
         if history:
-            parts.append("\n".join([_("<b>History</b>, newest first:"), *history]))
+            parts.append("\n".join([_("<b>History</b> (newest first):"), *history]))
         if card.viewer_manages and card.confidential and not card.acceptances_total:
             parts.append(_("Nobody has accepted its terms yet."))
         elif card.viewer_manages and card.confidential:
@@ -167,8 +224,8 @@ def card_text(card: GroupCard, locale: str, tz: ZoneInfo) -> str:
 
     text = compose()
     # Telegram counts the text its HTML parser leaves, in UTF-16 units; the sender validates with the same parser.
-    while utf16_len(parse_html(text)[0]) > TEXT_LIMIT and (history or accepted):
-        (accepted or history).pop()
+    while utf16_len(parse_html(text)[0]) > TEXT_LIMIT and (history or accepted or organisations):
+        (accepted or history or organisations).pop()
         text = compose()
     return text
 
@@ -178,9 +235,17 @@ def terms_text(card: GroupCard) -> str:
         (
             f"🔒 <b>{shown(card.title)}</b>",
             _(
-                "This group is confidential. Before taking part, your organisation accepts these terms; "
-                "your acceptance is recorded with its time."
+                "This group is confidential. Before joining it, your organisation must accept these terms; "
+                "the date and hour of acceptance are recorded."
             ),
             shown(card.terms),
         )
     )
+
+
+def joined_text(card: GroupCard) -> str:
+    """The message telling someone they are in the group, with its chat when it has one."""
+    lines = [_('✅ You\'re a member of the group "{title}" now.').format(title=shown(card.title))]
+    if card.chat_link is not None:
+        lines += ["", _("Its members talk in the group's Telegram chat: tap below to open it.")]
+    return "\n".join(lines)
