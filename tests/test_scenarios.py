@@ -66,6 +66,7 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "tenders_end_to_end.jsonl",
         "join_rejected_with_reason.jsonl",
         "confirmations.jsonl",
+        "name_ending_with_a_period.jsonl",
     } <= shipped
 
 
