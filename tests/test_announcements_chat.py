@@ -66,7 +66,7 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
     report = maria.last_message
     assert report is not None and report.edited
     assert "2 sent" in report.content and "1 blocked the bot" in report.content
-    await maria.tap("Who was not reached")
+    await maria.tap("Who did not receive it")
     assert "Dan: blocked the bot" in (maria.last_text or "")
 
 
@@ -183,7 +183,7 @@ async def test_an_announcement_to_the_members_of_a_working_group(sandbox: Sandbo
     await maria.tap("Advanced technologies for sludge")
     await maria.send("Întâlnirea grupului: marți.")
     await maria.tap("Same text for everyone")
-    assert "Send it to the members of the working group «Advanced technologies for sludge treatment and recovery»?" in (
+    assert "Send it to the members of the working group \"Advanced technologies for sludge treatment and recovery\"?" in (
         maria.last_text or ""
     )
     await maria.tap("Send now")

@@ -80,7 +80,7 @@ async def test_three_organisations_make_a_group_active_and_everyone_is_told(sand
     assert "așteaptă încă 3 organizații membre" in (ana.last_text or "")
     await ana.tap("Intrați în grup")
     assert ana.last_callback_answer == ("✅ Ați intrat în grup.", False)
-    assert "Faceți parte din acest grup" in (ana.last_text or "")
+    assert "Sunteți în acest grup" in (ana.last_text or "")
 
     # A second person of the same organisation: still one organisation.
     await open_sludge(elena)
@@ -96,7 +96,7 @@ async def test_three_organisations_make_a_group_active_and_everyone_is_told(sand
 
     await open_sludge(radu)
     await radu.tap("Join the group")
-    assert "State: 🟢 active" in (radu.last_text or "")
+    assert "Status: 🟢 active" in (radu.last_text or "")
     await sandbox.deliver()
     for member in (dan, radu, maria):
         assert said(member, "The working group Advanced technologies for sludge treatment and recovery is now active")
@@ -192,7 +192,7 @@ async def test_forged_buttons_are_refused_in_the_readers_language(sandbox: Sandb
         (f"g:dissolve:{eco.id}:all:0", "Sorry, only the cluster's managers can do that."),
         (f"g:transform:{eco.id}:all:0", "Sorry, only the cluster's managers can do that."),
         (f"g:confidential:{eco.id}:all:0", "Sorry, only the cluster's managers can do that."),
-        (f"g:leave:{eco.id}:all:0", "You do not take part in this group."),
+        (f"g:leave:{eco.id}:all:0", "You're not a member of this group."),
         ("g:card:9999:all:0", "This working group does not exist."),
         ("g:join:x:all:0", "This button is no longer valid. Open /menu for a fresh one."),
         ("g:fly:1:all:0", "This button is no longer valid. Open /menu for a fresh one."),
@@ -224,11 +224,11 @@ async def test_a_confidential_group_is_joined_only_after_accepting_its_terms(san
     terms = TERMS["eco-materials"]
     assert terms is not None and terms["ro"] in (ana.last_text or "")
     await ana.tap("Anulați")
-    assert "Faceți parte" not in (ana.last_text or "")
+    assert "Sunteți în acest grup" not in (ana.last_text or "")
     await ana.tap("Citiți condițiile și intrați")
     await ana.tap("Accept")
     assert ana.last_callback_answer == ("✅ Ați intrat în grup.", False)
-    assert "✅ Faceți parte din acest grup." in (ana.last_text or "")
+    assert "✅ Sunteți în acest grup." in (ana.last_text or "")
 
     assert sandbox.rt is not None
     async with unit_of_work(sandbox.rt.session_factory) as session:
@@ -257,17 +257,17 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
 
     await maria.send("/groups")
     await maria.tap("Integrated water")
-    await maria.tap("Transform")
+    await maria.tap("Change the objective")
     assert "Current objective: Brings together technology providers" in (maria.last_text or "")
     await maria.send("Stații de epurare mici pentru comunele din regiune.")
     await maria.send("Small treatment plants for the region's villages.")
     await maria.send("The members want a narrower, fundable aim.")
-    assert "Transform Integrated water-treatment systems and treatment plants?" in (maria.last_text or "")
-    await maria.tap("🔁 Transform")
-    assert maria.last_callback_answer == ("🔁 Transformed; everyone in the group is told why.", False)
+    assert "Change the objective of the group \"Integrated water-treatment systems and treatment plants\"?" in (maria.last_text or "")
+    await maria.tap("🔁 Change the objective")
+    assert maria.last_callback_answer == ("🔁 Objective changed; everyone in the group is told why.", False)
     card = maria.last_text or ""
     assert card.index("Small treatment plants for the region's villages.") < card.index("History")
-    assert "transformed with a new objective. Reason: The members want a narrower, fundable aim." in card
+    assert "objective changed. Reason: The members want a narrower, fundable aim." in card
     assert "Previous objective: Brings together technology providers" in card
     await sandbox.deliver()
     assert said(dan, "has a new objective.\nReason: The members want a narrower, fundable aim.")
@@ -276,11 +276,11 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
     assert not said(radu, "new objective")
 
     # One text only: readers of the other language see it marked with its flag.
-    await maria.tap("Transform")
+    await maria.tap("Change the objective")
     await maria.send("Doar stații de epurare.")
     await maria.tap("Only the Romanian text")
     await maria.send("Simpler.")
-    await maria.tap("🔁 Transform")
+    await maria.tap("🔁 Change the objective")
     await dan.send("/groups")
     await dan.tap("Integrated water")
     assert "Doar stații de epurare. 🇷🇴" in (dan.last_text or "")
@@ -289,7 +289,7 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
     await maria.send("Its members moved to the sludge group.")
     assert "Nobody can join it afterwards" in (maria.last_text or "")
     await maria.tap("🗑 Dissolve")
-    assert "State: ⚫ dissolved" in (maria.last_text or "")
+    assert "Status: ⚫ dissolved" in (maria.last_text or "")
     assert "dissolved. Reason: Its members moved to the sludge group." in (maria.last_text or "")
     assert maria.last_message is not None and maria.last_message.labels == ["⬅️ Working groups"]
     await sandbox.deliver()
@@ -307,7 +307,7 @@ async def test_a_member_proposes_in_romanian_and_a_manager_adds_english(sandbox:
     await ana.tap("Propuneți un grup")
     assert "Scrieți în română" in (ana.last_text or "")
     await ana.send("/cancel")
-    assert "Am oprit" in (ana.last_text or "")
+    assert "Am anulat" in (ana.last_text or "")
     await ana.send("Hidrogen verde")
     assert "Care este obiectivul" not in (ana.last_text or "")
 
@@ -315,7 +315,7 @@ async def test_a_member_proposes_in_romanian_and_a_manager_adds_english(sandbox:
     await ana.tap("Propuneți un grup")
     await ana.send("Hidrogen verde")
     await ana.tap("Anulați")
-    assert "Am oprit. Nu s-a schimbat nimic." in (ana.last_text or "")
+    assert "Am anulat. Nu s-a schimbat nimic." in (ana.last_text or "")
 
     await ana.send("/groups")
     await ana.tap("Propuneți un grup")
@@ -327,7 +327,7 @@ async def test_a_member_proposes_in_romanian_and_a_manager_adds_english(sandbox:
     assert ana.last_callback_answer == ("💡 Grupul dumneavoastră a fost propus.", False)
     card = ana.last_text or ""
     assert "Hidrogen <verde> & curat" in card and "așteaptă încă 2 organizații membre" in card
-    assert "Faceți parte din acest grup" in card and "propus de un membru" in card
+    assert "Sunteți în acest grup" in card and "propus de un membru" in card
 
     await dan.send("/groups")
     await dan.tap("Proposed")
@@ -370,7 +370,7 @@ async def test_the_list_pages_and_filters(sandbox: SandboxBot) -> None:
     await dan.tap("Working groups")
     assert "page 2 of 2" in (dan.last_text or "")
     await dan.tap("Mine")
-    assert "You do not take part in any working group yet." in (dan.last_text or "")
+    assert "You're not a member of any working group yet." in (dan.last_text or "")
 
 
 async def group_snapshot(sandbox: SandboxBot, key: str) -> tuple[object, ...]:

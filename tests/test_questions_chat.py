@@ -263,7 +263,7 @@ async def test_cancel_and_nothing_sent_before_the_commit(
     failing_commits("question_threads")
     await dan.send("Is anyone there?")
     assert not any("has been sent" in message.content for message in dan.since_last_action)
-    assert "Something went wrong on my side and nothing was saved" in (dan.last_text or "")
+    assert "Something went wrong and nothing was saved" in (dan.last_text or "")
     assert await threads(sandbox) == []
     await sandbox.deliver()
     assert not (maria.last_text or "").startswith("✉️ Question")

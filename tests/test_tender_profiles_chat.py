@@ -224,7 +224,7 @@ async def test_nothing_to_match_is_not_saved_and_the_form_can_be_cancelled(sandb
     await dan.send('"energie regenerabilă", pellets')
     assert "Keywords:</b>" not in seen(dan) and '"energie regenerabilă", pellets' in seen(dan)
     await dan.tap("Cancel")
-    assert "Stopped. Nothing was changed." in seen(dan)
+    assert "Cancelled. Nothing was changed." in seen(dan)
     assert await profiles_of(sandbox, 1002) == []
 
 

@@ -26,7 +26,7 @@ from bot.services import catalogue, members
 from storage.db import unit_of_work
 from storage.models import AuditEntry, JoinRequest, OutboxMessage, Person, Role, ServiceRequest
 
-TRY_AGAIN_EN = "Something went wrong on my side and nothing was saved"
+TRY_AGAIN_EN = "Something went wrong and nothing was saved"
 TRY_AGAIN_RO = "A apărut o problemă"
 
 
