@@ -43,7 +43,7 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
 
     await maria.tap("Announcement")
     assert "Who should receive it?" in (maria.last_text or "")
-    await maria.tap("Everyone")
+    await maria.tap("All members")
     await maria.send("Adunarea generală are loc joi la ora 10.")
     assert "Now the same in English" in (maria.last_text or "")
     preview = await maria.send("The general assembly is on Thursday at 10.")
@@ -58,7 +58,7 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
 
     sandbox.server.block(dan.user_id)  # Dan blocked the bot in the meantime
     await maria.tap("Send now")
-    assert "messages queued" in (maria.last_text or "")
+    assert "messages to send" in (maria.last_text or "")
     await sandbox.deliver()
     assert ana.last_text == "Adunarea generală are loc joi la ora 10."
     assert all("assembly" not in (m.content or "") for m in gigi.messages)  # guests are not members
@@ -82,7 +82,7 @@ async def test_scheduling_listing_and_cancelling_from_the_chat(sandbox: SandboxB
     await maria.send("2001-01-01 10:00")
     assert "has passed" in (maria.last_text or "")
     await maria.send("2099-01-05 09:00")
-    assert "will go out on 5 Jan 2099, 09:00" in (maria.last_text or "")
+    assert "will be sent on 5 Jan 2099, 09:00" in (maria.last_text or "")
     await maria.send("/announcements")
     assert "to members who read Romanian, on 5 Jan 2099, 09:00" in (maria.last_text or "")
     # Cancelling asks first; Back leaves it scheduled, with its Cancel button.
@@ -132,12 +132,12 @@ async def test_a_scheduled_announcement_survives_a_restart(
         async with SandboxBot(settings, server=server) as first:
             maria, ana, _dan, _gigi = await people(first)
             await maria.send("/announce")
-            await maria.tap("Everyone")
+            await maria.tap("All members")
             await maria.send("Ședința consiliului: luni.")
             await maria.tap("Same text for everyone")
             await maria.tap("Schedule")
             await maria.send("2099-03-02 08:00")
-            assert "will go out on" in (maria.last_text or "")
+            assert "will be sent on" in (maria.last_text or "")
         # The bot stopped (a deploy, a crash); a new process starts on the same database and server.
         async with SandboxBot(settings, server=server) as second:
             await second.run_job("announcements", datetime.fromisoformat("2099-03-02T07:59:00+02:00"))
@@ -157,7 +157,7 @@ async def test_a_running_sender_starts_as_soon_as_the_announcement_is_queued(san
     try:
         await asyncio.sleep(0.2)  # the sender has looked once, found nothing and gone idle
         await maria.send("/announce")
-        await maria.tap("Everyone")
+        await maria.tap("All members")
         await maria.send("Vizită la laborator miercuri.")
         await maria.tap("Same text for everyone")
         await maria.tap("Send now")
@@ -183,11 +183,11 @@ async def test_an_announcement_to_the_members_of_a_working_group(sandbox: Sandbo
     await maria.tap("Advanced technologies for sludge")
     await maria.send("Întâlnirea grupului: marți.")
     await maria.tap("Same text for everyone")
-    assert "Send it to the members of the working group \"Advanced technologies for sludge treatment and recovery\"?" in (
+    assert 'Send it to the members of the working group "Advanced technologies for sludge treatment and recovery"?' in (
         maria.last_text or ""
     )
     await maria.tap("Send now")
-    assert "1 message queued" in (maria.last_text or "")
+    assert "1 message to send" in (maria.last_text or "")
     await sandbox.deliver()
     assert ana.last_text == "Întâlnirea grupului: marți."
     assert all("marți" not in (m.content or "") for m in dan.messages)  # a member, but not in the group

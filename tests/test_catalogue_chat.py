@@ -107,7 +107,7 @@ async def test_members_and_guests_browse_and_search_in_their_language(sandbox: S
     # Catalogue text that looks like HTML is shown as written.
     assert "Loans, guarantees and <private> investors & funds." in (dan.last_text or "")
     await dan.tap("Back")
-    assert (dan.last_text or "").startswith("🔎 1 service matches \"capital\".")
+    assert (dan.last_text or "").startswith('🔎 1 service matches "capital".')
 
 
 async def test_a_large_catalogue_pages_within_telegram_limits(sandbox: SandboxBot) -> None:
@@ -156,7 +156,7 @@ async def test_a_large_catalogue_pages_within_telegram_limits(sandbox: SandboxBo
         for row in message.buttons:
             for button in row:
                 assert len(str(button.get("callback_data", "")).encode()) <= 64, button
-        assert "A apărut o problemă" not in (message.text or "")
+        assert "A apărut o eroare" not in (message.text or "")
 
 
 # --- requests --------------------------------------------------------------------------------------------------------

@@ -262,7 +262,9 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
     await maria.send("Stații de epurare mici pentru comunele din regiune.")
     await maria.send("Small treatment plants for the region's villages.")
     await maria.send("The members want a narrower, fundable aim.")
-    assert "Change the objective of the group \"Integrated water-treatment systems and treatment plants\"?" in (maria.last_text or "")
+    assert 'Change the objective of the group "Integrated water-treatment systems and treatment plants"?' in (
+        maria.last_text or ""
+    )
     await maria.tap("🔁 Change the objective")
     assert maria.last_callback_answer == ("🔁 Objective changed; everyone in the group is told why.", False)
     card = maria.last_text or ""

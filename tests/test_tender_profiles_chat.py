@@ -285,7 +285,7 @@ async def test_elena_opens_and_copies_her_colleagues_profile_dan_cannot(sandbox:
     await elena.tap("Biomasă <Nord>")
     assert "(numai citire)" in seen(elena)
     assert "Editați" not in " ".join(elena.last_message.labels)  # type: ignore[union-attr]
-    await elena.tap("Copiați la mine")
+    await elena.tap("Copiați la profilurile mele")
     [elenas] = await profiles_of(sandbox, 1004)
     assert elenas.include == anas.include and elenas.id != anas.id and elenas.starts_at >= anas.starts_at
 

@@ -319,6 +319,16 @@ async def read_line(prompt: str, input_fn: InputFn = input) -> str:
     return await future
 
 
+def piped_input(prompt: str) -> str:
+    """input() for a console whose input is a pipe or a file: the builtin input() of a thread waiting on a pipe
+    holds up the event loop (nothing the bot does meanwhile would be printed), reading sys.stdin does not."""
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.removesuffix("\n")
+
+
 def _pick_first_person(users: dict[str, SandboxUser], as_name: str | None) -> str | None:
     if as_name:
         wanted = as_name.casefold()
@@ -344,6 +354,8 @@ async def run_console(
         # Line editing and history at the prompt, where the platform has readline.
         with contextlib.suppress(ImportError):
             importlib.import_module("readline")
+    elif input_fn is input:
+        input_fn = piped_input
     with quiet_libraries():
         # A local TED stand-in with a few recent notices: the "ted" source points at it, so that "Fetch now" in
         # /tenders_admin works without the internet.
@@ -399,4 +411,4 @@ async def watch_meanwhile(console: Console, out: TextIO, every: float = WATCH_EV
             print(f"{console.current}> ", end="", file=out, flush=True)
 
 
-__all__ = ["Console", "describe_person", "read_line", "run_console", "watch_meanwhile"]
+__all__ = ["Console", "describe_person", "piped_input", "read_line", "run_console", "watch_meanwhile"]
