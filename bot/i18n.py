@@ -163,6 +163,40 @@ def fill_source_language(po_path: Path) -> int:
     return changed
 
 
+def apply_rewordings(changes: dict[str, dict[str, Any]], path: Path = LOCALES_DIR) -> dict[str, list[str]]:
+    """Set the msgstr of existing entries from ``{"ro": {msgid: text or [plural forms]}, "en": {...}}`` (a
+    reread's list of changes); returns, per language, the msgids no longer in its catalogue (left alone)."""
+    from babel.messages.pofile import write_po
+
+    missing: dict[str, list[str]] = {}
+    for locale, wanted in changes.items():
+        po_path = path / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=locale)
+        by_id = {(m.id[0] if isinstance(m.id, tuple | list) else m.id): m for m in catalog if m.id}
+        missing[locale] = []
+        for msgid, text in wanted.items():
+            message = by_id.get(msgid)
+            plural = isinstance(text, list)
+            if message is None or plural != isinstance(message.id, tuple | list):
+                missing[locale].append(msgid)
+                continue
+            message.string = tuple(text) if plural else text
+            message.flags.discard("fuzzy")
+        with po_path.open("wb") as po_file:
+            write_po(po_file, catalog, width=0)
+    return missing
+
+
 if __name__ == "__main__":
+    import json
+    import sys
+
+    if sys.argv[1:2] == ["apply"]:
+        # python -m bot.i18n apply CHANGES.json: a reread's wording put back after a merge.
+        left = apply_rewordings(json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")))
+        for locale, msgids in left.items():
+            for msgid in msgids:
+                print(f"{locale}: not in the catalogue any more: {msgid!r}")
     count = fill_source_language(LOCALES_DIR / "en" / "LC_MESSAGES" / f"{DOMAIN}.po")
     print(f"set {count} English entries to their source text")

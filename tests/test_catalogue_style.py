@@ -173,3 +173,29 @@ async def test_an_organisation_named_with_a_final_period_joins_without_a_double_
     assert "Reject the request of organisation Northern Biomass Ltd.? This cannot be undone." in transcript
     doubled = [line for line in transcript.splitlines() if re.search(r"(?<!\.)\.\.(?!\.)", line)]
     assert doubled == []
+
+
+def test_a_rereads_changes_can_be_applied_again_after_a_merge(tmp_path: Path) -> None:
+    """`python -m bot.i18n apply CHANGES.json` puts a reread's wording back into catalogues that a merge
+    brought back to an older one; msgids gone from the code are reported, not added."""
+    import shutil
+
+    from bot.i18n import apply_rewordings
+
+    shutil.copytree(LOCALES_DIR, tmp_path / "locales", ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
+    left = apply_rewordings(
+        {
+            "ro": {
+                "Who was not reached": "Cine nu l-a primit încă",
+                "{count} join request is waiting:": ["{count} cerere:", "{count} cereri:", "{count} de cereri:"],
+                "A message the code no longer has": "…",
+            },
+            "en": {"Who was not reached": "Who did not get it"},
+        },
+        tmp_path / "locales",
+    )
+    assert left == {"ro": ["A message the code no longer has"], "en": []}
+    with (tmp_path / "locales" / "ro" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        ro = {m.id[0] if isinstance(m.id, tuple) else m.id: m.string for m in read_po(po, locale="ro") if m.id}
+    assert ro["Who was not reached"] == "Cine nu l-a primit încă"
+    assert ro["{count} join request is waiting:"] == ("{count} cerere:", "{count} cereri:", "{count} de cereri:")
