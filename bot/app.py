@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.delivery import Sender, startup_heap_frozen
-from bot.i18n import DOMAIN, LOCALES_DIR, SUPPORTED_LOCALES, compile_catalogues
+from bot.i18n import DOMAIN, LOCALES_DIR, SUPPORTED_LOCALES, Translated, compile_catalogues
 from bot.jobs import Jobs
 from bot.middlewares import (
     CleanInputMiddleware,
@@ -65,9 +65,18 @@ class BotSession(PinnedResponses, AiohttpSession):
 
 
 def build_i18n(default_locale: str = "ro", path: Path = LOCALES_DIR) -> I18n:
-    """aiogram's I18n on the catalogues, compiled first when needed."""
+    """aiogram's I18n on the catalogues, compiled first when needed; its texts format with `bot.i18n.typeset`
+    (no "S.R.L.." after a name ending with a period). Not a subclass: aiogram keeps the current I18n in a
+    context variable of each class, and `gettext` looks in I18n's."""
     compile_catalogues(path)
-    return I18n(path=path, default_locale=default_locale, domain=DOMAIN)
+    i18n = I18n(path=path, default_locale=default_locale, domain=DOMAIN)
+    plain = i18n.gettext
+
+    def gettext(singular: str, plural: str | None = None, n: int = 1, locale: str | None = None) -> str:
+        return Translated(plain(singular, plural, n, locale))
+
+    i18n.gettext = gettext  # type: ignore[method-assign]
+    return i18n
 
 
 def create_bot(settings: Settings, *, token: str | None = None, api_url: str | None = None) -> Bot:

@@ -32,8 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clusterbot",
         description="Telegram assistant for the members of a business cluster. "
-        "Without a subcommand: `run` when BOT_TOKEN is set, else `sandbox`.",
+        "Without a subcommand: `run` when BOT_TOKEN is set, else `sandbox`; `clusterbot --as NAME` is "
+        "`clusterbot sandbox --as NAME`.",
     )
+    # `clusterbot --as maria` is `clusterbot sandbox --as maria` (its own dest: a subcommand's defaults would
+    # overwrite a shared one).
+    parser.add_argument("--as", dest="sandbox_as", metavar="NAME", help="open the sandbox chatting as NAME")
+    parser.add_argument("--db", dest="sandbox_db", type=Path, metavar="FILE", help="the sandbox's SQLite file")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("run", help="run the bot against Telegram (long polling); needs BOT_TOKEN")
@@ -197,7 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.sandbox_as is not None or args.sandbox_db is not None:
+        if args.command not in (None, "sandbox"):
+            parser.error(f"--as and --db before a command belong to the sandbox, not to {args.command!r}")
+        # `clusterbot --as NAME` opens the sandbox whether or not BOT_TOKEN is set: NAME is one of its people.
+        args.command = "sandbox"
+        args.as_name = getattr(args, "as_name", None) or args.sandbox_as
+        args.db = getattr(args, "db", None) or args.sandbox_db
     try:
         settings = Settings()
     except ValidationError as error:

@@ -6,7 +6,9 @@ No aiogram here: services use these rules; `bot.app.build_i18n` makes aiogram's 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+import string
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -73,6 +75,51 @@ def format_when(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     return format_datetime(moment.astimezone(tz), format="d MMM y, HH:mm", locale=locale, tzinfo=tz)
 
 
+# A value that ends a sentence's period itself ("Bioenergie Mureș S.R.L.", "<b>EcoTech S.A.</b>", a link
+# around one), and the template's period that would follow it, after any closing tags ("{name}.", "</b>.").
+_ENDS_WITH_PERIOD = re.compile(r"\.(?:</[a-z]+>)*\Z")
+_TEMPLATE_PERIOD = re.compile(r"\A((?:</[a-z]+>)*)\.(?!\.)")
+
+
+class _Typography(string.Formatter):
+    def vformat(self, format_string: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+        pieces: list[str] = []
+        ended_with_period = False
+        for literal, field, spec, conversion in self.parse(format_string):
+            if ended_with_period:
+                # "… S.R.L.." reads as a typo: the name's own period ends the sentence.
+                literal = _TEMPLATE_PERIOD.sub(r"\1", literal, count=1)
+            pieces.append(literal)
+            ended_with_period = False
+            if field is None:
+                continue
+            value, _ = self.get_field(field, args, kwargs)
+            value = self.convert_field(value, conversion)
+            rendered = self.format_field(value, self.vformat(spec or "", args, kwargs))
+            pieces.append(rendered)
+            ended_with_period = bool(_ENDS_WITH_PERIOD.search(rendered))
+        return "".join(pieces)
+
+
+_TYPOGRAPHY = _Typography()
+
+
+def typeset(template: str, /, *args: Any, **kwargs: Any) -> str:
+    """``template.format(...)`` where a value ending with a period is not followed by the template's own:
+    "Cererea organizației {name}." with "Bioenergie Mureș S.R.L." gives "… S.R.L.", not "… S.R.L..".
+    Everything else is ``str.format`` (fields, conversions, format specs)."""
+    return _TYPOGRAPHY.vformat(template, args, kwargs)
+
+
+class Translated(str):
+    """A translated text (what the catalogue's gettext gives) whose ``format`` applies ``typeset``."""
+
+    __slots__ = ()
+
+    def format(self, /, *args: Any, **kwargs: Any) -> str:
+        return typeset(str(self), *args, **kwargs)
+
+
 class Translator(Protocol):
     """What `in_every_language` needs of aiogram's I18n, named here so that this module imports no aiogram."""
 
@@ -91,9 +138,11 @@ def in_every_language(i18n: Translator, render: Callable[[], T]) -> dict[str, T]
 
 
 def fill_source_language(po_path: Path) -> int:
-    """English is the source language: every entry of its catalogue is its msgid (plurals too).
+    """English is the source language: an entry of its catalogue that is empty or fuzzy becomes its msgid
+    (plurals too), which also undoes `pybabel update`'s fuzzy guesses (they borrow a neighbour's text).
 
-    Rewriting them all also undoes `pybabel update`'s fuzzy guesses, which borrow a neighbour's text.
+    Any other entry is kept: the English catalogue may reword what the code says (the catalogue reread of
+    issue 12: "I'm the cluster's assistant" for the code's "I am the assistant of the cluster").
     """
     from babel.messages.pofile import write_po
 
@@ -104,7 +153,8 @@ def fill_source_language(po_path: Path) -> int:
         if not message.id:
             continue
         wanted = (message.id[0], message.id[1]) if isinstance(message.id, tuple | list) else message.id
-        if message.string != wanted or message.fuzzy:
+        empty = not any(message.string) if isinstance(message.string, tuple | list) else not message.string
+        if (empty or message.fuzzy) and (message.string != wanted or message.fuzzy):
             message.string = wanted
             message.flags.discard("fuzzy")
             changed += 1
@@ -113,6 +163,40 @@ def fill_source_language(po_path: Path) -> int:
     return changed
 
 
+def apply_rewordings(changes: dict[str, dict[str, Any]], path: Path = LOCALES_DIR) -> dict[str, list[str]]:
+    """Set the msgstr of existing entries from ``{"ro": {msgid: text or [plural forms]}, "en": {...}}`` (a
+    reread's list of changes); returns, per language, the msgids no longer in its catalogue (left alone)."""
+    from babel.messages.pofile import write_po
+
+    missing: dict[str, list[str]] = {}
+    for locale, wanted in changes.items():
+        po_path = path / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=locale)
+        by_id = {(m.id[0] if isinstance(m.id, tuple | list) else m.id): m for m in catalog if m.id}
+        missing[locale] = []
+        for msgid, text in wanted.items():
+            message = by_id.get(msgid)
+            plural = isinstance(text, list)
+            if message is None or plural != isinstance(message.id, tuple | list):
+                missing[locale].append(msgid)
+                continue
+            message.string = tuple(text) if plural else text
+            message.flags.discard("fuzzy")
+        with po_path.open("wb") as po_file:
+            write_po(po_file, catalog, width=0)
+    return missing
+
+
 if __name__ == "__main__":
+    import json
+    import sys
+
+    if sys.argv[1:2] == ["apply"]:
+        # python -m bot.i18n apply CHANGES.json: a reread's wording put back after a merge.
+        left = apply_rewordings(json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")))
+        for locale, msgids in left.items():
+            for msgid in msgids:
+                print(f"{locale}: not in the catalogue any more: {msgid!r}")
     count = fill_source_language(LOCALES_DIR / "en" / "LC_MESSAGES" / f"{DOMAIN}.po")
     print(f"set {count} English entries to their source text")

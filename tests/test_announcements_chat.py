@@ -79,7 +79,7 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
 
     sandbox.server.block(dan.user_id)  # Dan blocked the bot in the meantime
     await maria.tap("Send now")
-    assert "messages queued" in (maria.last_text or "")
+    assert "messages to send" in (maria.last_text or "")
     await sandbox.deliver()
     assert ana.last_text == "Adunarea generală are loc joi la ora 10."
     assert all("assembly" not in (m.content or "") for m in gigi.messages)  # guests are not members
@@ -87,7 +87,7 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
     report = maria.last_message
     assert report is not None and report.edited
     assert "2 sent" in report.content and "1 blocked the bot" in report.content
-    await maria.tap("Who was not reached")
+    await maria.tap("Who did not receive it")
     assert "Dan: blocked the bot" in (maria.last_text or "")
     # Forgotten since (privacy), Dan is "a former representative"; the reason stays plain.
     from bot.services import privacy
@@ -226,7 +226,7 @@ async def test_an_announcement_to_the_members_of_a_working_group(sandbox: Sandbo
         maria.last_text or ""
     )
     await maria.tap("Send now")
-    assert "1 message queued" in (maria.last_text or "")
+    assert "1 message to send" in (maria.last_text or "")
     await sandbox.deliver()
     # The member reads which group it is for, in her language, above the text.
     assert ana.last_text == (

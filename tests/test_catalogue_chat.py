@@ -156,7 +156,7 @@ async def test_a_large_catalogue_pages_within_telegram_limits(sandbox: SandboxBo
         for row in message.buttons:
             for button in row:
                 assert len(str(button.get("callback_data", "")).encode()) <= 64, button
-        assert "A apărut o problemă" not in (message.text or "")
+        assert "A apărut o eroare" not in (message.text or "")
 
 
 # --- requests --------------------------------------------------------------------------------------------------------
@@ -223,14 +223,14 @@ async def test_a_request_is_taken_by_one_manager_then_done(sandbox: SandboxBot) 
 
     # Any manager may mark it done.
     await maria.tap("Marchez rezolvată")
-    assert "✅ Rezolvată, marcată de Maria." in (maria.last_text or "") and labels(maria) == []
+    assert "✅ Marcată rezolvată de Maria." in (maria.last_text or "") and labels(maria) == []
     await sandbox.deliver()
     assert (
         radu.last_text == "✅ Cererea dumneavoastră pentru serviciul „Tratarea apei în staţii mici” a fost rezolvată."
     )
     # John's copy was edited: done, by whom and when, and no buttons left to press.
     edited = next(m for m in john.messages if m.message_id == john_card.message_id)
-    assert "✅ Done, marked by Maria." in edited.content and "Last change:" in edited.content
+    assert "✅ Marked done by Maria." in edited.content and "Last change:" in edited.content
     assert edited.buttons == []
     await radu.send("/profile")
     assert "• Tratarea apei în staţii mici: rezolvată" in (radu.last_text or "")
@@ -375,7 +375,7 @@ async def test_a_manager_adds_edits_hides_and_reorders_in_the_chat(sandbox: Sand
     await john.tap("Add a service")
     await john.send("Jumătate")
     await john.tap("Cancel")
-    assert "Stopped. Nothing was changed." in (john.last_text or "")
+    assert "Cancelled. Nothing was changed." in (john.last_text or "")
     await john.send("/services")
     await john.tap("Events")
     await john.tap("Rename")
@@ -570,7 +570,7 @@ async def test_a_file_with_problems_is_refused_in_the_managers_language(sandbox:
     assert f"• linia {title}: câmp necunoscut 'fr' în titlul categoriei 'funding'; câmpurile sunt: ro, en" in reply
     assert f"• linia {title - 1}: titlul categoriei 'funding' nu are text în limba engleză (en:)" in reply
     assert f"• linia {second}: cheie de serviciu repetată 'eu-funding': linia {first} o are deja" in reply
-    assert reply.endswith("Nu s-a importat nimic; trimiteți un fișier corectat sau Anulați.")
+    assert reply.endswith("Nu s-a importat nimic; trimiteți un fișier corectat sau apăsați Anulați.")
     assert await exported(sandbox) == before
 
     # Many problems: the first 15 are listed. Still waiting for a file.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,122 @@ def test_cli_console_reads_piped_input(tmp_path: Path) -> None:
     assert "De acum înainte vă voi scrie în limba română" in done.stdout
     assert done.stdout.rstrip().endswith("bye")
     assert db.exists()
+
+
+# --------------------------------------------------------------------------------- what happens later
+
+
+async def announce_now(console: Console) -> str:
+    """Ioana (an admin, in English) sends an announcement to every member at once; the answer to "Send now"."""
+    await console.handle_line("/as ioana")
+    await console.handle_line("/start")
+    await console.handle_line("/announce")
+    await console.handle_line("1")  # all members
+    await console.handle_line("The general assembly is on Friday.")
+    await console.handle_line("1")  # the same text for everyone
+    return await console.handle_line("/tap Send now")
+
+
+async def test_an_announcements_progress_edited_after_the_action_is_shown_as_later(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    database = tmp_path / "sandbox.sqlite3"
+    async with SandboxBot(sandbox_settings(make_settings(progress_interval=1.0), database)) as sandbox:
+        await seed(sandbox)
+        console = Console(sandbox, await load_people(sandbox), "ana", database)
+        sent = await announce_now(console)
+        # The answer to the press: the progress message and the members' copies, none of them "later".
+        assert "bot: 📣 Announcement #1: 4 messages" in sent
+        assert "→ radu: The general assembly is on Friday." in sent
+        assert "later" not in sent
+        # Nobody types; the progress message is edited a moment later into the report.
+        later = ""
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            later += await console.meanwhile()
+            if "Done" in later:
+                break
+        assert later.startswith("bot (edited later): 📣 Announcement #1: 4 sent, 0 failed"), later
+        assert "✅ Done." in later
+        # Shown once: nothing more comes, and the next action's answer does not repeat it.
+        assert await console.meanwhile() == ""
+        assert "Announcement #1" not in await console.handle_line("/start")
+
+
+async def test_what_nobody_printed_yet_comes_before_the_next_answer(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    database = tmp_path / "sandbox.sqlite3"
+    async with SandboxBot(sandbox_settings(make_settings(progress_interval=1.0), database)) as sandbox:
+        await seed(sandbox)
+        console = Console(sandbox, await load_people(sandbox), "ana", database)
+        await announce_now(console)
+        await asyncio.sleep(2.0)  # the report is in place, and the console has not looked
+        answer = await console.handle_line("/help")
+        report, _, help_text = answer.partition("\nbot: ")
+        assert report.startswith("bot (edited later): 📣 Announcement #1: 4 sent"), answer
+        assert "✅ Done." in report and "later" not in help_text
+
+
+class Slow(Scripted):
+    """Scripted input where the person takes ``pause`` seconds before typing the lines in ``slow``."""
+
+    def __init__(self, lines: Iterable[str], slow: set[str], pause: float) -> None:
+        super().__init__(lines)
+        self.slow, self.pause = slow, pause
+
+    def __call__(self, prompt: str) -> str:
+        if self.pending and self.pending[0] in self.slow:
+            time.sleep(self.pause)
+        return super().__call__(prompt)
+
+
+async def test_the_console_prints_later_edits_while_the_prompt_waits(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    out = io.StringIO()
+    lines = ["/as ioana", "/start", "/announce", "1", "Assembly on Friday.", "1", "/tap Send now", "/quit"]
+    code = await run_console(make_settings(progress_interval=1.0), input_fn=Slow(lines, {"/quit"}, pause=3.0), out=out)
+    assert code == 0
+    text = out.getvalue()
+    # While Ioana waited at the prompt: the report, then her prompt again; then her /quit.
+    later = text.index("\nbot (edited later): 📣 Announcement #1: 4 sent")
+    assert "✅ Done." in text[later:]
+    assert "ioana> " in text[later:]
+    assert text.rstrip().endswith("bye")
+    assert "Messages the bot sends to other people meanwhile" in text and "'(edited later)'" in text
+
+
+def test_clusterbot_as_name_opens_the_sandbox_as_that_person(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], captured_logs: io.StringIO
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "BOT_TOKEN", "REDIS_URL", "ADMIN_IDS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"DATA_DIR": str(tmp_path), "DEFAULT_LOCALE": "ro", "LOG_LEVEL": "WARNING"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/start\n/quit\n"))
+    assert main(["--as", "maria"]) == 0
+    out = capsys.readouterr().out
+    # A line while it starts, then the banner, then Maria's chat.
+    assert out.startswith("Starting the sandbox…\n")
+    assert "You are chatting as maria." in out
+    assert "bot: 👋 Bună ziua, Maria!" in out
+    assert (tmp_path / "sandbox.sqlite3").exists()
+
+    # The same with the subcommand, and --db before it or after it.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/quit\n"))
+    assert main(["--db", str(tmp_path / "other.sqlite3"), "--as", "radu"]) == 0
+    assert "You are chatting as radu." in capsys.readouterr().out
+    assert (tmp_path / "other.sqlite3").exists()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/quit\n"))
+    assert main(["sandbox", "--as", "john"]) == 0
+    assert "You are chatting as john." in capsys.readouterr().out
+
+    # Somebody who is not there, and --as with another command, are refused with a word.
+    assert main(["--as", "zed"]) == 2
+    assert "nobody called 'zed'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["--as", "maria", "db", "current"])
+    assert refused.value.code == 2
+    assert "--as and --db before a command belong to the sandbox" in capsys.readouterr().err

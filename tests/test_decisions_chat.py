@@ -98,9 +98,9 @@ async def test_a_rejection_without_a_reason_in_english(sandbox: SandboxBot) -> N
     assert "Reject the request of organisation Clinica <Verde> & Fiii SRL? This cannot be undone." in (
         john.last_text or ""
     )
-    assert "The applicant will be told without a reason." in (john.last_text or "")
+    assert "The applicant will receive the decision, without a reason." in (john.last_text or "")
     await john.tap("Yes, reject")
-    assert said(john, "❌ Rejected by John") and said(john, "The applicant is told, without a reason.")
+    assert said(john, "❌ Rejected by John") and said(john, "The applicant receives the decision, without a reason.")
     await sandbox.deliver()
     assert elena.last_text == (
         "The cluster's managers did not approve the request of organisation Clinica <Verde> & Fiii SRL to join "

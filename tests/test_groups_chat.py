@@ -202,7 +202,7 @@ async def test_forged_buttons_are_refused_in_the_readers_language(sandbox: Sandb
         (f"g:dissolve:{eco.id}:all:0", "Sorry, only the cluster's managers can do that."),
         (f"g:transform:{eco.id}:all:0", "Sorry, only the cluster's managers can do that."),
         (f"g:confidential:{eco.id}:all:0", "Sorry, only the cluster's managers can do that."),
-        (f"g:leave:{eco.id}:all:0", "You do not take part in this group."),
+        (f"g:leave:{eco.id}:all:0", "You're not a member of this group."),
         ("g:card:9999:all:0", "This working group does not exist."),
         ("g:join:x:all:0", "This button is no longer valid. Open /menu for a fresh one."),
         ("g:fly:1:all:0", "This button is no longer valid. Open /menu for a fresh one."),
@@ -267,7 +267,7 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
 
     await maria.send("/groups")
     await maria.tap("Water treatment")
-    await maria.tap("Transform")
+    await maria.tap("Change the objective")
     assert "Current objective: Brings together technology providers" in (maria.last_text or "")
     await maria.send("Stații de epurare mici pentru comunele din regiune.")
     await maria.send("Small treatment plants for the region's villages.")
@@ -275,11 +275,11 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
     assert 'Change the objective of the group "Integrated water-treatment systems and treatment plants"?' in (
         maria.last_text or ""
     )
-    await maria.tap("🔁 Transform")
-    assert maria.last_callback_answer == ("🔁 Transformed; everyone in the group is told why.", False)
+    await maria.tap("🔁 Change the objective")
+    assert maria.last_callback_answer == ("🔁 Objective changed; everyone in the group is told why.", False)
     card = maria.last_text or ""
     assert card.index("Small treatment plants for the region's villages.") < card.index("History")
-    assert "transformed with a new objective. Reason: The members want a narrower, fundable aim." in card
+    assert "objective changed. Reason: The members want a narrower, fundable aim." in card
     assert "Previous objective: Brings together technology providers" in card
     await sandbox.deliver()
     assert said(dan, "has a new objective.\nReason: The members want a narrower, fundable aim.")
@@ -288,11 +288,11 @@ async def test_managers_transform_then_dissolve_and_members_are_told_why(sandbox
     assert not said(radu, "new objective")
 
     # One text only: readers of the other language see it marked with its flag.
-    await maria.tap("Transform")
+    await maria.tap("Change the objective")
     await maria.send("Doar stații de epurare.")
     await maria.tap("Only the Romanian text")
     await maria.send("Simpler.")
-    await maria.tap("🔁 Transform")
+    await maria.tap("🔁 Change the objective")
     await dan.send("/groups")
     await dan.tap("Water treatment")
     assert "Doar stații de epurare. 🇷🇴" in (dan.last_text or "")
@@ -329,7 +329,7 @@ async def test_a_member_proposes_in_romanian_and_a_manager_adds_english(sandbox:
     await ana.tap("Propuneți un grup")
     await ana.send("Hidrogen verde")
     await ana.tap("Anulați")
-    assert "Am oprit. Nu s-a schimbat nimic." in (ana.last_text or "")
+    assert "Am anulat. Nu s-a schimbat nimic." in (ana.last_text or "")
 
     await ana.send("/groups")
     await ana.tap("Propuneți un grup")
@@ -384,7 +384,7 @@ async def test_the_list_pages_and_filters(sandbox: SandboxBot) -> None:
     await dan.tap("Working groups")
     assert "page 2 of 2" in (dan.last_text or "")
     await dan.tap("Mine")
-    assert "You do not take part in any working group yet." in (dan.last_text or "")
+    assert "You're not a member of any working group yet." in (dan.last_text or "")
 
 
 async def group_snapshot(sandbox: SandboxBot, key: str) -> tuple[object, ...]:

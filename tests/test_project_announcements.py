@@ -205,7 +205,7 @@ async def test_a_manager_announces_to_a_projects_participants_from_the_chat(sand
     await maria.tap("Same text for everyone")
     assert 'Send it to the participants of the project "Compost urban 🇷🇴"?' in (maria.last_text or "")
     await maria.tap("Send now")
-    assert "1 message queued" in (maria.last_text or "")
+    assert "1 message to send" in (maria.last_text or "")
     await sandbox.deliver()
     # The participant reads which project it is for, above the text.
     assert ana.last_text == "📁 Pentru participanții la proiectul „Compost urban”\n\nÎntâlnirea participanților: joi."

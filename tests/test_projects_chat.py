@@ -309,7 +309,7 @@ async def test_managers_move_a_project_with_a_reason_and_a_demoted_one_is_refuse
     await maria.send("Finanțarea a fost aprobată")
     await maria.tap("✅ Move it")
     assert maria.last_callback_answer == ("✅ The project is now running.", False)
-    assert "State: 🚀 running" in seen(maria)
+    assert "Status: 🚀 running" in seen(maria)
     assert "now running. Reason: Finanțarea a fost aprobată" in seen(maria)
 
     # Maria starts closing it, and is demoted before she gives the reason: refused, and the form ends.

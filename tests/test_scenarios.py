@@ -76,6 +76,7 @@ def test_the_promised_scenarios_are_shipped() -> None:
         "groups_card_chat.jsonl",
         "groups_guest_invited.jsonl",
         "propose_back_edit.jsonl",
+        "name_ending_with_a_period.jsonl",
     } <= shipped
 
 

@@ -157,10 +157,10 @@ async def test_the_results_repeat_the_words_as_they_were_typed(sandbox: SandboxB
     await elena.send("/start")
 
     await elena.send("/services licitației")
-    assert (elena.last_text or "").startswith("🔎 3 servicii se potrivesc cu «licitației».")
+    assert (elena.last_text or "").startswith("🔎 3 servicii se potrivesc cu „licitației”.")
     await elena.tap("Monitorizarea licitațiilor")
     await elena.tap("Înapoi")
-    assert (elena.last_text or "").startswith("🔎 3 servicii se potrivesc cu «licitației».")
+    assert (elena.last_text or "").startswith("🔎 3 servicii se potrivesc cu „licitației”.")
     # A cedilla stays a cedilla; capitals are shown in lower case, as before; a word typed twice is shown once.
     await elena.send("/services Legislaţia,   MEDIULUI! legislația")
-    assert (elena.last_text or "").startswith("🔎 1 serviciu se potrivește cu «legislaţia mediului».")
+    assert (elena.last_text or "").startswith("🔎 1 serviciu se potrivește cu „legislaţia mediului”.")

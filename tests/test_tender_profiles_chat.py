@@ -224,7 +224,7 @@ async def test_nothing_to_match_is_not_saved_and_the_form_can_be_cancelled(sandb
     await dan.send('"energie regenerabilă", pellets')
     assert "Keywords:</b>" not in seen(dan) and '"energie regenerabilă", pellets' in seen(dan)
     await dan.tap("Cancel")
-    assert "Stopped. Nothing was changed." in seen(dan)
+    assert "Cancelled. Nothing was changed." in seen(dan)
     assert await profiles_of(sandbox, 1002) == []
 
 
@@ -285,7 +285,7 @@ async def test_elena_opens_and_copies_her_colleagues_profile_dan_cannot(sandbox:
     await elena.tap("Biomasă <Nord>")
     assert "(numai citire)" in seen(elena)
     assert "Editați" not in " ".join(elena.last_message.labels)  # type: ignore[union-attr]
-    await elena.tap("Copiați la mine")
+    await elena.tap("Copiați la profilurile mele")
     [elenas] = await profiles_of(sandbox, 1004)
     assert elenas.include == anas.include and elenas.id != anas.id and elenas.starts_at >= anas.starts_at
 

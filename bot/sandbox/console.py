@@ -30,6 +30,8 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _LABEL_DECORATION = re.compile(r"^[\W_]+", re.UNICODE)
 
 InputFn = Callable[[str], str]
+# Seconds between the console's looks for what the bot did while nobody typed.
+WATCH_EVERY = 0.5
 
 CONSOLE_HELP = """\
 Console commands (anything else is sent to the bot):
@@ -52,6 +54,11 @@ class Console:
         self.current = current
         self.database = database
         self.done = False
+        # Everything the bot did up to here has been shown (or happened before the console opened).
+        self._cursor = sandbox.server.last_seq
+        # One action, or one look for what happened meanwhile, at a time: their outputs never interleave.
+        self._lock = asyncio.Lock()
+        self._jobs_due_at = 0.0
         self._commands: dict[str, Callable[[str], Awaitable[str]]] = {
             "/as": self._switch,
             "/people": self._people,
@@ -117,20 +124,45 @@ class Console:
     # ------------------------------------------------------------------ acting
 
     async def _act(self, action: Callable[[], Awaitable[object]]) -> str:
-        since = self.sandbox.server.last_seq
-        await action()
-        # Announcements go through the outbox: deliver them now, as the running bot's sender would.
-        await self.sandbox.deliver()
-        shown = [self._describe(activity) for activity in bot_activity(self.sandbox.server, since)]
-        return "\n".join(shown) if shown else "(the bot did not answer)"
+        async with self._lock:
+            # What the bot did while the prompt waited and nobody has printed yet comes first, marked as such.
+            earlier = self._since_cursor(later=True)
+            since = self.sandbox.server.last_seq
+            await action()
+            # Announcements go through the outbox: deliver them now, as the running bot's sender would.
+            await self.sandbox.deliver()
+            shown = [self._describe(activity) for activity in bot_activity(self.sandbox.server, since)]
+            self._cursor = self.sandbox.server.last_seq
+        answer = "\n".join(shown) if shown else "(the bot did not answer)"
+        return f"{earlier}\n{answer}" if earlier else answer
 
-    def _describe(self, activity: Activity) -> str:
+    async def meanwhile(self, now: float | None = None) -> str:
+        """What the bot did since the last action's answer was printed, each line marked "later" ("" for
+        nothing): an announcement's progress message edited every few seconds, its report, a scheduled one
+        going out. Runs the scheduler's announcement job once every SCHEDULER_INTERVAL seconds (``now``: the
+        event loop's clock) and delivers what it queued, as the running bot would while nobody types."""
+        async with self._lock:
+            clock = asyncio.get_running_loop().time() if now is None else now
+            if clock >= self._jobs_due_at:
+                self._jobs_due_at = clock + self.sandbox.settings.scheduler.interval
+                await self.sandbox.run_job("announcements")
+            return self._since_cursor(later=True)
+
+    def _since_cursor(self, *, later: bool) -> str:
+        shown = [self._describe(activity, later=later) for activity in bot_activity(self.sandbox.server, self._cursor)]
+        self._cursor = self.sandbox.server.last_seq
+        return "\n".join(shown)
+
+    def _describe(self, activity: Activity, *, later: bool = False) -> str:
         recipient = activity.user_id if activity.kind == "answer" else activity.chat_id
         head = "bot" if recipient == self.user.chat_id else f"→ {self._name_of(recipient)}"
         if activity.kind == "answer":
             return f"{head} ({'alert' if activity.alert else 'toast'}): {activity.answer}"
         assert activity.message is not None
-        mark = {"edited": " (edited)", "deleted": " (deleted)"}.get(activity.kind, "")
+        if later:
+            mark = {"edited": " (edited later)", "deleted": " (deleted later)"}.get(activity.kind, " (later)")
+        else:
+            mark = {"edited": " (edited)", "deleted": " (deleted)"}.get(activity.kind, "")
         head = f"{head}{mark}: "
         return indent_block(head, message_body(activity.message), len(head))
 
@@ -232,7 +264,9 @@ class Console:
                 "",
                 "Type a message to send it to the bot as the person you are chatting as. The bot's answers are",
                 "printed with their buttons numbered: type a number, or a button's label, to press it.",
-                "Messages the bot sends to other people meanwhile are shown as '→ name: …'.",
+                "Messages the bot sends to other people meanwhile are shown as '→ name: …'; what it sends or edits",
+                "later, while you are at the prompt (an announcement's progress, its report), is marked '(later)'",
+                "or '(edited later)'.",
                 "Try /start, /services, /groups, /join, /profile, /language; managers also have /requests, /announce",
                 "and /service_requests, and edit services and groups from their screens, and /tenders_admin (tender",
                 "sources: 'Fetch now' asks a local TED stand-in with a few invented notices).",
@@ -285,6 +319,16 @@ async def read_line(prompt: str, input_fn: InputFn = input) -> str:
     return await future
 
 
+def piped_input(prompt: str) -> str:
+    """input() for a console whose input is a pipe or a file: the builtin input() of a thread waiting on a pipe
+    holds up the event loop (nothing the bot does meanwhile would be printed), reading sys.stdin does not."""
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.removesuffix("\n")
+
+
 def _pick_first_person(users: dict[str, SandboxUser], as_name: str | None) -> str | None:
     if as_name:
         wanted = as_name.casefold()
@@ -310,6 +354,8 @@ async def run_console(
         # Line editing and history at the prompt, where the platform has readline.
         with contextlib.suppress(ImportError):
             importlib.import_module("readline")
+    elif input_fn is input:
+        input_fn = piped_input
     with quiet_libraries():
         # A local TED stand-in with a few recent notices: the "ted" source points at it, so that "Fetch now" in
         # /tenders_admin works without the internet.
@@ -329,20 +375,40 @@ async def run_console(
                 return 2
             console = Console(sandbox, users, current, database)
             print(await console.banner(), file=out, flush=True)
-            while not console.done:
-                try:
-                    line = await read_line(f"{console.current}> ", input_fn)
-                except EOFError:
-                    print(file=out)
-                    break
-                except asyncio.CancelledError:
-                    # Ctrl-C at the prompt: leave as tidily as /quit, stopping the bot and closing the database.
-                    print("\nbye", file=out)
-                    return 130
-                reply = await console.handle_line(line)
-                if reply:
-                    print(reply, file=out, flush=True)
+            watching = asyncio.create_task(watch_meanwhile(console, out), name="sandbox-console-meanwhile")
+            try:
+                while not console.done:
+                    try:
+                        line = await read_line(f"{console.current}> ", input_fn)
+                    except EOFError:
+                        print(file=out)
+                        break
+                    except asyncio.CancelledError:
+                        # Ctrl-C at the prompt: leave as tidily as /quit, stopping the bot and closing the database.
+                        print("\nbye", file=out)
+                        return 130
+                    reply = await console.handle_line(line)
+                    if reply:
+                        print(reply, file=out, flush=True)
+            finally:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
     return 0
 
 
-__all__ = ["Console", "describe_person", "read_line", "run_console"]
+async def watch_meanwhile(console: Console, out: TextIO, every: float = WATCH_EVERY) -> None:
+    """While the prompt waits, print what the bot does meanwhile (an announcement's progress edited, its
+    report, a scheduled one going out), then the prompt again."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            text = await console.meanwhile()
+        except Exception as error:  # the console carries on, as it does after a mistake at the prompt
+            text = f"! while waiting: {type(error).__name__}: {error}"
+        if text:
+            print(f"\n{text}", file=out)
+            print(f"{console.current}> ", end="", file=out, flush=True)
+
+
+__all__ = ["Console", "describe_person", "piped_input", "read_line", "run_console", "watch_meanwhile"]
