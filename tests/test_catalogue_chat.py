@@ -156,7 +156,7 @@ async def test_a_large_catalogue_pages_within_telegram_limits(sandbox: SandboxBo
         for row in message.buttons:
             for button in row:
                 assert len(str(button.get("callback_data", "")).encode()) <= 64, button
-        assert "A apărut o problemă" not in (message.text or "")
+        assert "A apărut o eroare" not in (message.text or "")
 
 
 # --- requests --------------------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ async def test_a_session_at_debug_level_logs_no_token_names_or_answers(
         monkeypatch.setattr(members, "submit_join_request", failing)
         await ana.send("Directoare")
         await ana.tap("Trimiteți")
-        assert "A apărut o problemă" in (ana.last_callback_answer or ("", False))[0]
+        assert "A apărut o eroare" in (ana.last_callback_answer or ("", False))[0]
 
     text = captured_logs.getvalue()
     assert "update" in text.lower() and "IntegrityError" in text  # the failure is logged...

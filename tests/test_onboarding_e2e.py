@@ -231,7 +231,7 @@ async def test_a_database_fault_is_reported_and_the_bot_carries_on(
     monkeypatch.setattr(members, "pending_request_of", broken)
     with caplog.at_level(logging.ERROR):
         await ana.send("/profile")
-    assert "A apărut o problemă" in (ana.last_text or "")
+    assert "A apărut o eroare" in (ana.last_text or "")
     assert any("OperationalError" in record.getMessage() for record in caplog.records)
     monkeypatch.undo()
     await ana.send("/profile")

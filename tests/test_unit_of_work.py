@@ -27,7 +27,7 @@ from storage.db import unit_of_work
 from storage.models import AuditEntry, JoinRequest, OutboxMessage, Person, Role, ServiceRequest
 
 TRY_AGAIN_EN = "Something went wrong and nothing was saved"
-TRY_AGAIN_RO = "A apărut o problemă"
+TRY_AGAIN_RO = "A apărut o eroare"
 
 
 async def test_a_language_change_that_fails_at_commit_is_not_announced(
