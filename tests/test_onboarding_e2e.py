@@ -200,7 +200,7 @@ async def test_unknown_input_gets_a_hint_and_oversized_text_is_refused(sandbox: 
     await ana.send("O" * 201)
     assert "at most 200 characters" in (ana.last_text or "")
     await ana.send("/cancel")
-    assert "Stopped" in (ana.last_text or "")
+    assert "Cancelled" in (ana.last_text or "")
 
 
 async def test_group_chat_only_answers_commands_addressed_to_the_bot(sandbox: SandboxBot) -> None:
