@@ -115,7 +115,7 @@ async def test_mistakes_get_one_line_and_the_console_carries_on(console: Console
     assert "'maria' is taken" in await console.handle_line("/new maria guest")
     assert "" == await console.handle_line("   ")
     # The bot still answers.
-    assert "Bună ziua, Ana" in await console.handle_line("/start")
+    assert "Bine ați revenit, Ana" in await console.handle_line("/start")
 
 
 async def test_new_people_get_fresh_ids_and_can_talk(console: Console) -> None:
