@@ -307,7 +307,7 @@ async def test_a_member_proposes_in_romanian_and_a_manager_adds_english(sandbox:
     await ana.tap("Propuneți un grup")
     assert "Scrieți în română" in (ana.last_text or "")
     await ana.send("/cancel")
-    assert "Am oprit" in (ana.last_text or "")
+    assert "Am anulat" in (ana.last_text or "")
     await ana.send("Hidrogen verde")
     assert "Care este obiectivul" not in (ana.last_text or "")
 
