@@ -35,7 +35,7 @@ from bot.services.announcements import AnnouncementRefusal, Audience, UnreachedR
 from bot.services.groups import Texts
 from bot.services.members import PersonView
 from bot.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, parse_formatted, utf16_len
-from handlers.groups import localized, shown
+from handlers.groups import label, localized, shown
 from handlers.guards import managers_router
 from handlers.keyboards import MenuAction, MenuCb, PageNumber, RowId, main_menu, page_moves
 from handlers.privacy import shown_name
@@ -277,7 +277,9 @@ async def show_groups(
         if isinstance(query.message, Message):
             await query.message.answer(_("There are no working groups to write to yet."))
         return
-    rows = [[_button(localized(group.title, 60), AnnounceGroupCb(group_id=group.id))] for group in page.groups]
+    rows = [
+        [_button(label(group.title, group.short_title), AnnounceGroupCb(group_id=group.id))] for group in page.groups
+    ]
     moves = page_moves(page.page, page.pages, lambda number: AnnounceGroupsCb(page=number))
     await _show_choices(query, _("📣 <b>New announcement</b>\n\nFor the members of which working group?"), rows, moves)
 

@@ -98,7 +98,7 @@ async def test_a_two_language_announcement_with_preview_progress_and_report(sand
         found = await repos.people.by_telegram_id(dan.user_id)
         assert found is not None
         await privacy.forget(repos, found.id, default_locale="ro")
-    await maria.tap("Who was not reached")
+    await maria.tap("Who did not receive it")
     assert "a former representative: blocked the bot" in (maria.last_text or "")
     assert "Dan" not in (maria.last_text or "")
 
@@ -219,7 +219,7 @@ async def test_an_announcement_to_the_members_of_a_working_group(sandbox: Sandbo
     await maria.send("/announce")
     await maria.tap("Members of a working group")
     assert "For the members of which working group?" in (maria.last_text or "")
-    await maria.tap("Advanced technologies for sludge")
+    await maria.tap("Sludge treatment")
     await maria.send("Întâlnirea grupului: marți.")
     await maria.tap("Same text for everyone")
     assert 'Send it to the members of the working group "Advanced technologies for sludge treatment and recovery"?' in (

@@ -33,7 +33,7 @@ async def two_managers_and_an_applicant(
     await elena.send("Clinica <Verde> & Fiii SRL")
     await elena.send("RO 14399840")
     await elena.send("director")
-    await elena.tap(1)  # Send the request
+    await elena.tap(4)  # ✅ Send request, after the three ✏️ buttons of the summary
     await sandbox.deliver()
     return maria, john, elena
 
@@ -172,7 +172,7 @@ async def test_a_copy_still_going_out_is_edited_after_it_arrives(sandbox: Sandbo
     await elena.send("Clinica Verde SRL")
     await elena.send("RO 14399840")
     await elena.send("director")
-    await elena.tap(1)
+    await elena.tap(4)  # ✅ Send request
     # Maria decides from /requests before the sender has sent the managers' cards.
     await maria.send("/requests")
     await maria.tap("Aprob")

@@ -211,7 +211,14 @@ async def group_choices(repos: Repositories, viewer: PersonView, page: int) -> G
     page = min(max(page, 0), pages - 1)
     rows = await repos.groups.page(states=states, member_id=None, offset=page * GROUP_PAGE_SIZE, limit=GROUP_PAGE_SIZE)
     summaries = [
-        GroupSummary(row.id, Texts(row.title_ro, row.title_en), GroupState(row.state), row.confidential, False)
+        GroupSummary(
+            row.id,
+            Texts(row.title_ro, row.title_en),
+            GroupState(row.state),
+            row.confidential,
+            False,
+            short_title=Texts(row.short_title_ro, row.short_title_en),
+        )
         for row in rows
     ]
     return GroupPage(groups=summaries, filter=GroupFilter.ALL, page=page, pages=pages, total=total)

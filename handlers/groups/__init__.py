@@ -25,7 +25,7 @@ from handlers.groups.keyboards import (
     list_keyboard,
 )
 from handlers.groups.notices import group_notice
-from handlers.groups.texts import card_text, list_text, localized, shown
+from handlers.groups.texts import card_text, label, list_text, localized, shown
 
 __all__ = [
     "GroupAction",
@@ -37,6 +37,7 @@ __all__ = [
     "card_keyboard",
     "card_text",
     "group_notice",
+    "label",
     "list_keyboard",
     "list_text",
     "localized",
