@@ -5,9 +5,12 @@ No aiogram here: services use these rules; `bot.app.build_i18n` makes aiogram's 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import string
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -45,10 +48,18 @@ def compile_catalogues(path: Path = LOCALES_DIR) -> list[Path]:
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=po_path.parent.parent.name)
+        # Written beside it and renamed over it: several processes starting at once (pytest's workers, replicas)
+        # each compile, and none may read another's half-written file.
+        partial: Path | None = None
         try:
-            with mo_path.open("wb") as mo_file:
+            with tempfile.NamedTemporaryFile("wb", dir=mo_path.parent, suffix=".partial", delete=False) as mo_file:
+                partial = Path(mo_file.name)
                 write_mo(mo_file, catalog)
+            os.replace(partial, mo_path)
         except OSError as error:
+            if partial is not None:
+                with contextlib.suppress(OSError):
+                    partial.unlink()
             # A read-only install (a container running as another user) keeps the catalogue built with it.
             log.warning("could not compile %s: %s", mo_path.name, error.strerror)
             continue

@@ -81,3 +81,37 @@ def test_english_rewordings_are_deliberate() -> None:
     assert [m.id for m in catalog("en") if m.id and m.fuzzy] == [], "run: python -m bot.i18n"
     # The reread of issue 12 changed a few dozen; a catalogue mostly unlike its code would be a mistake.
     assert len(reworded) < 100, reworded
+
+
+def test_processes_compiling_the_catalogues_at_once_never_read_a_half_written_one(tmp_path: Path) -> None:
+    # pytest's workers and a deployment's replicas start together on a fresh checkout: each compiles, and each
+    # must then read a whole catalogue (a half-written .mo made gettext fail at import time in CI).
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    locales = tmp_path / "locales"
+    shutil.copytree(root / "locales", locales, ignore=shutil.ignore_patterns("*.mo"))
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    code = (
+        "import gettext, sys\n"
+        "from pathlib import Path\n"
+        "from bot.i18n import compile_catalogues\n"
+        "path = Path(sys.argv[1])\n"
+        "for _ in range(15):\n"
+        "    for mo in path.glob('*/LC_MESSAGES/*.mo'):\n"
+        "        mo.unlink(missing_ok=True)\n"
+        "    compile_catalogues(path)\n"
+        "    for mo in path.glob('*/LC_MESSAGES/*.mo'):\n"
+        "        with mo.open('rb') as fp:\n"
+        "            gettext.GNUTranslations(fp)\n"
+    )
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(locales)], cwd=root) for _ in range(4)]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0, 0, 0]
+    assert sorted(p.name for p in locales.glob("*/LC_MESSAGES/*")) == [
+        "messages.mo",
+        "messages.mo",
+        "messages.po",
+        "messages.po",
+    ]
