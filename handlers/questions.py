@@ -359,6 +359,15 @@ def refusal_text(refusal: QuestionError) -> str:
 # --- reading what was sent ----------------------------------------------------------------------------------------
 
 
+async def _content_or_ask_again(message: Message) -> Content | None:
+    """The message's text, photo or document; for anything else (a sticker, a voice note) the person is asked
+    again, the form still open."""
+    content = content_of(message)
+    if content is None:
+        await message.answer(_("Please send a text, a photo or a document."), reply_markup=cancel_keyboard())
+    return content
+
+
 def content_of(message: Message) -> Content | None:
     """A message as a question keeps it: plain text, or the largest photo or the document with its caption."""
     if message.photo:
@@ -428,9 +437,8 @@ async def _refused_in_form(message: Message, refusal: QuestionError, person: Per
 async def got_question(
     message: Message, person: PersonView, repos: Repositories, state: FSMContext, settings: Settings
 ) -> None:
-    content = content_of(message)
+    content = await _content_or_ask_again(message)
     if content is None:
-        await message.answer(_("Please send a text, a photo or a document."), reply_markup=cancel_keyboard())
         return
     try:
         thread = await questions.ask(repos, person, content, default_locale=settings.default_locale)
@@ -469,9 +477,8 @@ async def answer_pressed(
 async def got_answer(
     message: Message, person: PersonView, repos: Repositories, state: FSMContext, settings: Settings
 ) -> None:
-    content = content_of(message)
+    content = await _content_or_ask_again(message)
     if content is None:
-        await message.answer(_("Please send a text, a photo or a document."), reply_markup=cancel_keyboard())
         return
     try:
         thread, _readers = await questions.answer(
@@ -599,9 +606,8 @@ async def reply_pressed(
 async def got_reply(
     message: Message, person: PersonView, repos: Repositories, state: FSMContext, settings: Settings
 ) -> None:
-    content = content_of(message)
+    content = await _content_or_ask_again(message)
     if content is None:
-        await message.answer(_("Please send a text, a photo or a document."), reply_markup=cancel_keyboard())
         return
     try:
         thread = await questions.reply(

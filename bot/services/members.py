@@ -172,10 +172,11 @@ def new_invite_code() -> str:
 
 async def _view(repos: Repositories, person: Person) -> PersonView:
     organisation = await repos.organisations.get(person.organisation_id) if person.organisation_id else None
-    return _view_of(person, organisation)
+    return person_view(person, organisation)
 
 
-def _view_of(person: Person, organisation: Organisation | None, has_requests: bool | None = None) -> PersonView:
+def person_view(person: Person, organisation: Organisation | None, has_requests: bool | None = None) -> PersonView:
+    """What the handlers and the other services see of a stored person (and of their organisation)."""
     return PersonView(
         id=person.id,
         telegram_id=person.telegram_id,
@@ -280,7 +281,7 @@ async def touch_person(
             telegram_language=language_code,
             role=(Role.ADMIN if telegram_id in admin_ids else Role.GUEST).value,
         )
-        return _view_of(person, None, has_requests=False)
+        return person_view(person, None, has_requests=False)
     person, organisation, has_requests = found
     role = _role_from_config(Role(person.role), telegram_id, admin_ids, person.organisation_id is not None)
     changes = {
@@ -295,7 +296,7 @@ async def touch_person(
     for field, value in changes.items():
         if getattr(person, field) != value:
             setattr(person, field, value)
-    return _view_of(person, organisation, has_requests)
+    return person_view(person, organisation, has_requests)
 
 
 async def first_welcome(repos: Repositories, person: PersonView) -> bool:

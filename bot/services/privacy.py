@@ -132,20 +132,7 @@ async def forget(
     found = await store.person(person_id)
     assert found is not None
     person, organisation = found
-    view = PersonView(
-        id=person.id,
-        telegram_id=person.telegram_id,
-        first_name=person.first_name,
-        last_name=person.last_name,
-        username=person.username,
-        language=person.language,
-        telegram_language=person.telegram_language,
-        role=Role(person.role),
-        status=person.status,
-        organisation_id=person.organisation_id,
-        organisation_name=organisation.name if organisation else None,
-        position=person.position,
-    )
+    view = members.person_view(person, organisation)
     left = 0
     for group_id in await store.membership_group_ids(person_id):
         try:
